@@ -1,11 +1,11 @@
 // Package ledger is the points ledger: members, append-only entries, earn lots
 // and materialised balances. It knows nothing of HTTP or Kubernetes; stores
-// (SQLite, PostgreSQL) implement Store and the service layers call it.
+// (SQLite, PostgreSQL) implement Ledger and the service layers call it.
 package ledger
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,50 +29,95 @@ const (
 
 // Member is an enrolled customer.
 type Member struct {
-	ID         string    `json:"id"`
+	ID         string    `json:"memberId"`
 	Tags       []string  `json:"tags,omitempty"`
 	EnrolledAt time.Time `json:"enrolledAt"`
 }
 
 // Balance is a member's materialised balance. Invariants: Available equals the
 // sum of the entries' available deltas and the remaining points of the
-// member's live available lots; Pending likewise for pending deltas and lots;
-// Available is never negative.
+// member's available lots; Pending likewise for pending deltas and lots;
+// neither is ever negative.
 type Balance struct {
-	Available      int64 `json:"available"`
-	Pending        int64 `json:"pending"`
+	Available int64 `json:"available"`
+	Pending   int64 `json:"pending"`
+	// LifetimeEarned counts points credited by earns and positive adjustments,
+	// minus reversed points; redemptions and expiry do not lower it.
 	LifetimeEarned int64 `json:"lifetimeEarned"`
 }
 
-// Entry is one append-only ledger line. Available and Pending are the signed
-// changes it made to the balance.
+// Entry is one append-only ledger line. Available, Pending and Lifetime are
+// the signed changes it made to the balance.
 type Entry struct {
 	Seq       int64     `json:"seq"`
 	MemberID  string    `json:"memberId"`
 	Kind      EntryKind `json:"kind"`
 	Available int64     `json:"available"`
 	Pending   int64     `json:"pending"`
+	Lifetime  int64     `json:"lifetime"`
 	EventID   string    `json:"eventId,omitempty"`
+	Reference string    `json:"reference,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
+	// Shortfall is the part of a reversal that could not be clawed back
+	// because the member had already spent or lost the points.
+	Shortfall int64     `json:"shortfall,omitempty"`
 	At        time.Time `json:"at"`
 }
 
-// Errors the ledger returns; callers map them to API responses.
+// Errors the ledger returns; callers map them to API responses (see ErrorCode).
 var (
+	ErrInvalidRequest     = errors.New("invalid request")
 	ErrMemberNotFound     = errors.New("member not found")
 	ErrMemberExists       = errors.New("member already enrolled")
 	ErrEventNotFound      = errors.New("event not found")
 	ErrDuplicateEvent     = errors.New("event already recorded")
+	ErrNothingToReverse   = errors.New("event already fully reversed")
 	ErrInsufficientPoints = errors.New("insufficient available points")
 	ErrIdempotencyReuse   = errors.New("idempotency key reused with a different request")
 	ErrStoreUnavailable   = errors.New("store unavailable")
+	ErrClosed             = errors.New("store closed")
 )
 
-// Store is a durable ledger. Every write is atomic, applied at most once per
-// idempotency key, and durable before it returns.
-type Store interface {
-	// Close finishes in-flight writes and releases the store.
-	Close() error
-	// Ping reports whether the store is reachable.
-	Ping(ctx context.Context) error
+// FieldError is a validation failure of one request field. It matches
+// ErrInvalidRequest with errors.Is. Field uses the JSON name, with an index for
+// batch items (e.g. "events[3].points").
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrInvalidRequest) true.
+func (e *FieldError) Unwrap() error { return ErrInvalidRequest }
+
+func fieldErr(field, reason string) error { return &FieldError{Field: field, Reason: reason} }
+
+// ErrorCode is a stable, machine-readable code for err, used in batch results
+// and problem responses. Unknown errors are "internal".
+func ErrorCode(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrInvalidRequest):
+		return "invalid_request"
+	case errors.Is(err, ErrMemberNotFound):
+		return "member_not_found"
+	case errors.Is(err, ErrMemberExists):
+		return "member_exists"
+	case errors.Is(err, ErrEventNotFound):
+		return "event_not_found"
+	case errors.Is(err, ErrDuplicateEvent):
+		return "duplicate_event"
+	case errors.Is(err, ErrNothingToReverse):
+		return "nothing_to_reverse"
+	case errors.Is(err, ErrInsufficientPoints):
+		return "insufficient_points"
+	case errors.Is(err, ErrIdempotencyReuse):
+		return "idempotency_key_reused"
+	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrClosed):
+		return "unavailable"
+	default:
+		return "internal"
+	}
 }

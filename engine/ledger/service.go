@@ -1,0 +1,237 @@
+package ledger
+
+import (
+	"context"
+	"time"
+)
+
+// Limits of the public API.
+const (
+	MaxBatchEvents     = 1000
+	MaxHistoryLimit    = 500
+	DefaultHistoryPage = 50
+	// ExpiringWindow is how far ahead MemberView.ExpiringSoon looks.
+	ExpiringWindow = 30 * 24 * time.Hour
+)
+
+// Ledger is the points engine's durable ledger. Every write carries an
+// idempotency key, scoped globally per store: the same key with the same
+// request returns the original result (with Replayed set); the same key with a
+// different request fails with ErrIdempotencyReuse. Keys of writes that failed
+// are not kept. A write is durable once it returns without error. All times
+// are stored with microsecond precision.
+type Ledger interface {
+	// Enroll creates a member with a zero balance.
+	Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, error)
+	// Earn credits points for one event as a lot that is pending until
+	// AvailableAt and expires at ExpiresAt. The event id is unique per member.
+	Earn(ctx context.Context, req EarnRequest) (EarnResult, error)
+	// EarnBatch applies up to MaxBatchEvents earns independently: one failing
+	// event does not fail the others. The error is only for a malformed batch
+	// (empty, too large) or an unusable store.
+	EarnBatch(ctx context.Context, req EarnBatchRequest) (EarnBatchResult, error)
+	// Redeem debits available points, consuming the soonest-expiring lots
+	// first (lots without expiry last), or fails with ErrInsufficientPoints.
+	Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error)
+	// Reverse claws back points of an earlier earn event (refund or return),
+	// from the event's own pending lots first, then from available lots
+	// soonest-expiring first. The balance never goes negative: what cannot be
+	// taken is recorded as the shortfall.
+	Reverse(ctx context.Context, req ReverseRequest) (ReverseResult, error)
+	// Adjust is an admin correction with a required reason. Positive points
+	// create an available lot; negative points debit like a redeem and fail
+	// with ErrInsufficientPoints rather than go below zero.
+	Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, error)
+	// Member returns the member's balance and the points expiring within
+	// ExpiringWindow after now.
+	Member(ctx context.Context, memberID string, now time.Time) (MemberView, error)
+	// History pages through a member's entries, newest first.
+	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+	// ProcessDue releases pending lots whose AvailableAt is at or before now
+	// and then expires lots whose ExpiresAt is at or before now, each as a
+	// ledger entry. It is safe to run concurrently and repeatedly.
+	ProcessDue(ctx context.Context, now time.Time) (ProcessDueResult, error)
+	// CheckInvariants verifies, on a consistent snapshot, that balances match
+	// the sums of entries and of live lots and that nothing is negative.
+	CheckInvariants(ctx context.Context) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close finishes in-flight writes and releases the store.
+	Close() error
+}
+
+// EnrollRequest enrolls a member.
+type EnrollRequest struct {
+	IdempotencyKey string   `json:"idempotencyKey"`
+	MemberID       string   `json:"memberId"`
+	Tags           []string `json:"tags,omitempty"`
+	// EnrolledAt defaults to the store's clock when zero.
+	EnrolledAt time.Time `json:"enrolledAt,omitzero"`
+}
+
+// EnrollResult is the enrolled member.
+type EnrollResult struct {
+	Member   Member `json:"member"`
+	Replayed bool   `json:"replayed,omitempty"`
+}
+
+// EarnRequest credits points already computed by the caller for one event.
+type EarnRequest struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	// EventID identifies the purchase or action; unique per member.
+	EventID string `json:"eventId"`
+	Points  int64  `json:"points"`
+	// PurchaseAmount is in minor currency units (cents), kept for analytics and
+	// fractional refunds; zero for non-purchase events.
+	PurchaseAmount int64  `json:"purchaseAmount,omitempty"`
+	Currency       string `json:"currency,omitempty"`
+	// OccurredAt is when the event happened; defaults to the store's clock.
+	OccurredAt time.Time `json:"occurredAt,omitzero"`
+	// AvailableAt ends the pending period; zero or past means available now.
+	AvailableAt time.Time `json:"availableAt,omitzero"`
+	// ExpiresAt is when the lot's unspent points expire; zero means never.
+	// It must be after AvailableAt.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
+
+// EarnResult reports an applied earn.
+type EarnResult struct {
+	EntrySeq int64  `json:"entrySeq"`
+	MemberID string `json:"memberId"`
+	EventID  string `json:"eventId"`
+	Points   int64  `json:"points"`
+	// Pending is true when the points wait for AvailableAt.
+	Pending  bool    `json:"pending"`
+	Balance  Balance `json:"balance"`
+	Replayed bool    `json:"replayed,omitempty"`
+}
+
+// EarnBatchRequest carries independent earns, each with its own key.
+type EarnBatchRequest struct {
+	Events []EarnRequest `json:"events"`
+}
+
+// EarnBatchResult has one item per request event, in request order.
+type EarnBatchResult struct {
+	Items     []EarnBatchItem `json:"items"`
+	Succeeded int             `json:"succeeded"`
+	Failed    int             `json:"failed"`
+}
+
+// EarnBatchItem is the outcome of one batch event: Result or Error.
+type EarnBatchItem struct {
+	Index   int         `json:"index"`
+	EventID string      `json:"eventId"`
+	Result  *EarnResult `json:"result,omitempty"`
+	Error   *ItemError  `json:"error,omitempty"`
+	// Err is the Go error behind Error, for callers that map it themselves.
+	Err error `json:"-"`
+}
+
+// ItemError describes a failed batch item. Code is ErrorCode of the error;
+// Field is set for validation failures.
+type ItemError struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// RedeemRequest debits available points.
+type RedeemRequest struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	Points         int64  `json:"points"`
+	Reference      string `json:"reference,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// RedeemResult reports an applied redemption.
+type RedeemResult struct {
+	EntrySeq int64   `json:"entrySeq"`
+	MemberID string  `json:"memberId"`
+	Points   int64   `json:"points"`
+	Balance  Balance `json:"balance"`
+	Replayed bool    `json:"replayed,omitempty"`
+}
+
+// ReverseRequest claws back points of an earlier earn event.
+type ReverseRequest struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	EventID        string `json:"eventId"`
+	// Points to claw back; zero means everything the event earned that is not
+	// yet reversed. It may not exceed that amount. A partial refund by
+	// purchase amount is converted to points by the caller.
+	Points    int64  `json:"points,omitempty"`
+	Reference string `json:"reference,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// ReverseResult reports an applied reversal.
+type ReverseResult struct {
+	EntrySeq int64  `json:"entrySeq"`
+	MemberID string `json:"memberId"`
+	EventID  string `json:"eventId"`
+	// Requested is the points reversed on the event; FromPending plus
+	// FromAvailable is what was taken from the balance; Shortfall is the rest.
+	Requested     int64   `json:"requested"`
+	FromPending   int64   `json:"fromPending"`
+	FromAvailable int64   `json:"fromAvailable"`
+	Shortfall     int64   `json:"shortfall"`
+	Balance       Balance `json:"balance"`
+	Replayed      bool    `json:"replayed,omitempty"`
+}
+
+// AdjustRequest is an admin correction.
+type AdjustRequest struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	// Points is signed and non-zero.
+	Points    int64  `json:"points"`
+	Reason    string `json:"reason"`
+	Reference string `json:"reference,omitempty"`
+	// ExpiresAt applies to the lot a positive adjustment creates; zero means never.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
+
+// AdjustResult reports an applied adjustment.
+type AdjustResult struct {
+	EntrySeq int64   `json:"entrySeq"`
+	MemberID string  `json:"memberId"`
+	Points   int64   `json:"points"`
+	Balance  Balance `json:"balance"`
+	Replayed bool    `json:"replayed,omitempty"`
+}
+
+// MemberView is a member with their balance.
+type MemberView struct {
+	Member
+	Balance
+	// ExpiringSoon is the points of live lots expiring by ExpiringBy.
+	ExpiringSoon int64     `json:"expiringSoon"`
+	ExpiringBy   time.Time `json:"expiringBy"`
+}
+
+// HistoryQuery selects a page of a member's entries.
+type HistoryQuery struct {
+	MemberID string `json:"memberId"`
+	// Cursor is the NextCursor of the previous page; empty for the first.
+	Cursor string `json:"cursor,omitempty"`
+	// Limit defaults to DefaultHistoryPage and is at most MaxHistoryLimit.
+	Limit int `json:"limit,omitempty"`
+}
+
+// HistoryPage is entries newest first; NextCursor is empty on the last page.
+type HistoryPage struct {
+	Entries    []Entry `json:"entries"`
+	NextCursor string  `json:"nextCursor,omitempty"`
+}
+
+// ProcessDueResult counts the lots a ProcessDue run changed.
+type ProcessDueResult struct {
+	ReleasedLots   int   `json:"releasedLots"`
+	ReleasedPoints int64 `json:"releasedPoints"`
+	ExpiredLots    int   `json:"expiredLots"`
+	ExpiredPoints  int64 `json:"expiredPoints"`
+}

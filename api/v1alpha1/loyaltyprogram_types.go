@@ -190,7 +190,7 @@ type ReferrerRewardTier struct {
 }
 
 // EngineSpec configures the points engine that serves the program.
-// +kubebuilder:validation:XValidation:rule="self.replicas <= 1 || has(self.storage.postgres)",message="spec.engine.replicas greater than 1 needs spec.engine.storage.postgres: the embedded store lives on one volume with one writer"
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas <= 1 || (has(self.storage) && has(self.storage.postgres))",message="spec.engine.replicas greater than 1 needs spec.engine.storage.postgres: the embedded store lives on one volume with one writer"
 type EngineSpec struct {
 	// Image of the points engine. Defaults to the image the operator was started with.
 	// +kubebuilder:validation:MaxLength=512

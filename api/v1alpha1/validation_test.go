@@ -1,0 +1,321 @@
+package v1alpha1_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+)
+
+// Minimal valid objects; each invalid case patches one of them.
+const (
+	baseProgram = `
+apiVersion: loyaltyops.io/v1alpha1
+kind: LoyaltyProgram
+metadata: {name: program}
+spec:
+  displayName: Program
+  currency: EUR
+  points: {earnRate: "1"}
+`
+	baseTier = `
+apiVersion: loyaltyops.io/v1alpha1
+kind: Tier
+metadata: {name: tier}
+spec:
+  programRef: {name: program}
+  displayName: Tier
+  rank: 1
+  qualification: {minQualifyingPoints: 100, window: 365d}
+`
+	baseCatalog = `
+apiVersion: loyaltyops.io/v1alpha1
+kind: RewardCatalog
+metadata: {name: catalog}
+spec:
+  programRef: {name: program}
+  rewards:
+  - {id: free-coffee, displayName: Free coffee, type: FreeProduct, cost: 100}
+`
+	baseCampaign = `
+apiVersion: loyaltyops.io/v1alpha1
+kind: Campaign
+metadata: {name: campaign}
+spec:
+  programRef: {name: program}
+  displayName: Campaign
+  schedule: {start: "2026-12-01T00:00:00Z", end: "2026-12-02T00:00:00Z"}
+  rules: {pointsMultiplier: "2"}
+`
+)
+
+// newNamespace creates a fresh namespace so that tests never see each other's objects.
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "validation-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	DeferCleanup(func() { Expect(k8sClient.Delete(ctx, ns)).To(Succeed()) })
+	return ns.Name
+}
+
+// objectFrom decodes YAML, applies a JSON merge patch written in YAML, and places the object in a namespace.
+func objectFrom(base, patch, namespace string) *unstructured.Unstructured {
+	doc, err := yaml.YAMLToJSON([]byte(base))
+	Expect(err).NotTo(HaveOccurred())
+	if patch != "" {
+		patchJSON, err := yaml.YAMLToJSON([]byte(patch))
+		Expect(err).NotTo(HaveOccurred())
+		doc, err = jsonpatch.MergePatch(doc, patchJSON)
+		Expect(err).NotTo(HaveOccurred())
+	}
+	obj := &unstructured.Unstructured{}
+	Expect(obj.UnmarshalJSON(doc)).To(Succeed())
+	obj.SetNamespace(namespace)
+	return obj
+}
+
+type invalidCase struct {
+	base    string
+	patch   string // JSON merge patch, written as YAML
+	field   string // the field path the API server names
+	message string // the reason it gives
+}
+
+var _ = Describe("API validation", func() {
+	It("accepts every sample in config/samples", func() {
+		ns := newNamespace()
+		files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "loyaltyops_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(4))
+		created := 0
+		for _, file := range files {
+			for _, obj := range readObjects(file) {
+				obj.SetNamespace(ns)
+				Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "creating %s %s from %s", obj.GetKind(), obj.GetName(), file)
+				created++
+			}
+		}
+		Expect(created).To(Equal(7), "the coffee chain: a program, three tiers, a catalog and two campaigns")
+	})
+
+	It("fills in schema defaults without a controller", func() {
+		ns := newNamespace()
+		program := objectFrom(baseProgram, "", ns)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		var got loyaltyv1alpha1.LoyaltyProgram
+		Expect(k8sClient.Get(ctx, clientKey(program), &got)).To(Succeed())
+		Expect(got.Spec.RetentionPolicy).To(Equal(loyaltyv1alpha1.RetentionRetain))
+		Expect(got.Spec.Engine.Replicas).To(BeEquivalentTo(1))
+		Expect(got.Spec.Engine.Storage.Embedded).NotTo(BeNil())
+		Expect(got.Spec.Engine.Storage.Embedded.Size.String()).To(Equal("1Gi"))
+		Expect(got.Spec.Points.Name).To(Equal("points"))
+		Expect(got.Spec.Points.Rounding).To(Equal(loyaltyv1alpha1.RoundingFloor))
+		Expect(got.Spec.Points.PendingPeriod).To(BeEquivalentTo("0s"))
+		Expect(got.Spec.Points.LateEventGracePeriod).To(BeEquivalentTo("72h"))
+
+		campaign := objectFrom(baseCampaign, "", ns)
+		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+		var gotCampaign loyaltyv1alpha1.Campaign
+		Expect(k8sClient.Get(ctx, clientKey(campaign), &gotCampaign)).To(Succeed())
+		Expect(gotCampaign.Spec.Stacking).To(Equal(loyaltyv1alpha1.StackingStack))
+		Expect(gotCampaign.Spec.Schedule.TimeZone).To(Equal("UTC"))
+
+		tier := objectFrom(baseTier, "", ns)
+		Expect(k8sClient.Create(ctx, tier)).To(Succeed())
+		var gotTier loyaltyv1alpha1.Tier
+		Expect(k8sClient.Get(ctx, clientKey(tier), &gotTier)).To(Succeed())
+		Expect(gotTier.Spec.Qualification.Period).To(Equal(loyaltyv1alpha1.QualificationRollingWindow))
+		Expect(gotTier.Spec.Benefits.EarnMultiplier).To(BeEquivalentTo("1"))
+	})
+
+	It("accepts a recurring campaign without an end whose windows do not overlap", func() {
+		ns := newNamespace()
+		campaign := objectFrom(baseCampaign, `
+spec:
+  schedule: {end: null, recurrence: {cron: "0 15 * * MON-FRI", duration: 2h}, timeZone: America/New_York}`, ns)
+		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+	})
+
+	DescribeTable("rejects invalid objects with a message naming the field and the reason",
+		func(c invalidCase) {
+			ns := newNamespace()
+			obj := objectFrom(c.base, c.patch, ns)
+			err := k8sClient.Create(ctx, obj)
+			Expect(err).To(HaveOccurred(), "the API server accepted an invalid %s", obj.GetKind())
+			Expect(err.Error()).To(ContainSubstring(c.field))
+			Expect(err.Error()).To(ContainSubstring(c.message))
+		},
+		// LoyaltyProgram
+		Entry("currency not an ISO 4217 code", invalidCase{baseProgram, `spec: {currency: euro}`,
+			"spec.currency", `should match '^[A-Z]{3}$'`}),
+		Entry("empty display name", invalidCase{baseProgram, `spec: {displayName: ""}`,
+			"spec.displayName", "should be at least 1 chars long"}),
+		Entry("negative earn rate", invalidCase{baseProgram, `spec: {points: {earnRate: "-1"}}`,
+			"spec.points.earnRate", "should match"}),
+		Entry("earn rate with five decimals", invalidCase{baseProgram, `spec: {points: {earnRate: "1.23456"}}`,
+			"spec.points.earnRate", "should match"}),
+		Entry("unknown rounding mode", invalidCase{baseProgram, `spec: {points: {rounding: Up}}`,
+			"spec.points.rounding", `Unsupported value: "Up"`}),
+		Entry("pending period in words", invalidCase{baseProgram, `spec: {points: {pendingPeriod: 7 days}}`,
+			"spec.points.pendingPeriod", "should match"}),
+		Entry("both expiry modes", invalidCase{baseProgram, `spec: {points: {expiry: {afterEarn: 365d, afterInactivity: 180d}}}`,
+			"spec.points.expiry", "set exactly one of afterEarn or afterInactivity"}),
+		Entry("no expiry mode", invalidCase{baseProgram, `spec: {points: {expiry: {}}}`,
+			"spec.points.expiry", "set exactly one of afterEarn or afterInactivity"}),
+		Entry("action name with capitals", invalidCase{baseProgram, `spec: {points: {actions: [{name: Review, points: 10}]}}`,
+			"spec.points.actions[0].name", "should match"}),
+		Entry("negative referrer reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: -5, refereeReward: 10}}`,
+			"spec.referral.referrerReward", "should be greater than or equal to 0"}),
+		Entry("referrer tier lowering the reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: 100, refereeReward: 10, referrerRewardTiers: [{minReferrals: 5, reward: 50}]}}`,
+			"spec", "tiers only raise the reward"}),
+		Entry("two referrer tiers at the same count", invalidCase{baseProgram, `spec: {referral: {referrerReward: 100, refereeReward: 10, referrerRewardTiers: [{minReferrals: 5, reward: 150}, {minReferrals: 5, reward: 200}]}}`,
+			"spec.referral.referrerRewardTiers[1]", "Duplicate value"}),
+		Entry("both storage modes", invalidCase{baseProgram, `spec: {engine: {storage: {embedded: {}, postgres: {uriSecretRef: {name: db-app}}}}}`,
+			"spec.engine.storage", "set exactly one of embedded or postgres"}),
+		Entry("several replicas on the embedded store", invalidCase{baseProgram, `spec: {engine: {replicas: 3}}`,
+			"spec.engine", "replicas greater than 1 needs spec.engine.storage.postgres"}),
+		Entry("zero replicas", invalidCase{baseProgram, `spec: {engine: {replicas: 0, storage: {postgres: {uriSecretRef: {name: db-app}}}}}`,
+			"spec.engine.replicas", "should be greater than or equal to 1"}),
+		Entry("too many replicas", invalidCase{baseProgram, `spec: {engine: {replicas: 50, storage: {postgres: {uriSecretRef: {name: db-app}}}}}`,
+			"spec.engine.replicas", "should be less than or equal to 20"}),
+		Entry("unknown retention policy", invalidCase{baseProgram, `spec: {retentionPolicy: Purge}`,
+			"spec.retentionPolicy", `Unsupported value: "Purge"`}),
+		Entry("postgres without a secret name", invalidCase{baseProgram, `spec: {engine: {storage: {postgres: {uriSecretRef: {key: uri}}}}}`,
+			"spec.engine.storage.postgres.uriSecretRef.name", "Required value"}),
+
+		// Tier
+		Entry("negative rank", invalidCase{baseTier, `spec: {rank: -1}`,
+			"spec.rank", "should be greater than or equal to 0"}),
+		Entry("rank above the ladder's top", invalidCase{baseTier, `spec: {rank: 101}`,
+			"spec.rank", "should be less than or equal to 100"}),
+		Entry("both qualification thresholds", invalidCase{baseTier, `spec: {qualification: {minSpend: "500"}}`,
+			"spec.qualification", "set exactly one of minQualifyingPoints or minSpend"}),
+		Entry("rolling window without a window", invalidCase{baseTier, `spec: {qualification: {window: null}}`,
+			"spec.qualification", "window is required with period RollingWindow"}),
+		Entry("calendar year with a window", invalidCase{baseTier, `spec: {qualification: {period: CalendarYear}}`,
+			"spec.qualification", "not allowed with CalendarYear"}),
+		Entry("multiplier above the ceiling", invalidCase{baseTier, `spec: {benefits: {earnMultiplier: "10.5"}}`,
+			"spec.benefits.earnMultiplier", "a multiplier must be at most 10"}),
+		Entry("multiplier below one", invalidCase{baseTier, `spec: {benefits: {earnMultiplier: "0.5"}}`,
+			"spec.benefits.earnMultiplier", "should match"}),
+		Entry("program reference not a name", invalidCase{baseTier, `spec: {programRef: {name: Bean_Rewards}}`,
+			"spec.programRef.name", "should match"}),
+		Entry("missing qualification", invalidCase{baseTier, `spec: {qualification: null}`,
+			"spec.qualification", "Required value"}),
+
+		// RewardCatalog
+		Entry("duplicate reward ids", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Discount, cost: 1}, {id: latte, displayName: B, type: Discount, cost: 2}]}`,
+			"spec.rewards[1]", "Duplicate value"}),
+		Entry("negative cost", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Discount, cost: -1}]}`,
+			"spec.rewards[0].cost", "should be greater than or equal to 0"}),
+		Entry("unknown reward type", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Cash, cost: 1}]}`,
+			"spec.rewards[0].type", `Unsupported value: "Cash"`}),
+		Entry("availability ending before it starts", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Discount, cost: 1, availability: {start: "2026-06-01T00:00:00Z", end: "2026-05-01T00:00:00Z"}}]}`,
+			"spec.rewards[0]", "availability.end must be after availability.start"}),
+		Entry("unknown limit period", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Discount, cost: 1, limit: {count: 1, period: Fortnight}}]}`,
+			"spec.rewards[0].limit.period", `Unsupported value: "Fortnight"`}),
+		Entry("negative stock", invalidCase{baseCatalog, `spec: {rewards: [{id: latte, displayName: A, type: Discount, cost: 1, stock: -3}]}`,
+			"spec.rewards[0].stock", "should be greater than or equal to 0"}),
+		Entry("empty catalog", invalidCase{baseCatalog, `spec: {rewards: []}`,
+			"spec.rewards", "should have at least 1 items"}),
+		Entry("reward id with spaces", invalidCase{baseCatalog, `spec: {rewards: [{id: free latte, displayName: A, type: Discount, cost: 1}]}`,
+			"spec.rewards[0].id", "should match"}),
+
+		// Campaign
+		Entry("end before start", invalidCase{baseCampaign, `spec: {schedule: {end: "2026-11-30T00:00:00Z"}}`,
+			"spec.schedule", "spec.schedule.end must be after spec.schedule.start"}),
+		Entry("end equal to start", invalidCase{baseCampaign, `spec: {schedule: {end: "2026-12-01T00:00:00Z"}}`,
+			"spec.schedule", "spec.schedule.end must be after spec.schedule.start"}),
+		Entry("no end and no recurrence", invalidCase{baseCampaign, `spec: {schedule: {end: null}}`,
+			"spec.schedule", "spec.schedule.end is required unless spec.schedule.recurrence is set"}),
+		Entry("cron in words", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: every friday, duration: 2h}}}`,
+			"spec.schedule.recurrence.cron", "must be five fields"}),
+		Entry("cron with four fields", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "0 17 * *", duration: 2h}}}`,
+			"spec.schedule.recurrence.cron", "must be five fields"}),
+		Entry("daily window longer than a day", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "0 17 * * *", duration: 25h}}}`,
+			"spec.schedule.recurrence", "must be shorter than the time between two occurrences"}),
+		Entry("weekly window longer than a week", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "0 17 * * FRI", duration: 200h}}}`,
+			"spec.schedule.recurrence", "must be shorter than the time between two occurrences"}),
+		Entry("hourly window of two hours", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "@hourly", duration: 2h}}}`,
+			"spec.schedule.recurrence", "must be shorter than the time between two occurrences"}),
+		Entry("zero-length window", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "@daily", duration: 0s}}}`,
+			"spec.schedule.recurrence", "must be longer than zero"}),
+		Entry("window duration in days", invalidCase{baseCampaign, `spec: {schedule: {recurrence: {cron: "@weekly", duration: 2d}}}`,
+			"spec.schedule.recurrence.duration", "should match"}),
+		Entry("time zone not in IANA shape", invalidCase{baseCampaign, `spec: {schedule: {timeZone: Central European Time}}`,
+			"spec.schedule.timeZone", "should match"}),
+		Entry("multiplier above the ceiling", invalidCase{baseCampaign, `spec: {rules: {pointsMultiplier: "10.5"}}`,
+			"spec.rules.pointsMultiplier", "a multiplier must be at most 10"}),
+		Entry("no rules", invalidCase{baseCampaign, `spec: {rules: {pointsMultiplier: null}}`,
+			"spec.rules", "spec.rules needs at least one of pointsMultiplier, purchaseBonus or actionBonuses"}),
+		Entry("per-member cap above the budget", invalidCase{baseCampaign, `spec: {limits: {totalBonusBudget: 100, perMemberCap: 500}}`,
+			"spec.limits", "spec.limits.perMemberCap cannot exceed spec.limits.totalBonusBudget"}),
+		Entry("negative budget", invalidCase{baseCampaign, `spec: {limits: {totalBonusBudget: -1}}`,
+			"spec.limits.totalBonusBudget", "should be greater than or equal to 0"}),
+		Entry("unknown stacking mode", invalidCase{baseCampaign, `spec: {stacking: Sometimes}`,
+			"spec.stacking", `Unsupported value: "Sometimes"`}),
+		Entry("priority out of range", invalidCase{baseCampaign, `spec: {priority: 5000}`,
+			"spec.priority", "should be less than or equal to 1000"}),
+		Entry("zero purchase bonus", invalidCase{baseCampaign, `spec: {rules: {purchaseBonus: {points: 0}}}`,
+			"spec.rules.purchaseBonus.points", "should be greater than or equal to 1"}),
+		Entry("audience tier not an object name", invalidCase{baseCampaign, `spec: {audience: {tiers: [Gold Members]}}`,
+			"spec.audience.tiers[0]", "should match"}),
+		Entry("two bonuses for the same action", invalidCase{baseCampaign, `spec: {rules: {actionBonuses: [{action: review, points: 5}, {action: review, points: 10}]}}`,
+			"spec.rules.actionBonuses[1]", "Duplicate value"}),
+	)
+
+	DescribeTable("keeps programRef immutable",
+		func(base string) {
+			ns := newNamespace()
+			obj := objectFrom(base, "", ns)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+			Expect(unstructured.SetNestedField(obj.Object, "other-program", "spec", "programRef", "name")).To(Succeed())
+			err := k8sClient.Update(ctx, obj)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("spec.programRef"))
+			Expect(err.Error()).To(ContainSubstring("spec.programRef is immutable"))
+		},
+		Entry("Tier", baseTier),
+		Entry("RewardCatalog", baseCatalog),
+		Entry("Campaign", baseCampaign),
+	)
+})
+
+func clientKey(obj *unstructured.Unstructured) client.ObjectKey {
+	return client.ObjectKeyFromObject(obj)
+}
+
+// readObjects splits a multi-document YAML file into objects.
+func readObjects(path string) []*unstructured.Unstructured {
+	data, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var objects []*unstructured.Unstructured
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objects
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		obj := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal(doc, &obj.Object)).To(Succeed(), fmt.Sprintf("decoding %s", path))
+		objects = append(objects, obj)
+	}
+}

@@ -1,0 +1,252 @@
+// Package config is the configuration contract between the operator and the
+// points engine: a versioned JSON snapshot of one loyalty program, rendered by
+// the operator from the LoyaltyProgram, Tier, RewardCatalog and Campaign
+// objects and read by the engine.
+//
+// The snapshot mirrors the CRDs' field names. Amounts and multipliers are
+// exact decimal strings ("2.5"), durations use the CRD format ("30d",
+// "1d12h", "0s"), instants are RFC 3339 in UTC. Parse validates a snapshot and
+// applies the CRD defaults for enumerations left empty; Marshal writes it
+// canonically (lists sorted by their key, defaults filled in) so that Hash
+// identifies a configuration regardless of how it was written.
+//
+// The package imports nothing from Kubernetes: the operator builds a Snapshot
+// from plain Go values, and the engine loads one from a file (WatchFile) or a
+// ConfigMap (sub-package k8swatch).
+package config
+
+// Version is the only snapshot version this package reads and writes.
+const Version = "loyaltyops.io/snapshot/v1"
+
+// Snapshot is the whole configuration of one program.
+type Snapshot struct {
+	// Version must be Version.
+	Version string `json:"version"`
+	// Program identifies the program.
+	Program Program `json:"program"`
+	// Points says how points are earned and how long they last.
+	Points PointsPolicy `json:"points"`
+	// Tiers is the tier ladder, sorted by rank. Empty for a program without tiers.
+	Tiers []Tier `json:"tiers"`
+	// Rewards are the rewards of all the program's catalogs, sorted by id.
+	Rewards []Reward `json:"rewards"`
+	// Campaigns are the program's campaigns, sorted by name.
+	Campaigns []Campaign `json:"campaigns"`
+	// Referral rewards referrals; nil disables them.
+	Referral *ReferralPolicy `json:"referral,omitempty"`
+}
+
+// Program identifies the LoyaltyProgram the snapshot was rendered from.
+type Program struct {
+	Name        string `json:"name"`
+	Namespace   string `json:"namespace"`
+	DisplayName string `json:"displayName"`
+	// Currency is an ISO 4217 code such as "EUR".
+	Currency string `json:"currency"`
+}
+
+// Rounding modes turn fractional points into whole points.
+const (
+	RoundingFloor   = "Floor"
+	RoundingNearest = "Nearest"
+	RoundingCeiling = "Ceiling"
+)
+
+// PointsPolicy says how points are earned and how long they last.
+type PointsPolicy struct {
+	// Name of the points currency as members see it; defaults to "points".
+	Name string `json:"name"`
+	// EarnRate is points per whole unit of currency, before multipliers.
+	EarnRate Decimal `json:"earnRate"`
+	// Rounding is Floor, Nearest or Ceiling; defaults to Floor.
+	Rounding string `json:"rounding"`
+	// PendingPeriod holds earned points back before they become available.
+	PendingPeriod Duration `json:"pendingPeriod"`
+	// Expiry says when points expire; nil for never.
+	Expiry *PointsExpiry `json:"expiry,omitempty"`
+	// LateEventGracePeriod is how old an event may be when it arrives (required).
+	LateEventGracePeriod Duration `json:"lateEventGracePeriod"`
+	// Actions are the points earned for named engagement actions, sorted by name.
+	Actions []ActionReward `json:"actions"`
+}
+
+// PointsExpiry sets exactly one way for points to expire.
+type PointsExpiry struct {
+	// AfterEarn expires each earned lot this long after it was earned.
+	AfterEarn *Duration `json:"afterEarn,omitempty"`
+	// AfterInactivity expires the whole balance after this long without activity.
+	AfterInactivity *Duration `json:"afterInactivity,omitempty"`
+}
+
+// ActionReward gives points for a named engagement action.
+type ActionReward struct {
+	Name   string `json:"name"`
+	Points int64  `json:"points"`
+	// MaxPerDay caps how often one member earns for the action per day; nil for no cap.
+	MaxPerDay *int32 `json:"maxPerDay,omitempty"`
+}
+
+// Qualification periods of a tier.
+const (
+	PeriodRollingWindow = "RollingWindow"
+	PeriodCalendarYear  = "CalendarYear"
+)
+
+// Tier is one rung of the tier ladder.
+type Tier struct {
+	// Name is the Tier object's name; rewards and campaigns refer to it.
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	// Rank orders the ladder; 0 is the entry tier and must exist when there are tiers.
+	Rank          int32             `json:"rank"`
+	Qualification TierQualification `json:"qualification"`
+	// EarnMultiplier is from "1" to "10" with at most two decimal places; defaults to "1".
+	EarnMultiplier Decimal `json:"earnMultiplier"`
+	// Perks are described to members, sorted.
+	Perks                []string `json:"perks"`
+	DowngradeGracePeriod Duration `json:"downgradeGracePeriod"`
+}
+
+// TierQualification sets exactly one threshold and the period it is counted over.
+type TierQualification struct {
+	MinQualifyingPoints *int64   `json:"minQualifyingPoints,omitempty"`
+	MinSpend            *Decimal `json:"minSpend,omitempty"`
+	// Period is RollingWindow (default) or CalendarYear.
+	Period string `json:"period"`
+	// Window is required with RollingWindow and not allowed with CalendarYear.
+	Window *Duration `json:"window,omitempty"`
+}
+
+// Reward types.
+const (
+	RewardDiscount    = "Discount"
+	RewardFreeProduct = "FreeProduct"
+	RewardGiftCard    = "GiftCard"
+	RewardExperience  = "Experience"
+	RewardDonation    = "Donation"
+	RewardCoupon      = "Coupon"
+)
+
+// Limit periods of a per-member redemption limit.
+const (
+	LimitDay      = "Day"
+	LimitWeek     = "Week"
+	LimitMonth    = "Month"
+	LimitYear     = "Year"
+	LimitLifetime = "Lifetime"
+)
+
+// Reward is one item members can redeem points for.
+type Reward struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Type        string `json:"type"`
+	// Cost in points.
+	Cost int64 `json:"cost"`
+	// Value in the program's currency, for liability reporting.
+	Value *Decimal `json:"value,omitempty"`
+	// MinimumTier names a tier of the snapshot a member must hold at least.
+	MinimumTier string `json:"minimumTier,omitempty"`
+	// Stock is how many can be redeemed in total; nil for unlimited.
+	Stock        *int64           `json:"stock,omitempty"`
+	Limit        *RedemptionLimit `json:"limit,omitempty"`
+	Availability *Availability    `json:"availability,omitempty"`
+}
+
+// RedemptionLimit caps how often one member redeems a reward per period.
+type RedemptionLimit struct {
+	Count  int32  `json:"count"`
+	Period string `json:"period"`
+}
+
+// Availability is a window [start, end) with either end optional.
+type Availability struct {
+	Start *Time `json:"start,omitempty"`
+	End   *Time `json:"end,omitempty"`
+}
+
+// Stacking modes of a campaign.
+const (
+	StackingStack     = "Stack"
+	StackingExclusive = "Exclusive"
+)
+
+// Campaign is a time-boxed promotion.
+type Campaign struct {
+	Name        string           `json:"name"`
+	DisplayName string           `json:"displayName"`
+	Schedule    CampaignSchedule `json:"schedule"`
+	// Audience restricts the campaign; nil for every member.
+	Audience *CampaignAudience `json:"audience,omitempty"`
+	Rules    CampaignRules     `json:"rules"`
+	Limits   *CampaignLimits   `json:"limits,omitempty"`
+	// Stacking is Stack (default) or Exclusive.
+	Stacking string `json:"stacking"`
+	Priority int32  `json:"priority"`
+	Paused   bool   `json:"paused"`
+}
+
+// CampaignSchedule is a window [start, end), or recurring windows inside it.
+type CampaignSchedule struct {
+	Start Time `json:"start"`
+	// End is optional for a recurring campaign.
+	End        *Time       `json:"end,omitempty"`
+	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// TimeZone is an IANA zone name; defaults to "UTC".
+	TimeZone string `json:"timeZone"`
+}
+
+// Recurrence opens a window of Duration at every match of Cron.
+type Recurrence struct {
+	// Cron is five fields (minute hour day-of-month month day-of-week) or a descriptor such as @daily.
+	Cron     string   `json:"cron"`
+	Duration Duration `json:"duration"`
+}
+
+// CampaignAudience restricts a campaign to members matching every set criterion.
+type CampaignAudience struct {
+	Tiers            []string  `json:"tiers,omitempty"`
+	MemberTags       []string  `json:"memberTags,omitempty"`
+	NewMembersWithin *Duration `json:"newMembersWithin,omitempty"`
+}
+
+// CampaignRules are what a campaign gives; at least one is set.
+type CampaignRules struct {
+	PointsMultiplier *Decimal       `json:"pointsMultiplier,omitempty"`
+	PurchaseBonus    *PurchaseBonus `json:"purchaseBonus,omitempty"`
+	ActionBonuses    []ActionBonus  `json:"actionBonuses,omitempty"`
+}
+
+// PurchaseBonus adds points to each purchase of at least MinimumSpend.
+type PurchaseBonus struct {
+	Points       int64   `json:"points"`
+	MinimumSpend Decimal `json:"minimumSpend"`
+}
+
+// ActionBonus adds points to a named action.
+type ActionBonus struct {
+	Action string `json:"action"`
+	Points int64  `json:"points"`
+}
+
+// CampaignLimits cap the bonus points a campaign gives.
+type CampaignLimits struct {
+	TotalBonusBudget *int64 `json:"totalBonusBudget,omitempty"`
+	PerMemberCap     *int64 `json:"perMemberCap,omitempty"`
+}
+
+// ReferralPolicy rewards both sides of a referral.
+type ReferralPolicy struct {
+	ReferrerReward            int64                `json:"referrerReward"`
+	RefereeReward             int64                `json:"refereeReward"`
+	QualifyingPurchaseMinimum Decimal              `json:"qualifyingPurchaseMinimum"`
+	MaxReferralsPerReferrer   *int32               `json:"maxReferralsPerReferrer,omitempty"`
+	HoldPeriod                Duration             `json:"holdPeriod"`
+	ReferrerRewardTiers       []ReferrerRewardTier `json:"referrerRewardTiers"`
+}
+
+// ReferrerRewardTier is the referrer's reward from MinReferrals converted referrals on.
+type ReferrerRewardTier struct {
+	MinReferrals int32 `json:"minReferrals"`
+	Reward       int64 `json:"reward"`
+}

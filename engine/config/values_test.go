@@ -1,0 +1,148 @@
+package config
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestParseDecimal(t *testing.T) {
+	tests := []struct {
+		in    string
+		units int64
+		canon string
+		err   string
+	}{
+		{in: "0", units: 0, canon: "0"},
+		{in: "1", units: 10000, canon: "1"},
+		{in: "2.5", units: 25000, canon: "2.5"},
+		{in: "2.50", units: 25000, canon: "2.5"},
+		{in: "0.0001", units: 1, canon: "0.0001"},
+		{in: "999999999.9999", units: 9999999999999, canon: "999999999.9999"},
+		{in: "-1", err: `invalid decimal "-1": must not be negative`},
+		{in: "1.23456", err: `invalid decimal "1.23456": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+		{in: "01", err: `invalid decimal "01": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+		{in: "1.", err: `invalid decimal "1.": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+		{in: "1e3", err: `invalid decimal "1e3": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+		{in: "", err: `invalid decimal "": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+		{in: "1000000000", err: `invalid decimal "1000000000": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
+	}
+	for _, tt := range tests {
+		d, err := ParseDecimal(tt.in)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("ParseDecimal(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseDecimal(%q): %v", tt.in, err)
+			continue
+		}
+		if d.Units() != tt.units || d.String() != tt.canon {
+			t.Errorf("ParseDecimal(%q) = %d units %q, want %d %q", tt.in, d.Units(), d.String(), tt.units, tt.canon)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in    string
+		d     time.Duration
+		canon string
+		err   string
+	}{
+		{in: "0s", d: 0, canon: "0s"},
+		{in: "30d", d: 30 * 24 * time.Hour, canon: "30d"},
+		{in: "36h", d: 36 * time.Hour, canon: "1d12h"},
+		{in: "1d12h", d: 36 * time.Hour, canon: "1d12h"},
+		{in: "90m", d: 90 * time.Minute, canon: "1h30m"},
+		{in: "1d2h3m4s", d: 26*time.Hour + 3*time.Minute + 4*time.Second, canon: "1d2h3m4s"},
+		{in: "3600s", d: time.Hour, canon: "1h"},
+		{in: "99999d", d: 99999 * 24 * time.Hour, canon: "99999d"},
+		{in: "", err: `invalid duration "": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
+		{in: "12h1d", err: `invalid duration "12h1d": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
+		{in: "1w", err: `invalid duration "1w": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
+		{in: "-1h", err: `invalid duration "-1h": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
+		{in: "1.5h", err: `invalid duration "1.5h": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
+		{in: "99999d999999h", err: `invalid duration "99999d999999h": longer than 106751 days`},
+	}
+	for _, tt := range tests {
+		d, err := ParseDuration(tt.in)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("ParseDuration(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseDuration(%q): %v", tt.in, err)
+			continue
+		}
+		if d.D() != tt.d || d.String() != tt.canon {
+			t.Errorf("ParseDuration(%q) = %v %q, want %v %q", tt.in, d.D(), d.String(), tt.d, tt.canon)
+		}
+		if back, err := ParseDuration(d.String()); err != nil || back.D() != d.D() {
+			t.Errorf("canonical %q does not parse back to %v: %v", d.String(), d.D(), err)
+		}
+	}
+}
+
+func TestTimeNormalisedToUTC(t *testing.T) {
+	var a, b Time
+	if err := json.Unmarshal([]byte(`"2027-01-01T01:00:00+01:00"`), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(`"2027-01-01T00:00:00Z"`), &b); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != `"2027-01-01T00:00:00Z"` || string(ja) != string(jb) {
+		t.Errorf("marshalled %s and %s, want both \"2027-01-01T00:00:00Z\"", ja, jb)
+	}
+}
+
+func TestParseCron(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Cron
+		err  string
+	}{
+		{in: "0 17 * * MON-FRI", want: Cron{Minute: 1, Hour: 1 << 17, DayOfMonth: bits(1, 31, 1), Month: bits(1, 12, 1), DayOfWeek: bits(1, 5, 1)}},
+		{in: "*/15 9-17/4 1,15 jan * ", err: `invalid cron "*/15 9-17/4 1,15 jan * ": want five fields separated by single spaces (minute hour day-of-month month day-of-week)`},
+		{in: "*/15 9-17/4 1,15 jan *", want: Cron{Minute: bits(0, 59, 15), Hour: 1<<9 | 1<<13 | 1<<17, DayOfMonth: 1<<1 | 1<<15, Month: 1 << 1, DayOfWeek: bits(0, 6, 1)}},
+		{in: "0 0 * * 7", want: Cron{Minute: 1, Hour: 1, DayOfMonth: bits(1, 31, 1), Month: bits(1, 12, 1), DayOfWeek: 1}},
+		{in: "@daily", want: Cron{Minute: 1, Hour: 1, DayOfMonth: bits(1, 31, 1), Month: bits(1, 12, 1), DayOfWeek: bits(0, 6, 1)}},
+		{in: "@often", err: `invalid cron "@often": unknown descriptor`},
+		{in: "60 * * * *", err: `invalid cron "60 * * * *": minute field: value "60" out of range 0-59`},
+		{in: "0 17 * * FRI-MON", err: `invalid cron "0 17 * * FRI-MON": day-of-week field: range "FRI-MON" runs backwards`},
+		{in: "0 17 0 * *", err: `invalid cron "0 17 0 * *": day-of-month field: value "0" out of range 1-31`},
+		{in: "*/0 * * * *", err: `invalid cron "*/0 * * * *": minute field: invalid step "0"`},
+		{in: "0 17 * *", err: `invalid cron "0 17 * *": want five fields separated by single spaces (minute hour day-of-month month day-of-week)`},
+	}
+	for _, tt := range tests {
+		got, err := ParseCron(tt.in)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("ParseCron(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseCron(%q): %v", tt.in, err)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseCron(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func bits(lo, hi, step int) uint64 {
+	var s uint64
+	for v := lo; v <= hi; v += step {
+		s |= 1 << v
+	}
+	return s
+}

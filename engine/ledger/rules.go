@@ -1,0 +1,298 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Field size limits; they keep rows and idempotency records bounded.
+const (
+	MaxIDLength   = 128
+	MaxKeyLength  = 200
+	MaxTextLength = 500
+	MaxTags       = 32
+	MaxPoints     = int64(1) << 40 // far above any real award, far below overflow
+	timePrecision = time.Microsecond
+)
+
+// Op names a write kind; it is part of the idempotency request hash.
+type Op string
+
+// Write kinds.
+const (
+	OpEnroll  Op = "enroll"
+	OpEarn    Op = "earn"
+	OpRedeem  Op = "redeem"
+	OpReverse Op = "reverse"
+	OpAdjust  Op = "adjust"
+)
+
+// NormTime truncates t to the stored precision and UTC so that a value read
+// back equals the value written and hashing ignores the time zone.
+func NormTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(timePrecision)
+}
+
+// RequestHash is the hex SHA-256 of the op and the canonical JSON of req
+// (normalised, without the idempotency key).
+func RequestHash(op Op, req any) string {
+	body, err := json.Marshal(req)
+	if err != nil {
+		// Requests are plain structs of strings, numbers and times.
+		panic(fmt.Sprintf("ledger: marshal %s request: %v", op, err))
+	}
+	h := sha256.New()
+	h.Write([]byte(op))
+	h.Write([]byte{0})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func checkID(field, v string) error {
+	switch {
+	case v == "":
+		return fieldErr(field, "required")
+	case len(v) > MaxIDLength:
+		return fieldErr(field, fmt.Sprintf("longer than %d bytes", MaxIDLength))
+	}
+	return nil
+}
+
+func checkKey(v string) error {
+	switch {
+	case v == "":
+		return fieldErr("idempotencyKey", "required")
+	case len(v) > MaxKeyLength:
+		return fieldErr("idempotencyKey", fmt.Sprintf("longer than %d bytes", MaxKeyLength))
+	}
+	return nil
+}
+
+func checkText(field, v string) error {
+	if len(v) > MaxTextLength {
+		return fieldErr(field, fmt.Sprintf("longer than %d bytes", MaxTextLength))
+	}
+	return nil
+}
+
+func checkPositive(field string, v int64) error {
+	switch {
+	case v <= 0:
+		return fieldErr(field, "must be positive")
+	case v > MaxPoints:
+		return fieldErr(field, "too large")
+	}
+	return nil
+}
+
+// Normalize validates the request and returns its canonical form with the
+// idempotency key cleared, used for hashing and storing.
+func (r EnrollRequest) Normalize() (EnrollRequest, error) {
+	if err := checkKey(r.IdempotencyKey); err != nil {
+		return r, err
+	}
+	if err := checkID("memberId", r.MemberID); err != nil {
+		return r, err
+	}
+	if len(r.Tags) > MaxTags {
+		return r, fieldErr("tags", fmt.Sprintf("more than %d tags", MaxTags))
+	}
+	for i, tag := range r.Tags {
+		if tag == "" || len(tag) > MaxIDLength {
+			return r, fieldErr(fmt.Sprintf("tags[%d]", i), "must be 1 to 128 bytes")
+		}
+	}
+	r.IdempotencyKey = ""
+	r.EnrolledAt = NormTime(r.EnrolledAt)
+	return r, nil
+}
+
+// Normalize validates the request and returns its canonical form.
+func (r EarnRequest) Normalize() (EarnRequest, error) {
+	if err := checkKey(r.IdempotencyKey); err != nil {
+		return r, err
+	}
+	if err := checkID("memberId", r.MemberID); err != nil {
+		return r, err
+	}
+	if err := checkID("eventId", r.EventID); err != nil {
+		return r, err
+	}
+	if err := checkPositive("points", r.Points); err != nil {
+		return r, err
+	}
+	if r.PurchaseAmount < 0 {
+		return r, fieldErr("purchaseAmount", "must not be negative")
+	}
+	if len(r.Currency) > 8 {
+		return r, fieldErr("currency", "longer than 8 bytes")
+	}
+	r.IdempotencyKey = ""
+	r.OccurredAt = NormTime(r.OccurredAt)
+	r.AvailableAt = NormTime(r.AvailableAt)
+	r.ExpiresAt = NormTime(r.ExpiresAt)
+	if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(r.AvailableAt) {
+		return r, fieldErr("expiresAt", "must be after availableAt")
+	}
+	return r, nil
+}
+
+// Normalize validates the batch shape; items are validated one by one.
+func (r EarnBatchRequest) Normalize() error {
+	switch {
+	case len(r.Events) == 0:
+		return fieldErr("events", "required")
+	case len(r.Events) > MaxBatchEvents:
+		return fieldErr("events", fmt.Sprintf("more than %d events", MaxBatchEvents))
+	}
+	return nil
+}
+
+// Normalize validates the request and returns its canonical form.
+func (r RedeemRequest) Normalize() (RedeemRequest, error) {
+	if err := checkKey(r.IdempotencyKey); err != nil {
+		return r, err
+	}
+	if err := checkID("memberId", r.MemberID); err != nil {
+		return r, err
+	}
+	if err := checkPositive("points", r.Points); err != nil {
+		return r, err
+	}
+	if err := checkText("reference", r.Reference); err != nil {
+		return r, err
+	}
+	if err := checkText("reason", r.Reason); err != nil {
+		return r, err
+	}
+	r.IdempotencyKey = ""
+	return r, nil
+}
+
+// Normalize validates the request and returns its canonical form.
+func (r ReverseRequest) Normalize() (ReverseRequest, error) {
+	if err := checkKey(r.IdempotencyKey); err != nil {
+		return r, err
+	}
+	if err := checkID("memberId", r.MemberID); err != nil {
+		return r, err
+	}
+	if err := checkID("eventId", r.EventID); err != nil {
+		return r, err
+	}
+	if r.Points != 0 {
+		if err := checkPositive("points", r.Points); err != nil {
+			return r, err
+		}
+	}
+	if err := checkText("reference", r.Reference); err != nil {
+		return r, err
+	}
+	if err := checkText("reason", r.Reason); err != nil {
+		return r, err
+	}
+	r.IdempotencyKey = ""
+	return r, nil
+}
+
+// Normalize validates the request and returns its canonical form.
+func (r AdjustRequest) Normalize() (AdjustRequest, error) {
+	if err := checkKey(r.IdempotencyKey); err != nil {
+		return r, err
+	}
+	if err := checkID("memberId", r.MemberID); err != nil {
+		return r, err
+	}
+	switch {
+	case r.Points == 0:
+		return r, fieldErr("points", "must not be zero")
+	case r.Points > MaxPoints || r.Points < -MaxPoints:
+		return r, fieldErr("points", "too large")
+	}
+	if r.Reason == "" {
+		return r, fieldErr("reason", "required")
+	}
+	if err := checkText("reason", r.Reason); err != nil {
+		return r, err
+	}
+	if err := checkText("reference", r.Reference); err != nil {
+		return r, err
+	}
+	if r.Points < 0 && !r.ExpiresAt.IsZero() {
+		return r, fieldErr("expiresAt", "only for positive adjustments")
+	}
+	r.IdempotencyKey = ""
+	r.ExpiresAt = NormTime(r.ExpiresAt)
+	return r, nil
+}
+
+// Normalize validates the query, applies the default limit and decodes the
+// cursor into the sequence number entries must be below (0 for the first page).
+func (q HistoryQuery) Normalize() (HistoryQuery, int64, error) {
+	if err := checkID("memberId", q.MemberID); err != nil {
+		return q, 0, err
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultHistoryPage
+	case q.Limit < 0 || q.Limit > MaxHistoryLimit:
+		return q, 0, fieldErr("limit", fmt.Sprintf("must be 1 to %d", MaxHistoryLimit))
+	}
+	if q.Cursor == "" {
+		return q, 0, nil
+	}
+	before, err := decodeCursor(q.Cursor)
+	if err != nil {
+		return q, 0, fieldErr("cursor", "malformed")
+	}
+	return q, before, nil
+}
+
+// CheckMemberID validates a member id given outside a request body.
+func CheckMemberID(id string) error { return checkID("memberId", id) }
+
+// EncodeCursor makes the opaque cursor for entries below seq.
+func EncodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(raw) < 2 || raw[0] != 's' {
+		return 0, fmt.Errorf("malformed cursor")
+	}
+	seq, err := strconv.ParseInt(string(raw[1:]), 10, 64)
+	if err != nil || seq <= 0 {
+		return 0, fmt.Errorf("malformed cursor")
+	}
+	return seq, nil
+}
+
+// NewItemError describes err for a batch item.
+func NewItemError(err error) *ItemError {
+	ie := &ItemError{Code: ErrorCode(err), Message: err.Error()}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		ie.Field = fe.Field
+	}
+	return ie
+}
+
+// BatchItemError prefixes the field of a validation error with the item's
+// position, e.g. "events[3].points"; other errors are returned unchanged.
+func BatchItemError(index int, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: fmt.Sprintf("events[%d].%s", index, fe.Field), Reason: fe.Reason}
+	}
+	return err
+}

@@ -1,0 +1,395 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// Lot states.
+const (
+	lotPending   = "pending"
+	lotAvailable = "available"
+	lotExpired   = "expired"
+)
+
+// Enroll implements ledger.Ledger.
+func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.EnrollResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.EnrollResult{}, err
+	}
+	var out ledger.EnrollResult
+	replayed, err := s.write(ctx, norm.MemberID, ledger.OpEnroll, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+		m := ledger.Member{ID: norm.MemberID, Tags: norm.Tags, EnrolledAt: norm.EnrolledAt}
+		if m.EnrolledAt.IsZero() {
+			m.EnrolledAt = s.now()
+		}
+		tags, err := json.Marshal(m.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("encode tags: %w", err)
+		}
+		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime)
+			VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING`, m.ID, string(tags), m.EnrolledAt.UnixMicro())
+		if err != nil {
+			return nil, fmt.Errorf("insert member: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("insert member: %w", err)
+		} else if n == 0 {
+			return nil, ledger.ErrMemberExists
+		}
+		return ledger.EnrollResult{Member: m}, nil
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+// Earn implements ledger.Ledger.
+func (s *Store) Earn(ctx context.Context, req ledger.EarnRequest) (ledger.EarnResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	var out ledger.EarnResult
+	replayed, err := s.write(ctx, norm.MemberID, ledger.OpEarn, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+		return s.applyEarn(ctx, tx, norm)
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (ledger.EarnResult, error) {
+	bal, err := lockMember(ctx, tx, r.MemberID)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	now := s.now()
+	occurred := r.OccurredAt
+	if occurred.IsZero() {
+		occurred = now
+	}
+	res, err := tx.exec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
+		VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.MemberID, r.EventID, r.Points, r.PurchaseAmount, r.Currency, occurred.UnixMicro(), now.UnixMicro())
+	if err != nil {
+		return ledger.EarnResult{}, fmt.Errorf("insert event: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return ledger.EarnResult{}, fmt.Errorf("insert event: %w", err)
+	} else if n == 0 {
+		return ledger.EarnResult{}, ledger.ErrDuplicateEvent
+	}
+
+	pending := r.AvailableAt.After(now)
+	state, availableAt := lotAvailable, now
+	e := entry{kind: ledger.EntryEarn, available: r.Points, lifetime: r.Points, eventID: r.EventID, at: now}
+	if pending {
+		state, availableAt = lotPending, r.AvailableAt
+		e.available, e.pending = 0, r.Points
+	}
+	if err := insertLot(ctx, tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt); err != nil {
+		return ledger.EarnResult{}, err
+	}
+	seq, bal, err := record(ctx, tx, r.MemberID, bal, e)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	return ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Balance: bal}, nil
+}
+
+// EarnBatch implements ledger.Ledger. Items are queued to the writers all at
+// once, so they share batch transactions.
+func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (ledger.EarnBatchResult, error) {
+	if err := req.Normalize(); err != nil {
+		return ledger.EarnBatchResult{}, err
+	}
+	items := make([]ledger.EarnBatchItem, len(req.Events))
+	var wg sync.WaitGroup
+	for i, ev := range req.Events {
+		items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
+		wg.Go(func() {
+			res, err := s.Earn(ctx, ev)
+			if err != nil {
+				items[i].Err = ledger.BatchItemError(i, err)
+				items[i].Error = ledger.NewItemError(items[i].Err)
+				return
+			}
+			items[i].Result = &res
+		})
+	}
+	wg.Wait()
+	out := ledger.EarnBatchResult{Items: items}
+	for _, it := range items {
+		if it.Err != nil {
+			if errors.Is(it.Err, ledger.ErrClosed) {
+				return ledger.EarnBatchResult{}, fmt.Errorf("earn batch: %w", it.Err)
+			}
+			out.Failed++
+		} else {
+			out.Succeeded++
+		}
+	}
+	return out, nil
+}
+
+// Redeem implements ledger.Ledger.
+func (s *Store) Redeem(ctx context.Context, req ledger.RedeemRequest) (ledger.RedeemResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.RedeemResult{}, err
+	}
+	var out ledger.RedeemResult
+	replayed, err := s.write(ctx, norm.MemberID, ledger.OpRedeem, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
+		if err != nil {
+			return nil, err
+		}
+		return ledger.RedeemResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+// debit takes points from available lots, soonest-expiring first, or fails
+// with ErrInsufficientPoints. e describes the entry to record.
+func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int64, e entry) (int64, ledger.Balance, error) {
+	bal, err := lockMember(ctx, tx, memberID)
+	if err != nil {
+		return 0, bal, err
+	}
+	if bal.Available < points {
+		return 0, bal, ledger.ErrInsufficientPoints
+	}
+	taken, err := takeLots(ctx, tx, memberID, lotAvailable, "", points)
+	if err != nil {
+		return 0, bal, err
+	}
+	if taken != points {
+		return 0, bal, fmt.Errorf("member %s: available lots hold %d of %d points: ledger inconsistent", memberID, taken, points)
+	}
+	e.available, e.at = -points, s.now()
+	return record(ctx, tx, memberID, bal, e)
+}
+
+// Reverse implements ledger.Ledger.
+func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.ReverseResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	var out ledger.ReverseResult
+	replayed, err := s.write(ctx, norm.MemberID, ledger.OpReverse, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+		return s.applyReverse(ctx, tx, norm)
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseRequest) (ledger.ReverseResult, error) {
+	bal, err := lockMember(ctx, tx, r.MemberID)
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	var earned, reversed int64
+	err = tx.queryRow(ctx, `SELECT points, reversed FROM events WHERE member_id = ? AND event_id = ?`, r.MemberID, r.EventID).Scan(&earned, &reversed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ledger.ReverseResult{}, ledger.ErrEventNotFound
+	}
+	if err != nil {
+		return ledger.ReverseResult{}, fmt.Errorf("read event: %w", err)
+	}
+	left := earned - reversed
+	if left == 0 {
+		return ledger.ReverseResult{}, ledger.ErrNothingToReverse
+	}
+	requested := r.Points
+	if requested == 0 {
+		requested = left
+	}
+	if requested > left {
+		return ledger.ReverseResult{}, &ledger.FieldError{Field: "points", Reason: fmt.Sprintf("exceeds the %d points of the event not yet reversed", left)}
+	}
+
+	fromPending, err := takeLots(ctx, tx, r.MemberID, lotPending, r.EventID, requested)
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	fromAvailable, err := takeLots(ctx, tx, r.MemberID, lotAvailable, "", requested-fromPending)
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	shortfall := requested - fromPending - fromAvailable
+	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ? WHERE member_id = ? AND event_id = ?`, requested, r.MemberID, r.EventID); err != nil {
+		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
+	}
+	seq, bal, err := record(ctx, tx, r.MemberID, bal, entry{
+		kind: ledger.EntryReverse, available: -fromAvailable, pending: -fromPending, lifetime: -requested,
+		eventID: r.EventID, reference: r.Reference, reason: r.Reason, shortfall: shortfall, at: s.now(),
+	})
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	return ledger.ReverseResult{
+		EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Requested: requested,
+		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall, Balance: bal,
+	}, nil
+}
+
+// Adjust implements ledger.Ledger.
+func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.AdjustResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.AdjustResult{}, err
+	}
+	var out ledger.AdjustResult
+	replayed, err := s.write(ctx, norm.MemberID, ledger.OpAdjust, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+		e := entry{kind: ledger.EntryAdjust, reference: norm.Reference, reason: norm.Reason}
+		var (
+			seq int64
+			bal ledger.Balance
+			err error
+		)
+		if norm.Points < 0 {
+			seq, bal, err = s.debit(ctx, tx, norm.MemberID, -norm.Points, e)
+		} else {
+			seq, bal, err = s.credit(ctx, tx, norm.MemberID, norm.Points, norm.ExpiresAt, e)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return ledger.AdjustResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+// credit adds an available lot outside any event.
+func (s *Store) credit(ctx context.Context, tx *txn, memberID string, points int64, expiresAt time.Time, e entry) (int64, ledger.Balance, error) {
+	bal, err := lockMember(ctx, tx, memberID)
+	if err != nil {
+		return 0, bal, err
+	}
+	now := s.now()
+	if err := insertLot(ctx, tx, memberID, "", points, lotAvailable, now, expiresAt); err != nil {
+		return 0, bal, err
+	}
+	e.available, e.lifetime, e.at = points, points, now
+	return record(ctx, tx, memberID, bal, e)
+}
+
+// ProcessDue implements ledger.Ledger. It finds members with due lots and
+// hands each to its writer, so releases and expiries are batched like other
+// writes and serialised with them per member.
+func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDueResult, error) {
+	now = ledger.NormTime(now)
+	const page = 500
+	var total ledger.ProcessDueResult
+	for {
+		members, err := s.dueMembers(ctx, now, page)
+		if err != nil {
+			return total, err
+		}
+		results := make([]ledger.ProcessDueResult, len(members))
+		errs := make([]error, len(members))
+		var wg sync.WaitGroup
+		for i, id := range members {
+			wg.Go(func() {
+				raw, err := s.run(ctx, id, func(ctx context.Context, tx *txn) ([]byte, error) {
+					r, err := s.processMember(ctx, tx, id, now)
+					if err != nil {
+						return nil, err
+					}
+					return json.Marshal(r)
+				})
+				if err == nil {
+					err = json.Unmarshal(raw, &results[i])
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i := range members {
+			if errs[i] != nil {
+				return total, fmt.Errorf("process due lots of %s: %w", members[i], errs[i])
+			}
+			total.ReleasedLots += results[i].ReleasedLots
+			total.ReleasedPoints += results[i].ReleasedPoints
+			total.ExpiredLots += results[i].ExpiredLots
+			total.ExpiredPoints += results[i].ExpiredPoints
+		}
+		if len(members) < page {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) dueMembers(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(`
+		SELECT member_id FROM lots WHERE state = 'pending' AND available_at <= ?
+		UNION
+		SELECT member_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= ?
+		LIMIT ?`), now.UnixMicro(), now.UnixMicro(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find due lots: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find due lots: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find due lots: %w", err)
+	}
+	return ids, nil
+}
+
+// processMember releases, then expires, the member's due lots, one entry per lot.
+func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now time.Time) (ledger.ProcessDueResult, error) {
+	var r ledger.ProcessDueResult
+	bal, err := lockMember(ctx, tx, memberID)
+	if err != nil {
+		return r, err
+	}
+	due, err := lotsWhere(ctx, tx, `member_id = ? AND state = 'pending' AND available_at <= ? ORDER BY available_at, id`, memberID, now.UnixMicro())
+	if err != nil {
+		return r, err
+	}
+	for _, l := range due {
+		if _, err := tx.exec(ctx, `UPDATE lots SET state = 'available' WHERE id = ?`, l.id); err != nil {
+			return r, fmt.Errorf("release lot: %w", err)
+		}
+		if l.remaining > 0 {
+			if _, bal, err = record(ctx, tx, memberID, bal, entry{kind: ledger.EntryRelease, available: l.remaining, pending: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+				return r, err
+			}
+		}
+		r.ReleasedLots++
+		r.ReleasedPoints += l.remaining
+	}
+	expired, err := lotsWhere(ctx, tx, `member_id = ? AND state = 'available' AND remaining > 0 AND expires_at <= ? ORDER BY expires_at, id`, memberID, now.UnixMicro())
+	if err != nil {
+		return r, err
+	}
+	for _, l := range expired {
+		if _, err := tx.exec(ctx, `UPDATE lots SET state = 'expired', remaining = 0 WHERE id = ?`, l.id); err != nil {
+			return r, fmt.Errorf("expire lot: %w", err)
+		}
+		if _, bal, err = record(ctx, tx, memberID, bal, entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+			return r, err
+		}
+		r.ExpiredLots++
+		r.ExpiredPoints += l.remaining
+	}
+	return r, nil
+}

@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// Reads go straight to the read pool; each is one statement, so it sees one
+// consistent snapshot.
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.cfg.ReadDB.QueryRowContext(ctx, s.cfg.Dialect.rebind(q), args...)
+}
+
+// Member implements ledger.Ledger.
+func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (ledger.MemberView, error) {
+	if err := ledger.CheckMemberID(memberID); err != nil {
+		return ledger.MemberView{}, err
+	}
+	v := ledger.MemberView{Member: ledger.Member{ID: memberID}}
+	v.ExpiringBy = ledger.NormTime(now.Add(ledger.ExpiringWindow))
+	var tags string
+	var enrolled int64
+	err := s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
+			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
+			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?)
+		FROM members m WHERE m.id = ?`, v.ExpiringBy.UnixMicro(), memberID).
+		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, ledger.ErrMemberNotFound
+	}
+	if err != nil {
+		return v, fmt.Errorf("read member %s: %w", memberID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil {
+		return v, fmt.Errorf("read member %s: decode tags: %w", memberID, err)
+	}
+	v.EnrolledAt = time.UnixMicro(enrolled).UTC()
+	return v, nil
+}
+
+// History implements ledger.Ledger.
+func (s *Store) History(ctx context.Context, q ledger.HistoryQuery) (ledger.HistoryPage, error) {
+	q, before, err := q.Normalize()
+	if err != nil {
+		return ledger.HistoryPage{}, err
+	}
+	if before == 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(`
+		SELECT seq, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at
+		FROM entries WHERE member_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`), q.MemberID, before, q.Limit+1)
+	if err != nil {
+		return ledger.HistoryPage{}, fmt.Errorf("read history of %s: %w", q.MemberID, err)
+	}
+	defer rows.Close()
+	page := ledger.HistoryPage{Entries: []ledger.Entry{}}
+	for rows.Next() {
+		e := ledger.Entry{MemberID: q.MemberID}
+		var kind string
+		var at int64
+		if err := rows.Scan(&e.Seq, &kind, &e.Available, &e.Pending, &e.Lifetime, &e.EventID, &e.Reference, &e.Reason, &e.Shortfall, &at); err != nil {
+			return ledger.HistoryPage{}, fmt.Errorf("read history of %s: %w", q.MemberID, err)
+		}
+		e.Kind, e.At = ledger.EntryKind(kind), time.UnixMicro(at).UTC()
+		page.Entries = append(page.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.HistoryPage{}, fmt.Errorf("read history of %s: %w", q.MemberID, err)
+	}
+	if len(page.Entries) > q.Limit {
+		page.Entries = page.Entries[:q.Limit]
+		page.NextCursor = ledger.EncodeCursor(page.Entries[q.Limit-1].Seq)
+	}
+	if len(page.Entries) == 0 {
+		var one int
+		err := s.queryRow(ctx, `SELECT 1 FROM members WHERE id = ?`, q.MemberID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ledger.HistoryPage{}, ledger.ErrMemberNotFound
+		}
+		if err != nil {
+			return ledger.HistoryPage{}, fmt.Errorf("read member %s: %w", q.MemberID, err)
+		}
+	}
+	return page, nil
+}
+
+// invariantChecks each list violations, one row per problem, as text.
+var invariantChecks = []struct{ name, query string }{
+	{"balance equals the sum of entries and of live lots", `
+		SELECT m.id || ': balance ' || m.available || '/' || m.pending || '/' || m.lifetime
+			|| ', entries ' || COALESCE(e.a, 0) || '/' || COALESCE(e.p, 0) || '/' || COALESCE(e.l, 0)
+			|| ', lots ' || COALESCE(l.a, 0) || '/' || COALESCE(l.p, 0)
+		FROM members m
+		LEFT JOIN (SELECT member_id, CAST(SUM(available) AS BIGINT) a, CAST(SUM(pending) AS BIGINT) p, CAST(SUM(lifetime) AS BIGINT) l
+			FROM entries GROUP BY member_id) e ON e.member_id = m.id
+		LEFT JOIN (SELECT member_id,
+				CAST(SUM(CASE WHEN state = 'available' THEN remaining ELSE 0 END) AS BIGINT) a,
+				CAST(SUM(CASE WHEN state = 'pending' THEN remaining ELSE 0 END) AS BIGINT) p
+			FROM lots GROUP BY member_id) l ON l.member_id = m.id
+		WHERE m.available <> COALESCE(e.a, 0) OR m.pending <> COALESCE(e.p, 0) OR m.lifetime <> COALESCE(e.l, 0)
+			OR m.available <> COALESCE(l.a, 0) OR m.pending <> COALESCE(l.p, 0)`},
+	{"no negative balance", `
+		SELECT id || ': available ' || available || ', pending ' || pending FROM members WHERE available < 0 OR pending < 0`},
+	{"lots within bounds", `
+		SELECT 'lot ' || id || ' of ' || member_id || ': remaining ' || remaining || ' of ' || amount || ' (' || state || ')'
+		FROM lots WHERE remaining < 0 OR remaining > amount OR (state = 'expired' AND remaining <> 0)`},
+	{"reversals within earned points", `
+		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
+	{"every idempotency key has its result", `
+		SELECT idem_key FROM idempotency_keys WHERE result = ''`},
+}
+
+// CheckInvariants implements ledger.Ledger.
+func (s *Store) CheckInvariants(ctx context.Context) error {
+	var problems []string
+	for _, c := range invariantChecks {
+		rows, err := s.cfg.ReadDB.QueryContext(ctx, c.query)
+		if err != nil {
+			return fmt.Errorf("check %q: %w", c.name, err)
+		}
+		for rows.Next() && len(problems) < 20 {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return fmt.Errorf("check %q: %w", c.name, err)
+			}
+			problems = append(problems, c.name+": "+p)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("check %q: %w", c.name, err)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("ledger invariants violated:\n%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}

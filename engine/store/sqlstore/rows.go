@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// entry is a ledger line about to be recorded.
+type entry struct {
+	kind                         ledger.EntryKind
+	available, pending, lifetime int64
+	eventID, reference, reason   string
+	shortfall                    int64
+	at                           time.Time
+}
+
+// lockMember reads the member's balance, locking the row where the dialect
+// supports it. Every write to a member's balance, lots or entries takes this
+// lock first, so writers in several processes serialise per member.
+func lockMember(ctx context.Context, tx *txn, memberID string) (ledger.Balance, error) {
+	var b ledger.Balance
+	err := tx.queryRow(ctx, `SELECT available, pending, lifetime FROM members WHERE id = ?`+tx.d.ForUpdate, memberID).
+		Scan(&b.Available, &b.Pending, &b.LifetimeEarned)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, ledger.ErrMemberNotFound
+	}
+	if err != nil {
+		return b, fmt.Errorf("lock member: %w", err)
+	}
+	return b, nil
+}
+
+// record appends the entry and applies its deltas to the balance.
+func record(ctx context.Context, tx *txn, memberID string, bal ledger.Balance, e entry) (int64, ledger.Balance, error) {
+	bal.Available += e.available
+	bal.Pending += e.pending
+	bal.LifetimeEarned += e.lifetime
+	if bal.Available < 0 || bal.Pending < 0 {
+		return 0, bal, fmt.Errorf("member %s: %s would make the balance negative: ledger inconsistent", memberID, e.kind)
+	}
+	var seq int64
+	err := tx.queryRow(ctx, `INSERT INTO entries (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		memberID, string(e.kind), e.available, e.pending, e.lifetime, e.eventID, e.reference, e.reason, e.shortfall, e.at.UnixMicro()).Scan(&seq)
+	if err != nil {
+		return 0, bal, fmt.Errorf("insert entry: %w", err)
+	}
+	if _, err := tx.exec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ? WHERE id = ?`,
+		bal.Available, bal.Pending, bal.LifetimeEarned, memberID); err != nil {
+		return 0, bal, fmt.Errorf("update balance: %w", err)
+	}
+	return seq, bal, nil
+}
+
+func insertLot(ctx context.Context, tx *txn, memberID, eventID string, points int64, state string, availableAt, expiresAt time.Time) error {
+	var expires sql.NullInt64
+	if !expiresAt.IsZero() {
+		expires = sql.NullInt64{Int64: expiresAt.UnixMicro(), Valid: true}
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, memberID, eventID, points, points, state, availableAt.UnixMicro(), expires); err != nil {
+		return fmt.Errorf("insert lot: %w", err)
+	}
+	return nil
+}
+
+type lot struct {
+	id        int64
+	eventID   string
+	remaining int64
+}
+
+// lotsWhere reads lots matching a condition (which may end in ORDER BY/LIMIT).
+func lotsWhere(ctx context.Context, tx *txn, cond string, args ...any) ([]lot, error) {
+	rows, err := tx.query(ctx, `SELECT id, event_id, remaining FROM lots WHERE `+cond, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read lots: %w", err)
+	}
+	defer rows.Close()
+	var lots []lot
+	for rows.Next() {
+		var l lot
+		if err := rows.Scan(&l.id, &l.eventID, &l.remaining); err != nil {
+			return nil, fmt.Errorf("read lots: %w", err)
+		}
+		lots = append(lots, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read lots: %w", err)
+	}
+	return lots, nil
+}
+
+// takeLotsChunk bounds how many lots are read at once while consuming.
+const takeLotsChunk = 64
+
+// takeLots consumes up to want points from the member's lots in the given
+// state (only the event's lots when eventID is set), soonest-expiring first,
+// lots without expiry last. It returns the points taken.
+func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, want int64) (int64, error) {
+	var taken int64
+	for taken < want {
+		cond := `member_id = ? AND state = ? AND remaining > 0`
+		args := []any{memberID, state}
+		if eventID != "" {
+			cond += ` AND event_id = ?`
+			args = append(args, eventID)
+		}
+		lots, err := lotsWhere(ctx, tx, cond+` ORDER BY (expires_at IS NULL), expires_at, id LIMIT ?`, append(args, takeLotsChunk)...)
+		if err != nil {
+			return taken, err
+		}
+		for _, l := range lots {
+			n := min(l.remaining, want-taken)
+			if _, err := tx.exec(ctx, `UPDATE lots SET remaining = remaining - ? WHERE id = ?`, n, l.id); err != nil {
+				return taken, fmt.Errorf("consume lot: %w", err)
+			}
+			taken += n
+			if taken == want {
+				break
+			}
+		}
+		if len(lots) < takeLotsChunk {
+			break
+		}
+	}
+	return taken, nil
+}

@@ -408,6 +408,10 @@ func (v *validator) pointsPolicy(p *PointsPolicy) {
 			v.fail("points.expiry", "set exactly one of afterEarn or afterInactivity")
 		case e.AfterEarn != nil:
 			v.duration("points.expiry.afterEarn", *e.AfterEarn, true, true)
+			if e.AfterEarn.err == nil && p.PendingPeriod.err == nil && e.AfterEarn.d > 0 && e.AfterEarn.d <= p.PendingPeriod.d {
+				// Points would expire before they ever became available.
+				v.fail("points.expiry.afterEarn", "%s must be longer than pendingPeriod %s", e.AfterEarn, p.PendingPeriod)
+			}
 		default:
 			v.duration("points.expiry.afterInactivity", *e.AfterInactivity, true, true)
 		}

@@ -162,6 +162,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "pending period", set: map[string]any{"points.pendingPeriod": "2 days"}, want: `points.pendingPeriod: invalid duration "2 days": want days, hours, minutes and seconds in that order, such as "30d", "1d12h", "90m" or "0s"`},
 		{name: "expiry both", set: map[string]any{"points.expiry.afterInactivity": "180d"}, want: `points.expiry: set exactly one of afterEarn or afterInactivity`},
 		{name: "expiry zero", set: map[string]any{"points.expiry.afterEarn": "0s"}, want: `points.expiry.afterEarn: must be longer than zero`},
+		{name: "expiry within pending", set: map[string]any{"points.expiry.afterEarn": "1d"}, want: `points.expiry.afterEarn: 1d must be longer than pendingPeriod 1d12h`},
 		{name: "grace missing", set: map[string]any{"points.lateEventGracePeriod": del}, want: `points.lateEventGracePeriod: required`},
 		{name: "action name", set: map[string]any{"points.actions.0.name": "Review"}, want: `points.actions[Review].name: "Review" must match ^[a-z][a-z0-9-]*$`},
 		{name: "action duplicate", set: map[string]any{"points.actions.1.name": "review"}, want: `points.actions[review].name: duplicate action name`},

@@ -62,7 +62,7 @@ func open(t testing.TB, url, schema string) ledger.Ledger {
 
 func TestConformance(t *testing.T) {
 	databaseURL(t)
-	storetest.Run(t, func(t *testing.T) ledger.Ledger {
+	storetest.Run(t, func(t testing.TB) ledger.Ledger {
 		url, schema := freshSchema(t)
 		return open(t, url, schema)
 	})
@@ -78,5 +78,12 @@ func TestReplicasShareDatabase(t *testing.T) {
 	})
 	t.Run("replays", func(t *testing.T) {
 		storetest.ConcurrentReplays(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema), open(t, url, schema)})
+	})
+}
+
+func BenchmarkLedger(b *testing.B) {
+	storetest.Bench(b, func(tb testing.TB) ledger.Ledger {
+		url, schema := freshSchema(tb)
+		return open(tb, url, schema)
 	})
 }

@@ -21,7 +21,13 @@ func open(t testing.TB, path string) ledger.Ledger {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) ledger.Ledger {
+	storetest.Run(t, func(t testing.TB) ledger.Ledger {
 		return open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	})
+}
+
+func BenchmarkLedger(b *testing.B) {
+	storetest.Bench(b, func(tb testing.TB) ledger.Ledger {
+		return open(tb, filepath.Join(tb.TempDir(), "ledger.db"))
 	})
 }

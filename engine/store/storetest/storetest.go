@@ -14,7 +14,7 @@ import (
 )
 
 // Factory returns a fresh, empty store; it registers closing it with t.Cleanup.
-type Factory func(t *testing.T) ledger.Ledger
+type Factory func(tb testing.TB) ledger.Ledger
 
 // Run runs the whole suite, each test on its own store.
 func Run(t *testing.T, newStore Factory) {

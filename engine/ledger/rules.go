@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 )
@@ -194,6 +195,12 @@ func (r ReverseRequest) Normalize() (ReverseRequest, error) {
 			return r, err
 		}
 	}
+	switch {
+	case r.RefundAmount < 0:
+		return r, fieldErr("refundAmount", "must not be negative")
+	case r.RefundAmount > 0 && r.Points != 0:
+		return r, fieldErr("refundAmount", "give points or refundAmount, not both")
+	}
 	if err := checkText("reference", r.Reference); err != nil {
 		return r, err
 	}
@@ -295,4 +302,15 @@ func BatchItemError(index int, err error) error {
 		return &FieldError{Field: fmt.Sprintf("events[%d].%s", index, fe.Field), Reason: fe.Reason}
 	}
 	return err
+}
+
+// RefundPoints is the share of earned points matching refund of purchase,
+// rounded half up: earned*refund/purchase without overflow. The caller
+// ensures 0 < refund <= purchase.
+func RefundPoints(earned, refund, purchase int64) int64 {
+	hi, lo := bits.Mul64(uint64(earned), uint64(refund))
+	lo, carry := bits.Add64(lo, uint64(purchase/2), 0)
+	hi += carry
+	q, _ := bits.Div64(hi, lo, uint64(purchase))
+	return int64(q)
 }

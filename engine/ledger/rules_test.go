@@ -95,3 +95,19 @@ func TestValidation(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func TestRefundPoints(t *testing.T) {
+	tests := []struct{ earned, refund, purchase, want int64 }{
+		{100, 2500, 10000, 25},
+		{100, 3333, 10000, 33},
+		{100, 3350, 10000, 34}, // half up
+		{1, 1, 3, 0},
+		{MaxPoints, 1 << 62, 1 << 62, MaxPoints}, // no overflow
+		{MaxPoints, 1 << 61, 1 << 62, MaxPoints / 2},
+	}
+	for _, tc := range tests {
+		if got := RefundPoints(tc.earned, tc.refund, tc.purchase); got != tc.want {
+			t.Errorf("RefundPoints(%d, %d, %d) = %d, want %d", tc.earned, tc.refund, tc.purchase, got, tc.want)
+		}
+	}
+}

@@ -18,7 +18,8 @@ const (
 // idempotency key, scoped globally per store: the same key with the same
 // request returns the original result (with Replayed set); the same key with a
 // different request fails with ErrIdempotencyReuse. Keys of writes that failed
-// are not kept. A write is durable once it returns without error. All times
+// are not kept. A write is durable once it returns without error; if ctx ends
+// first the write may still be applied, so retry with the same key. All times
 // are stored with microsecond precision.
 type Ledger interface {
 	// Enroll creates a member with a zero balance.
@@ -160,12 +161,16 @@ type ReverseRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	MemberID       string `json:"memberId"`
 	EventID        string `json:"eventId"`
-	// Points to claw back; zero means everything the event earned that is not
-	// yet reversed. It may not exceed that amount. A partial refund by
-	// purchase amount is converted to points by the caller.
-	Points    int64  `json:"points,omitempty"`
-	Reference string `json:"reference,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	// Points to claw back; it may not exceed what the event earned and is not
+	// yet reversed. Set at most one of Points and RefundAmount; with neither,
+	// everything not yet reversed is clawed back.
+	Points int64 `json:"points,omitempty"`
+	// RefundAmount is a refunded part of the event's purchase amount (minor
+	// units); the points clawed back are the same fraction of the event's
+	// points, rounded half up and capped at what is not yet reversed.
+	RefundAmount int64  `json:"refundAmount,omitempty"`
+	Reference    string `json:"reference,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // ReverseResult reports an applied reversal.

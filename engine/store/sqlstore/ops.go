@@ -197,8 +197,9 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	var earned, reversed int64
-	err = tx.queryRow(ctx, `SELECT points, reversed FROM events WHERE member_id = ? AND event_id = ?`, r.MemberID, r.EventID).Scan(&earned, &reversed)
+	var earned, reversed, purchase int64
+	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount FROM events WHERE member_id = ? AND event_id = ?`, r.MemberID, r.EventID).
+		Scan(&earned, &reversed, &purchase)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.ReverseResult{}, ledger.ErrEventNotFound
 	}
@@ -210,7 +211,12 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 		return ledger.ReverseResult{}, ledger.ErrNothingToReverse
 	}
 	requested := r.Points
-	if requested == 0 {
+	switch {
+	case r.RefundAmount > purchase:
+		return ledger.ReverseResult{}, &ledger.FieldError{Field: "refundAmount", Reason: fmt.Sprintf("exceeds the event's purchase amount %d", purchase)}
+	case r.RefundAmount > 0:
+		requested = min(ledger.RefundPoints(earned, r.RefundAmount, purchase), left)
+	case requested == 0:
 		requested = left
 	}
 	if requested > left {

@@ -407,6 +407,35 @@ func testReverseShortfall(t *testing.T, s ledger.Ledger) {
 	wantErr(t, "reverse again", err, ledger.ErrNothingToReverse, "")
 }
 
+func testReverseByRefundAmount(t *testing.T, s ledger.Ledger) {
+	enroll(t, s, "m1")
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "o1", Points: 100, PurchaseAmount: 10000, Currency: "EUR"})
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "bonus", Points: 10})
+	steps := []struct {
+		refund, want int64
+		err          error
+		field        string
+	}{
+		{2500, 25, nil, ""},
+		{3333, 33, nil, ""}, // 33.33 rounds to 33
+		{10001, 0, ledger.ErrInvalidRequest, "refundAmount"},
+		{10000, 42, nil, ""}, // capped at what is left
+		{1, 0, ledger.ErrNothingToReverse, ""},
+	}
+	for i, st := range steps {
+		res, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: key("v", i), MemberID: "m1", EventID: "o1", RefundAmount: st.refund})
+		wantErr(t, key("refund ", st.refund), err, st.err, st.field)
+		if err == nil && (res.Requested != st.want || res.FromAvailable != st.want) {
+			t.Fatalf("refund %d: %+v, want %d points", st.refund, res, st.want)
+		}
+	}
+	_, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "w1", MemberID: "m1", EventID: "bonus", RefundAmount: 1})
+	wantErr(t, "refund of an event without purchase", err, ledger.ErrInvalidRequest, "refundAmount")
+	_, err = s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "w2", MemberID: "m1", EventID: "bonus", RefundAmount: 1, Points: 1})
+	wantErr(t, "points and refund", err, ledger.ErrInvalidRequest, "refundAmount")
+	wantBalance(t, s, "m1", 10, 0, 10)
+}
+
 func testAdjust(t *testing.T, s ledger.Ledger) {
 	enroll(t, s, "m1")
 	res, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "a1", MemberID: "m1", Points: 70, Reason: "goodwill", ExpiresAt: day(10)})

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Reverse", testReverse},
 		{"ReverseOwnPendingFirst", testReverseOwnPendingFirst},
 		{"ReverseShortfall", testReverseShortfall},
+		{"ReverseByRefundAmount", testReverseByRefundAmount},
 		{"Adjust", testAdjust},
 		{"History", testHistory},
 		{"ConcurrentRedeem", testConcurrentRedeem},

@@ -21,6 +21,8 @@ type Holder struct {
 
 	mu     sync.Mutex
 	status Status
+	// changed is closed, and forgotten, when a new snapshot takes effect.
+	changed chan struct{}
 }
 
 // Status describes the configuration in effect and the last failed update.
@@ -48,6 +50,17 @@ func NewHolder(log *slog.Logger) *Holder {
 // Current is the snapshot in effect, or nil before the first valid one.
 func (h *Holder) Current() *Snapshot { return h.cur.Load() }
 
+// Changed returns a channel that is closed when a snapshot with another hash
+// takes effect. Take it before reading Status, so no change slips between.
+func (h *Holder) Changed() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changed == nil {
+		h.changed = make(chan struct{})
+	}
+	return h.changed
+}
+
 // Status reports the applied hash and the last error.
 func (h *Holder) Status() Status {
 	h.mu.Lock()
@@ -72,6 +85,10 @@ func (h *Holder) Apply(source string, data []byte) error {
 	}
 	h.cur.Store(s)
 	h.status = Status{Hash: hash, Source: source, AppliedAt: time.Now().UTC()}
+	if h.changed != nil {
+		close(h.changed)
+		h.changed = nil
+	}
 	h.log.Info("configuration applied", "source", source, "hash", hash, "program", s.Program.Namespace+"/"+s.Program.Name)
 	return nil
 }

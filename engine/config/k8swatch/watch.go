@@ -5,9 +5,12 @@
 package k8swatch
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,12 +45,12 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *config.Holder, n
 		if !ok || cm.Name != name {
 			return
 		}
-		data, ok := cm.Data[key]
-		if !ok {
-			h.Reject(source, fmt.Errorf("key %q not found in the ConfigMap", key))
+		data, err := snapshotData(cm, key)
+		if err != nil {
+			h.Reject(source, err)
 			return
 		}
-		_ = h.Apply(source, []byte(data)) // a rejection is recorded and logged by the holder
+		_ = h.Apply(source, data) // a rejection is recorded and logged by the holder
 	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    apply,
@@ -67,3 +70,31 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *config.Holder, n
 	}
 	return nil
 }
+
+// snapshotData reads data[key], or binaryData[key+".gz"] where the operator
+// stores a snapshot too large for a ConfigMap uncompressed.
+func snapshotData(cm *corev1.ConfigMap, key string) ([]byte, error) {
+	if data, ok := cm.Data[key]; ok {
+		return []byte(data), nil
+	}
+	compressed, ok := cm.BinaryData[key+".gz"]
+	if !ok {
+		return nil, fmt.Errorf("neither key %q nor binary key %q found in the ConfigMap", key, key+".gz")
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		return nil, fmt.Errorf("binary key %q: %w", key+".gz", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, maxSnapshotBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("binary key %q: %w", key+".gz", err)
+	}
+	if len(data) > maxSnapshotBytes {
+		return nil, fmt.Errorf("binary key %q: the snapshot exceeds %d bytes uncompressed", key+".gz", maxSnapshotBytes)
+	}
+	return data, nil
+}
+
+// maxSnapshotBytes bounds a decompressed snapshot, so a corrupt or hostile
+// ConfigMap cannot exhaust the engine's memory.
+const maxSnapshotBytes = 64 << 20

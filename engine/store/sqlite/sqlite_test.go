@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -30,4 +32,28 @@ func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, func(tb testing.TB) ledger.Ledger {
 		return open(tb, filepath.Join(tb.TempDir(), "ledger.db"))
 	})
+}
+
+// Concurrent writers share commits: the group commit batches them.
+func TestGroupCommitBatches(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			id := fmt.Sprint("m", i)
+			if _, err := s.Enroll(context.Background(), ledger.EnrollRequest{IdempotencyKey: id, MemberID: id}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Ops != 64 || st.Commits >= st.Ops {
+		t.Fatalf("%d ops in %d commits, want 64 ops in fewer commits", st.Ops, st.Commits)
+	}
+	t.Logf("%d ops in %d commits", st.Ops, st.Commits)
 }

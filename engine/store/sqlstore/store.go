@@ -165,3 +165,19 @@ func (s *Store) write(ctx context.Context, memberID string, op ledger.Op, key st
 	}
 	return replayed, nil
 }
+
+// Stats counts the group commits so far.
+type Stats struct {
+	Commits int64 `json:"commits"`
+	Ops     int64 `json:"ops"`
+}
+
+// Stats sums the writers' counters; Ops/Commits is the mean batch size.
+func (s *Store) Stats() Stats {
+	var st Stats
+	for _, w := range s.writers {
+		st.Commits += w.commits.Load()
+		st.Ops += w.ops.Load()
+	}
+	return st
+}

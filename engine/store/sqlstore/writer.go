@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
@@ -36,6 +37,8 @@ type writer struct {
 	db       *sql.DB
 	dialect  *Dialect
 	maxBatch int
+
+	commits, ops atomic.Int64 // committed batches and the jobs in them
 
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
@@ -138,6 +141,8 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("%w: commit: %v", ledger.ErrStoreUnavailable, err)
 	}
+	w.commits.Add(1)
+	w.ops.Add(int64(len(batch)))
 	return nil
 }
 

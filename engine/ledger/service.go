@@ -44,13 +44,14 @@ type Ledger interface {
 	// with ErrInsufficientPoints rather than go below zero.
 	Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, error)
 	// Member returns the member's balance and the points expiring within
-	// ExpiringWindow after now.
+	// ExpiringWindow after now (the store's clock when zero).
 	Member(ctx context.Context, memberID string, now time.Time) (MemberView, error)
 	// History pages through a member's entries, newest first.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
 	// ProcessDue releases pending lots whose AvailableAt is at or before now
-	// and then expires lots whose ExpiresAt is at or before now, each as a
-	// ledger entry. It is safe to run concurrently and repeatedly.
+	// and then expires lots whose ExpiresAt is at or before now (the store's
+	// clock when zero), each as a ledger entry. It is safe to run
+	// concurrently, from several processes, and repeatedly.
 	ProcessDue(ctx context.Context, now time.Time) (ProcessDueResult, error)
 	// CheckInvariants verifies, on a consistent snapshot, that balances match
 	// the sums of entries and of live lots and that nothing is negative.

@@ -294,6 +294,9 @@ func (s *Store) credit(ctx context.Context, tx *txn, memberID string, points int
 // hands each to its writer, so releases and expiries are batched like other
 // writes and serialised with them per member.
 func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDueResult, error) {
+	if now.IsZero() {
+		now = s.now()
+	}
 	now = ledger.NormTime(now)
 	const page = 500
 	var total ledger.ProcessDueResult

@@ -26,6 +26,9 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 		return ledger.MemberView{}, err
 	}
 	v := ledger.MemberView{Member: ledger.Member{ID: memberID}}
+	if now.IsZero() {
+		now = s.now()
+	}
 	v.ExpiringBy = ledger.NormTime(now.Add(ledger.ExpiringWindow))
 	var tags string
 	var enrolled int64

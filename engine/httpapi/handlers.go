@@ -1,0 +1,300 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
+)
+
+func (s *Server) enroll(r *http.Request) (int, any, error) {
+	var req ledger.EnrollRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	res, err := s.ledger.Enroll(r.Context(), req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Replayed {
+		return http.StatusOK, res, nil
+	}
+	return http.StatusCreated, res, nil
+}
+
+func (s *Server) member(r *http.Request) (int, any, error) {
+	id := r.PathValue("id")
+	if err := ledger.CheckMemberID(id); err != nil {
+		return 0, nil, err
+	}
+	v, err := s.ledger.Member(r.Context(), id, s.now())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, v, nil
+}
+
+func (s *Server) history(r *http.Request) (int, any, error) {
+	q := ledger.HistoryQuery{MemberID: r.PathValue("id"), Cursor: r.URL.Query().Get("cursor")}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return 0, nil, invalid("limit", fmt.Sprintf("must be 1 to %d", ledger.MaxHistoryLimit))
+		}
+		q.Limit = n
+		if n == 0 {
+			q.Limit = -1 // an explicit 0 is out of range, not "default"
+		}
+	}
+	page, err := s.ledger.History(r.Context(), q)
+	if err != nil {
+		return 0, nil, err
+	}
+	if page.Entries == nil {
+		page.Entries = []ledger.Entry{}
+	}
+	return http.StatusOK, page, nil
+}
+
+// EarnEvent is a purchase to credit. Points are computed by the engine from
+// the configuration in effect; clients send what happened, not points.
+type EarnEvent struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	EventID        string `json:"eventId"`
+	// Amount spent, as a decimal string in the program's currency, such as "12.50".
+	Amount string `json:"amount"`
+	// Currency, when given, must be the program's.
+	Currency string `json:"currency,omitempty"`
+	// OccurredAt is when the purchase happened, in RFC 3339. It is required
+	// because pending and expiry times derive from it: a retry must price
+	// exactly like the original to be recognised as the same request.
+	OccurredAt string `json:"occurredAt"`
+}
+
+// EarnBatch is up to ledger.MaxBatchEvents independent events.
+type EarnBatch struct {
+	Events []EarnEvent `json:"events"`
+}
+
+// price turns an event into a ledger request under the configuration in
+// effect. Field errors are named relative to the event.
+func (s *Server) price(snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
+	if ev.Amount == "" {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: "required"}
+	}
+	amount, err := config.ParseDecimal(ev.Amount)
+	if err != nil {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
+	}
+	currency := snap.Program.Currency
+	if ev.Currency != "" && ev.Currency != currency {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
+	}
+	minor, err := rules.ToMinor(amount, currency)
+	if err != nil {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: err.Error()}
+	}
+	if ev.OccurredAt == "" {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: "required"}
+	}
+	occurred, err := time.Parse(time.RFC3339, ev.OccurredAt)
+	if err != nil {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
+	}
+	e, err := rules.Earn(snap, rules.Purchase{Amount: amount, OccurredAt: occurred}, now)
+	if err != nil {
+		return ledger.EarnRequest{}, err
+	}
+	return ledger.EarnRequest{
+		IdempotencyKey: ev.IdempotencyKey,
+		MemberID:       ev.MemberID,
+		EventID:        ev.EventID,
+		Points:         e.Points,
+		PurchaseAmount: minor,
+		Currency:       currency,
+		OccurredAt:     occurred,
+		AvailableAt:    e.AvailableAt,
+		ExpiresAt:      e.ExpiresAt,
+	}, nil
+}
+
+func (s *Server) snapshot() (*config.Snapshot, error) {
+	snap := s.config.Current()
+	if snap == nil {
+		return nil, unavailable("no configuration loaded yet", nil)
+	}
+	return snap, nil
+}
+
+// earnOne applies a priced event. An event that earns no points (a small
+// amount rounded down) records nothing: the ledger holds no empty lots. The
+// member's current balance is returned so that the answer has the same shape.
+func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnResult, error) {
+	if req.Points > 0 {
+		res, err := s.ledger.Earn(r.Context(), req)
+		if err == nil && !res.Replayed {
+			s.metrics.issued.Add(float64(res.Points))
+		}
+		return res, err
+	}
+	// Validate like the ledger would, so that a zero-point event is not a way around validation.
+	req.Points = 1
+	if _, err := req.Normalize(); err != nil {
+		return ledger.EarnResult{}, err
+	}
+	v, err := s.ledger.Member(r.Context(), req.MemberID, s.now())
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance}, nil
+}
+
+func (s *Server) earn(r *http.Request) (int, any, error) {
+	var ev EarnEvent
+	if err := decode(r, &ev); err != nil {
+		return 0, nil, err
+	}
+	snap, err := s.snapshot()
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := s.price(snap, ev, s.now())
+	if err != nil {
+		return 0, nil, err
+	}
+	res, err := s.earnOne(r, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, res, nil
+}
+
+func (s *Server) earnBatch(r *http.Request) (int, any, error) {
+	var b EarnBatch
+	if err := decode(r, &b); err != nil {
+		return 0, nil, err
+	}
+	switch {
+	case len(b.Events) == 0:
+		return 0, nil, invalid("events", "required")
+	case len(b.Events) > ledger.MaxBatchEvents:
+		return 0, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
+	}
+	snap, err := s.snapshot()
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.now()
+	out := ledger.EarnBatchResult{Items: make([]ledger.EarnBatchItem, len(b.Events))}
+	var batch ledger.EarnBatchRequest
+	var batchIndex []int // position in the request of each ledger batch event
+	for i, ev := range b.Events {
+		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
+		req, err := s.price(snap, ev, now)
+		switch {
+		case err != nil:
+			out.Items[i].Err = err
+		case req.Points == 0:
+			res, err := s.earnOne(r, req)
+			out.Items[i].Result, out.Items[i].Err = &res, err
+		default:
+			batch.Events = append(batch.Events, req)
+			batchIndex = append(batchIndex, i)
+		}
+	}
+	if len(batch.Events) > 0 {
+		res, err := s.ledger.EarnBatch(r.Context(), batch)
+		if err != nil {
+			return 0, nil, err
+		}
+		for j, it := range res.Items {
+			i := batchIndex[j]
+			out.Items[i].Result, out.Items[i].Err = it.Result, it.Err
+			var fe *ledger.FieldError
+			if errors.As(it.Err, &fe) {
+				// The ledger numbered fields by position in its own batch; renumber them.
+				out.Items[i].Err = &ledger.FieldError{Field: strings.TrimPrefix(fe.Field, fmt.Sprintf("events[%d].", j)), Reason: fe.Reason}
+			}
+			if it.Result != nil && !it.Result.Replayed {
+				s.metrics.issued.Add(float64(it.Result.Points))
+			}
+		}
+	}
+	for i := range out.Items {
+		it := &out.Items[i]
+		if it.Err == nil {
+			out.Succeeded++
+			continue
+		}
+		it.Result = nil
+		it.Error = itemError(i, it.Err)
+		out.Failed++
+	}
+	return http.StatusOK, out, nil
+}
+
+// itemError describes a failed batch event, naming fields from the batch
+// root ("events[3].amount") like a single request's problem names them.
+func itemError(i int, err error) *ledger.ItemError {
+	var te *rules.TimeError
+	if errors.As(err, &te) {
+		return &ledger.ItemError{Code: "late_event", Field: fmt.Sprintf("events[%d].occurredAt", i), Message: te.Detail}
+	}
+	return ledger.NewItemError(ledger.BatchItemError(i, err))
+}
+
+func (s *Server) redeem(r *http.Request) (int, any, error) {
+	var req ledger.RedeemRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	res, err := s.ledger.Redeem(r.Context(), req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !res.Replayed {
+		s.metrics.redeemed.Add(float64(res.Points))
+	}
+	return http.StatusOK, res, nil
+}
+
+func (s *Server) reverse(r *http.Request) (int, any, error) {
+	var req ledger.ReverseRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	res, err := s.ledger.Reverse(r.Context(), req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !res.Replayed {
+		s.metrics.reversed.Add(float64(res.FromAvailable + res.FromPending))
+	}
+	return http.StatusOK, res, nil
+}
+
+func (s *Server) adjust(r *http.Request) (int, any, error) {
+	var req ledger.AdjustRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	res, err := s.ledger.Adjust(r.Context(), req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !res.Replayed {
+		if res.Points > 0 {
+			s.metrics.adjusted.WithLabelValues("credit").Add(float64(res.Points))
+		} else {
+			s.metrics.adjusted.WithLabelValues("debit").Add(float64(-res.Points))
+		}
+	}
+	return http.StatusOK, res, nil
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// Metrics are the engine's Prometheus metrics.
+type Metrics struct {
+	requests *prometheus.HistogramVec
+	issued   prometheus.Counter
+	redeemed prometheus.Counter
+	reversed prometheus.Counter
+	adjusted *prometheus.CounterVec
+	released prometheus.Counter
+	expired  prometheus.Counter
+}
+
+// NewMetrics registers the engine's metrics, the Go runtime's and the
+// process's on reg; holder feeds the configuration gauge.
+func NewMetrics(reg prometheus.Registerer, holder *config.Holder) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loyalty_engine_http_request_duration_seconds",
+			Help:    "Latency of API requests by route pattern, method and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "code"}),
+		issued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_issued_total", Help: "Points earned by members (new earns, not replays).",
+		}),
+		redeemed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_redeemed_total", Help: "Points redeemed by members.",
+		}),
+		reversed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_reversed_total", Help: "Points clawed back from members' balances by reversals.",
+		}),
+		adjusted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_adjusted_total", Help: "Points added or removed by admin adjustments, by direction.",
+		}, []string{"direction"}),
+		released: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_released_total", Help: "Pending points that became available.",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_engine_points_expired_total", Help: "Points that expired.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loyalty_engine_config_loaded", Help: "1 when a configuration snapshot is in effect.",
+		}, func() float64 {
+			if holder.Current() != nil {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loyalty_engine_config_last_update_failed", Help: "1 when the most recent configuration update was rejected.",
+		}, func() float64 {
+			if holder.Status().LastError != "" {
+				return 1
+			}
+			return 0
+		}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveProcessDue counts the points a due-processing run released and expired.
+func (m *Metrics) ObserveProcessDue(r ledger.ProcessDueResult) {
+	m.released.Add(float64(r.ReleasedPoints))
+	m.expired.Add(float64(r.ExpiredPoints))
+}

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
+)
+
+// ProblemTypeBase prefixes the type URI of every problem; the code follows.
+const ProblemTypeBase = "https://loyaltyops.io/problems/"
+
+// Problem is an RFC 9457 problem detail, served as application/problem+json.
+// Code repeats the last segment of Type for clients that switch on a string;
+// Errors names each invalid field and why.
+type Problem struct {
+	Type   string       `json:"type"`
+	Title  string       `json:"title"`
+	Status int          `json:"status"`
+	Detail string       `json:"detail,omitempty"`
+	Code   string       `json:"code"`
+	Errors []FieldIssue `json:"errors,omitempty"`
+
+	retryAfter time.Duration
+	cause      error // logged for 5xx, never sent
+}
+
+// FieldIssue is one invalid field of a request.
+type FieldIssue struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+func newProblem(status int, code, title, detail string, issues ...FieldIssue) *Problem {
+	return &Problem{Type: ProblemTypeBase + code, Title: title, Status: status, Detail: detail, Code: code, Errors: issues}
+}
+
+func invalid(field, reason string) *Problem {
+	return newProblem(http.StatusBadRequest, "invalid_request", "Invalid request",
+		fmt.Sprintf("%s: %s", field, reason), FieldIssue{Field: field, Reason: reason})
+}
+
+func unavailable(detail string, cause error) *Problem {
+	p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", detail)
+	p.retryAfter = time.Second
+	p.cause = cause
+	return p
+}
+
+// problemFor maps any error of a handler to the problem the client sees.
+func problemFor(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var fe *ledger.FieldError
+	var rl *auth.RateLimitedError
+	var te *rules.TimeError
+	switch {
+	case errors.As(err, &fe):
+		return invalid(fe.Field, fe.Reason)
+	case errors.As(err, &te):
+		return newProblem(http.StatusUnprocessableEntity, "late_event", "Event outside the accepted time window",
+			"occurredAt: "+te.Detail, FieldIssue{Field: "occurredAt", Reason: te.Detail})
+	case errors.Is(err, auth.ErrMissingKey), errors.Is(err, auth.ErrInvalidKey):
+		return newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error())
+	case errors.Is(err, auth.ErrForbidden):
+		return newProblem(http.StatusForbidden, "forbidden", "Forbidden", err.Error())
+	case errors.As(err, &rl):
+		limited := newProblem(http.StatusTooManyRequests, "rate_limited", "Too many requests", err.Error())
+		limited.retryAfter = rl.RetryAfter
+		return limited
+	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound):
+		return newProblem(http.StatusNotFound, ledger.ErrorCode(err), "Not found", err.Error())
+	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent), errors.Is(err, ledger.ErrIdempotencyReuse):
+		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
+	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
+		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
+	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded):
+		return unavailable("the ledger store is unavailable; retry with the same idempotency key", err)
+	}
+	internal := newProblem(http.StatusInternalServerError, "internal", "Internal error", "internal error; retry with the same idempotency key")
+	internal.cause = err
+	return internal
+}
+
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// decode reads a JSON body into dst strictly: unknown fields, trailing data,
+// wrong types and oversize bodies are problems naming the field when known.
+func decode(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+			fmt.Sprintf("Content-Type %q: send application/json", ct))
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeProblem(err)
+		}
+		return invalid("(body)", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func decodeProblem(err error) *Problem {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
+	switch {
+	case errors.As(err, &mbe):
+		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large",
+			fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
+	case errors.Is(err, io.EOF):
+		return invalid("(body)", "empty request body: send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("(body)", "malformed JSON: unexpected end of input")
+	case errors.As(err, &se):
+		return invalid("(body)", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error()))
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return invalid(field, fmt.Sprintf("want %s, got JSON %s", jsonType(te.Type.Kind().String()), te.Value))
+	case errors.As(err, &pe):
+		return invalid("(body)", fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", pe.Value))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return invalid(strings.Trim(name, `"`), "unknown field")
+	}
+	return invalid("(body)", err.Error())
+}
+
+// jsonType names a Go kind the way a JSON client thinks of it.
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "integer"
+	case "float32", "float64":
+		return "number"
+	case "slice", "array":
+		return "array"
+	case "struct", "map":
+		return "object"
+	case "bool":
+		return "boolean"
+	}
+	return kind
+}

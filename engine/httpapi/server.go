@@ -1,0 +1,215 @@
+// Package httpapi is the points engine's HTTP JSON API, versioned under /v1.
+// The OpenAPI document (openapi.yaml, served at /openapi.yaml) describes
+// every route, schema and problem; this package implements it over a
+// ledger.Ledger, the configuration in effect and the API keys.
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// OpenAPI is the API's OpenAPI 3 document.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Body size limits.
+const (
+	MaxBody      = 1 << 20 // 1 MiB
+	MaxBatchBody = 4 << 20 // 4 MiB
+)
+
+// Options wire a Server.
+type Options struct {
+	Ledger ledger.Ledger
+	Config *config.Holder
+	Auth   *auth.Authenticator
+	Logger *slog.Logger
+	// Registry receives the metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	// Now is the clock for pricing events; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	ledger  ledger.Ledger
+	config  *config.Holder
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	mux     *http.ServeMux
+}
+
+// New builds the server and registers its metrics.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		ledger:  o.Ledger,
+		config:  o.Config,
+		auth:    o.Auth,
+		log:     o.Logger,
+		metrics: NewMetrics(o.Registry, o.Config),
+		now:     o.Now,
+		mux:     http.NewServeMux(),
+	}
+	s.handle("POST /v1/members", auth.ScopeIngest, MaxBody, s.enroll)
+	s.handle("GET /v1/members/{id}", auth.ScopeRead, 0, s.member)
+	s.handle("GET /v1/members/{id}/ledger", auth.ScopeRead, 0, s.history)
+	s.handle("POST /v1/earn", auth.ScopeIngest, MaxBody, s.earn)
+	s.handle("POST /v1/earn/batch", auth.ScopeIngest, MaxBatchBody, s.earnBatch)
+	s.handle("POST /v1/redeem", auth.ScopeIngest, MaxBody, s.redeem)
+	s.handle("POST /v1/reverse", auth.ScopeIngest, MaxBody, s.reverse)
+	s.handle("POST /v1/adjustments", auth.ScopeAdmin, MaxBody, s.adjust)
+	s.handle("GET /v1/status", "", 0, s.status)
+	s.handle("GET /healthz", "", 0, func(*http.Request) (int, any, error) {
+		return http.StatusOK, map[string]string{"status": "ok"}, nil
+	})
+	s.handle("GET /readyz", "", 0, s.ready)
+	s.mux.Handle("GET /metrics", s.instrument("GET /metrics",
+		promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
+	s.mux.Handle("GET /openapi.yaml", s.instrument("GET /openapi.yaml", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})))
+	s.handle("/", "", 0, func(r *http.Request) (int, any, error) {
+		return 0, nil, newProblem(http.StatusNotFound, "not_found", "Not found", "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return s
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Metrics are the server's metrics, for the due-processing job to report to.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// handlerFunc returns a status and a JSON body, or an error mapped to a problem.
+type handlerFunc func(r *http.Request) (int, any, error)
+
+// handle registers pattern behind authentication for scope (none when
+// empty), a body limit (none when 0), metrics and logging.
+func (s *Server) handle(pattern string, scope auth.Scope, maxBody int64, h handlerFunc) {
+	s.mux.Handle(pattern, s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if scope != "" {
+			if err := s.auth.Authenticate(r, scope); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		if maxBody > 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		status, body, err := h(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(body)
+	})))
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		cause := p.cause
+		if cause == nil {
+			cause = err
+		}
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", cause.Error())
+	}
+	writeProblem(w, p)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// instrument records latency by route pattern (never the raw path, which
+// would make a time series per member) and logs each request.
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		d := time.Since(start)
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(d.Seconds())
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+	})
+}
+
+// StatusReport is the body of GET /v1/status.
+type StatusReport struct {
+	// Config is the configuration in effect and the last rejected update.
+	Config config.Status `json:"config"`
+	// ConfigLoaded is true once a valid snapshot is in effect.
+	ConfigLoaded bool        `json:"configLoaded"`
+	Store        StoreHealth `json:"store"`
+}
+
+// StoreHealth reports whether the ledger store answered a ping.
+type StoreHealth struct {
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (s *Server) storeHealth(ctx context.Context) StoreHealth {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.ledger.Ping(ctx); err != nil {
+		return StoreHealth{Error: err.Error()}
+	}
+	return StoreHealth{Reachable: true}
+}
+
+func (s *Server) status(r *http.Request) (int, any, error) {
+	return http.StatusOK, StatusReport{
+		Config:       s.config.Status(),
+		ConfigLoaded: s.config.Current() != nil,
+		Store:        s.storeHealth(r.Context()),
+	}, nil
+}
+
+// ready is true only when the store answers and a configuration is in effect.
+func (s *Server) ready(r *http.Request) (int, any, error) {
+	if s.config.Current() == nil {
+		return 0, nil, unavailable("no configuration loaded: "+s.config.Status().LastError, nil)
+	}
+	if h := s.storeHealth(r.Context()); !h.Reachable {
+		return 0, nil, unavailable("ledger store unreachable: "+h.Error, errors.New(h.Error))
+	}
+	return http.StatusOK, map[string]string{"status": "ready"}, nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL"} {
+		t.Setenv(name, "") // the machine's environment must not leak into the cases
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		err   string
+		check func(options) bool
+	}{
+		{name: "file config", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			check: func(o options) bool {
+				return o.store == "sqlite" && o.listen == ":8080" && o.dueInterval == 5*time.Second
+			}},
+		{name: "no config", args: []string{"--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
+		{name: "two configs", args: []string{"--config-file=s.json", "--config-configmap=ns/cm", "--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
+		{name: "no keys", args: []string{"--config-file=s.json"}, err: "--api-keys-dir is required"},
+		{name: "bad store", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--store=mysql"}, err: `--store "mysql": want sqlite or postgres`},
+		{name: "postgres without url", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--store=postgres"}, err: "--store=postgres needs --postgres-url or DATABASE_URL"},
+		{name: "postgres from env", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--store=postgres"},
+			env:   map[string]string{"DATABASE_URL": "postgres://db/loyalty"},
+			check: func(o options) bool { return o.postgresURL == "postgres://db/loyalty" }},
+		{name: "env defaults, flag wins", args: []string{"--listen=:9000"},
+			env: map[string]string{"LISTEN_ADDR": ":7000", "CONFIG_CONFIGMAP": "shop/engine", "API_KEYS_DIR": "/keys", "DUE_INTERVAL": "2s"},
+			check: func(o options) bool {
+				return o.listen == ":9000" && o.configConfigMap == "shop/engine" && o.apiKeysDir == "/keys" && o.dueInterval == 2*time.Second
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o, err := parseFlags(tt.args)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(o) {
+				t.Errorf("options = %+v", o)
+			}
+		})
+	}
+}

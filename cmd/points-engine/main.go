@@ -1,0 +1,254 @@
+// Command points-engine serves a loyalty program's points API over a ledger
+// store (SQLite or PostgreSQL), with its configuration snapshot loaded from a
+// file or a ConfigMap and hot-reloaded.
+//
+// Every flag can also be set by the environment variable named in its help;
+// a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
+	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "points-engine:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	listen          string
+	store           string
+	sqlitePath      string
+	postgresURL     string
+	postgresSchema  string
+	configFile      string
+	configConfigMap string
+	configKey       string
+	kubeconfig      string
+	apiKeysDir      string
+	dueInterval     time.Duration
+	shutdownTimeout time.Duration
+	logLevel        string
+}
+
+// env returns the environment variable's value, or def when it is unset or empty.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("points-engine", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", env("LISTEN_ADDR", ":8080"), "address to serve the API on (LISTEN_ADDR)")
+	fs.StringVar(&o.store, "store", env("STORE", "sqlite"), "ledger store: sqlite or postgres (STORE)")
+	fs.StringVar(&o.sqlitePath, "sqlite-path", env("SQLITE_PATH", "/data/ledger.db"), "SQLite database file (SQLITE_PATH)")
+	fs.StringVar(&o.postgresURL, "postgres-url", env("DATABASE_URL", ""), "PostgreSQL connection URL (DATABASE_URL)")
+	fs.StringVar(&o.postgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", ""), "PostgreSQL schema, created if missing (POSTGRES_SCHEMA)")
+	fs.StringVar(&o.configFile, "config-file", env("CONFIG_FILE", ""), "configuration snapshot file, polled for changes (CONFIG_FILE)")
+	fs.StringVar(&o.configConfigMap, "config-configmap", env("CONFIG_CONFIGMAP", ""), "namespace/name of the ConfigMap holding the snapshot (CONFIG_CONFIGMAP)")
+	fs.StringVar(&o.configKey, "config-key", env("CONFIG_KEY", k8swatch.DefaultKey), "ConfigMap key of the snapshot (CONFIG_KEY)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", env("KUBECONFIG", ""), "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
+	fs.StringVar(&o.apiKeysDir, "api-keys-dir", env("API_KEYS_DIR", ""), "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
+	fs.DurationVar(&o.dueInterval, "due-interval", envDuration("DUE_INTERVAL", 5*time.Second), "how often pending points are released and expired points removed (DUE_INTERVAL)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case (o.configFile == "") == (o.configConfigMap == ""):
+		return o, errors.New("set exactly one of --config-file or --config-configmap")
+	case o.apiKeysDir == "":
+		return o, errors.New("--api-keys-dir is required")
+	case o.store != "sqlite" && o.store != "postgres":
+		return o, fmt.Errorf("--store %q: want sqlite or postgres", o.store)
+	case o.store == "postgres" && o.postgresURL == "":
+		return o, errors.New("--store=postgres needs --postgres-url or DATABASE_URL")
+	case o.dueInterval <= 0:
+		return o, errors.New("--due-interval must be positive")
+	}
+	return o, nil
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	store, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "error", err.Error())
+		}
+	}()
+
+	holder := config.NewHolder(log)
+	// Watchers stop with watchCtx, after the server has drained.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	if err := watchConfig(watchCtx, o, holder); err != nil {
+		return err
+	}
+
+	keys, err := auth.LoadDir(o.apiKeysDir)
+	if err != nil {
+		return err
+	}
+	authn := auth.NewAuthenticator(keys, auth.NewFailureLimiter(10, time.Second), log)
+	go authn.WatchDir(watchCtx, o.apiKeysDir, 2*time.Second)
+
+	reg := prometheus.NewRegistry()
+	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg})
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("points engine listening", "addr", ln.Addr().String(), "store", o.store)
+
+	var jobs sync.WaitGroup
+	jobs.Go(func() { processDue(watchCtx, store, api.Metrics(), o.dueInterval, log) })
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	// Shutdown stops accepting and waits for every in-flight request,
+	// batches included, to be answered; only then do the jobs and the store stop.
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("shutdown did not finish in time", "error", err.Error())
+	}
+	stopWatch()
+	jobs.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, o options) (ledger.Ledger, error) {
+	if o.store == "postgres" {
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema})
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath})
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	return s, nil
+}
+
+func watchConfig(ctx context.Context, o options, h *config.Holder) error {
+	if o.configFile != "" {
+		return config.WatchFile(ctx, h, o.configFile, time.Second)
+	}
+	namespace, name, ok := strings.Cut(o.configConfigMap, "/")
+	if !ok || namespace == "" || name == "" {
+		return fmt.Errorf("--config-configmap %q: want namespace/name", o.configConfigMap)
+	}
+	var cfg *rest.Config
+	var err error
+	if o.kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return fmt.Errorf("kubernetes credentials: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	return k8swatch.Watch(ctx, client, h, namespace, name, o.configKey)
+}
+
+// processDue releases pending points and expires lots every interval.
+func processDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := l.ProcessDue(ctx, time.Time{}) // zero: the store's clock
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("processing due lots", "error", err.Error())
+			}
+			continue
+		}
+		m.ObserveProcessDue(res)
+		if res.ReleasedLots > 0 || res.ExpiredLots > 0 {
+			log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
+				"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints)
+		}
+	}
+}

@@ -44,14 +44,55 @@ type engine struct {
 	exited chan error
 }
 
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildEngine builds the engine binary once for all tests of the package.
 func buildEngine(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "points-engine")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "points-engine-test-"); binErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "points-engine"), ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return bin
+	return filepath.Join(binDir, "points-engine")
+}
+
+// engineDir lays out a snapshot file and API keys for an engine.
+func engineDir(t *testing.T, snapshot string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "snapshot.json"), []byte(snapshot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for scope, key := range map[string]string{"ingest": testIngestKey, "read": testReadKey} {
+		if err := os.WriteFile(filepath.Join(dir, "keys", scope), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func startEngine(t *testing.T, bin, dir string) *engine {
@@ -154,18 +195,7 @@ type write struct {
 // invariants hold.
 func TestCrashRecovery(t *testing.T) {
 	bin := buildEngine(t)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "snapshot.json"), []byte(testSnapshot), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "keys"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for scope, key := range map[string]string{"ingest": testIngestKey, "read": testReadKey} {
-		if err := os.WriteFile(filepath.Join(dir, "keys", scope), []byte(key+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := engineDir(t, testSnapshot)
 
 	e := startEngine(t, bin, dir)
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,7 +167,11 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		h.ServeHTTP(rec, r)
 		d := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(d.Seconds())
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "path", r.URL.Path,
+		level := slog.LevelInfo
+		if !strings.HasPrefix(route, "/v1/") && !strings.Contains(route, " /v1/") {
+			level = slog.LevelDebug // probes and scrapes would drown the API's requests
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 	})
 }

@@ -250,3 +250,27 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("rejected requests changed the balance: %+v", v)
 	}
 }
+
+func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	keys, _ := auth.NewKeys(map[auth.Scope][]string{auth.ScopeRead: {readKey}})
+	s := New(Options{Ledger: store, Config: config.NewHolder(nil),
+		Auth: auth.NewAuthenticator(keys, auth.NewFailureLimiter(2, 30*time.Second), nil)})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	e := &env{srv: srv, store: store}
+
+	for range 2 {
+		if r := e.do(t, "GET", "/v1/members/m1", "guess-0123456789abcdef", nil); r.status != 401 {
+			t.Fatalf("guess: %d %s", r.status, r.body)
+		}
+	}
+	r := e.do(t, "GET", "/v1/members/m1", readKey, nil)
+	if r.status != 429 || r.problem(t).Code != "rate_limited" || r.header.Get("Retry-After") != "30" {
+		t.Errorf("after 2 failures: %d %v %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+}

@@ -52,7 +52,7 @@ type LoyaltyProgramSpec struct {
 	// Engine configures the points engine deployed for this program.
 	// +kubebuilder:default={}
 	// +optional
-	Engine EngineSpec `json:"engine,omitempty"`
+	Engine EngineSpec `json:"engine,omitzero"`
 
 	// RetentionPolicy says whether member data (the volume claim of the embedded
 	// store, or the program's rows in PostgreSQL) outlives the program.
@@ -211,7 +211,7 @@ type EngineSpec struct {
 	// Storage is where the ledger lives.
 	// +kubebuilder:default={embedded:{}}
 	// +optional
-	Storage EngineStorage `json:"storage,omitempty"`
+	Storage EngineStorage `json:"storage,omitzero"`
 }
 
 // EngineStorage selects exactly one ledger store.
@@ -268,12 +268,31 @@ type LoyaltyProgramStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling and Stalled.
+	// Conditions: Ready, Reconciling, Stalled and ConfigApplied (every engine
+	// replica runs the current snapshot).
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// SnapshotHash is the SHA-256 of the configuration snapshot rendered from
+	// the program and its tiers, catalogs and campaigns.
+	// +optional
+	SnapshotHash string `json:"snapshotHash,omitempty"`
+
+	// Endpoint is the in-cluster URL of the engine's HTTP API.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// APIKeySecret names the Secret holding the engine's API keys, one key per
+	// scope (admin, ingest, read). Delete a key to have a new one generated.
+	// +optional
+	APIKeySecret string `json:"apiKeySecret,omitempty"`
+
+	// AppliedReplicas counts the engine replicas that report running SnapshotHash.
+	// +optional
+	AppliedReplicas int32 `json:"appliedReplicas,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -281,6 +300,7 @@ type LoyaltyProgramStatus struct {
 // +kubebuilder:resource:shortName=lp;lprog,categories=loyalty
 // +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.engine.replicas`
+// +kubebuilder:printcolumn:name="Config",type=string,JSONPath=`.status.conditions[?(@.type=="ConfigApplied")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

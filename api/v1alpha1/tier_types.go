@@ -36,7 +36,7 @@ type TierSpec struct {
 	// Benefits of members in this tier.
 	// +kubebuilder:default={}
 	// +optional
-	Benefits TierBenefits `json:"benefits,omitempty"`
+	Benefits TierBenefits `json:"benefits,omitzero"`
 
 	// DowngradeGracePeriod keeps a member in this tier this long after they
 	// stop qualifying, so that a quiet month does not cost them their status.

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -15,7 +16,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/controllers"
 )
+
+// defaultEngineImage is set at build time to the image the manager ships in,
+// which also holds the points engine.
+var defaultEngineImage = "ghcr.io/loyaltyops/loyalty-operator:dev"
 
 func main() {
 	if err := run(); err != nil {
@@ -29,10 +35,12 @@ func run() error {
 		metricsAddr    string
 		probeAddr      string
 		leaderElection bool
+		engineImage    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "elect a leader so that only one manager acts at a time")
+	flag.StringVar(&engineImage, "engine-image", defaultEngineImage, "points engine image for programs that do not set spec.engine.image")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -44,6 +52,7 @@ func run() error {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElection,
@@ -51,6 +60,9 @@ func run() error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.Setup(context.Background(), mgr, controllers.Options{EngineImage: engineImage}); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)

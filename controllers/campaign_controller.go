@@ -1,0 +1,115 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/controllers/render"
+)
+
+// CampaignReconciler reports each Campaign's phase and wakes up exactly at
+// its next window boundary. Engines judge events by their occurrence time
+// from the snapshot alone; the phase is what people and Argo CD see.
+type CampaignReconciler struct {
+	client.Client
+	// Clock is injected so tests can place "now" anywhere in a schedule.
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile computes the campaign's phase, records it, and requeues at the next transition.
+func (r *CampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var c loyaltyv1alpha1.Campaign
+	if err := r.Get(ctx, req.NamespacedName, &c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := c.DeepCopy()
+	status, err := memberStatus(ctx, r.Client, c.Namespace, c.Spec.ProgramRef.Name, render.ObjectRef{Kind: "Campaign", Name: c.Name})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	now := r.Clock.Now()
+	var requeue time.Duration
+	if sched, err := render.ScheduleOf(c); err == nil {
+		phase, window, next := sched.Phase(now, c.Spec.Paused)
+		c.Status.Phase = loyaltyv1alpha1.CampaignPhase(phase)
+		c.Status.CurrentWindow = nil
+		if window != nil {
+			c.Status.CurrentWindow = &loyaltyv1alpha1.TimeWindow{Start: metav1.NewTime(window.Start.UTC()), End: metav1.NewTime(window.End.UTC())}
+		}
+		c.Status.NextTransitionTime = nil
+		if next != nil {
+			c.Status.NextTransitionTime = &metav1.Time{Time: next.UTC()}
+			requeue = max(next.Sub(now), time.Millisecond)
+		}
+		if status.ready {
+			status.reason, status.message = phaseCondition(c.Status.Phase, c.Status.NextTransitionTime)
+		}
+	}
+	status.apply(&c.Status.Conditions, c.Generation)
+	c.Status.ObservedGeneration = c.Generation
+	if err := patchStatus(ctx, r.Client, &c, before); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.announce(&c, before.Status.Phase)
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// phaseCondition is the Ready reason and message of a campaign in effect.
+// A scheduled campaign is healthy: it is exactly as declared.
+func phaseCondition(phase loyaltyv1alpha1.CampaignPhase, next *metav1.Time) (string, string) {
+	at := ""
+	if next != nil {
+		at = next.UTC().Format(time.RFC3339)
+	}
+	switch phase {
+	case loyaltyv1alpha1.CampaignScheduled:
+		return ReasonScheduled, "scheduled; the next window opens at " + at
+	case loyaltyv1alpha1.CampaignActive:
+		return ReasonActive, "active; the current window closes at " + at
+	case loyaltyv1alpha1.CampaignPaused:
+		return ReasonPaused, "paused by spec.paused; it applies to no event"
+	default:
+		return ReasonCompleted, "completed; no window is left"
+	}
+}
+
+// announce records an event only when the phase changes.
+func (r *CampaignReconciler) announce(c *loyaltyv1alpha1.Campaign, previous loyaltyv1alpha1.CampaignPhase) {
+	if r.Recorder == nil || previous == c.Status.Phase {
+		return
+	}
+	switch c.Status.Phase {
+	case loyaltyv1alpha1.CampaignActive:
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Activated", "PhaseChange", "window open until %s", c.Status.NextTransitionTime.UTC().Format(time.RFC3339))
+	case loyaltyv1alpha1.CampaignCompleted:
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Completed", "PhaseChange", "no window is left")
+	case loyaltyv1alpha1.CampaignPaused:
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Paused", "PhaseChange", "spec.paused is true")
+	}
+}
+
+// SetupWithManager watches Campaigns, their program and its Tiers (an
+// audience names tiers).
+func (r *CampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	campaignsOfProgram := enqueueMembers(mgr.GetClient(), func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} })
+	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&loyaltyv1alpha1.Campaign{}, specChanged).
+		Watches(&loyaltyv1alpha1.Tier{}, campaignsOfProgram, specChanged).
+		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, campaignsOfProgram, specChanged).
+		Complete(r)
+}

@@ -1,0 +1,178 @@
+package controllers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
+)
+
+// maxSnapshotBytes keeps the ConfigMap under the API server's object size
+// limit (about 1 MiB) with room for metadata. Larger snapshots are stored
+// gzip-compressed; one that is too large even then is refused loudly, never truncated.
+const maxSnapshotBytes = 900 * 1024
+
+// ensureConfigMap writes the rendered snapshot and its hash. Without a valid
+// snapshot the ConfigMap keeps the last good one, so engines keep serving.
+func (r *LoyaltyProgramReconciler) ensureConfigMap(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram, snap *config.Snapshot) error {
+	if snap == nil {
+		return nil
+	}
+	data, err := snap.Marshal()
+	if err != nil {
+		return fmt.Errorf("marshalling the snapshot: %w", err)
+	}
+	hash := snap.Hash()
+	desired, err := snapshotConfigMap(p, data, hash)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: named(p, desired.Name)}
+	err = r.ensure(ctx, p, cm, func() error {
+		if !equality.Semantic.DeepEqual(cm.Data, desired.Data) {
+			cm.Data = desired.Data
+		}
+		if !equality.Semantic.DeepEqual(cm.BinaryData, desired.BinaryData) {
+			cm.BinaryData = desired.BinaryData
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Status.SnapshotHash = hash
+	return nil
+}
+
+func snapshotConfigMap(p *loyaltyv1alpha1.LoyaltyProgram, data []byte, hash string) (*corev1.ConfigMap, error) {
+	cm := render.ConfigMap(p, data, hash)
+	if len(data) <= maxSnapshotBytes {
+		return cm, nil
+	}
+	var compressed bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&compressed, gzip.BestCompression)
+	if _, err := zw.Write(data); err != nil {
+		return nil, fmt.Errorf("compressing the snapshot: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing the snapshot: %w", err)
+	}
+	if compressed.Len() > maxSnapshotBytes {
+		return nil, fmt.Errorf("the snapshot is %d bytes, %d compressed, over the %d a ConfigMap can hold: split the program's catalogs and campaigns into fewer objects", len(data), compressed.Len(), maxSnapshotBytes)
+	}
+	delete(cm.Data, render.SnapshotKey)
+	cm.BinaryData = map[string][]byte{render.SnapshotKey + ".gz": compressed.Bytes()}
+	return cm, nil
+}
+
+func (r *LoyaltyProgramReconciler) ensureAPIKeys(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) error {
+	secret := &corev1.Secret{ObjectMeta: named(p, render.APIKeySecretName(p.Name))}
+	return r.ensure(ctx, p, secret, func() error {
+		if secret.Data == nil {
+			secret.Data = map[string][]byte{}
+		}
+		_, err := render.FillAPIKeys(secret.Data, r.Random)
+		return err
+	})
+}
+
+type configApplied struct {
+	ok      bool
+	message string
+}
+
+// observeConfigApplied reads the engine replicas' reports, drops those of
+// pods that are gone, and sets ConfigApplied.
+func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) (configApplied, error) {
+	var leases coordinationv1.LeaseList
+	if err := r.List(ctx, &leases, client.InNamespace(p.Namespace), client.MatchingLabels{report.LabelProgram: p.Name, report.LabelReport: "true"}); err != nil {
+		return configApplied{}, fmt.Errorf("listing engine reports: %w", err)
+	}
+	want := p.Spec.Engine.Replicas
+	if want < 1 {
+		want = 1
+	}
+	var applied int32
+	var behind []string
+	for i := range leases.Items {
+		lease := &leases.Items[i]
+		if gone, err := r.reportOrphaned(ctx, lease); err != nil {
+			return configApplied{}, err
+		} else if gone {
+			continue
+		}
+		if lease.Annotations[report.AnnotationSnapshot] == p.Status.SnapshotHash {
+			applied++
+		} else {
+			behind = append(behind, fmt.Sprintf("%s runs %s", holder(lease), short(lease.Annotations[report.AnnotationSnapshot])))
+		}
+	}
+	sort.Strings(behind)
+	p.Status.AppliedReplicas = applied
+	result := configApplied{ok: len(behind) == 0 && applied >= want}
+	switch {
+	case result.ok:
+		result.message = fmt.Sprintf("%d engine replicas run snapshot %s", applied, short(p.Status.SnapshotHash))
+	case len(behind) > 0:
+		result.message = fmt.Sprintf("%d of %d engine replicas run snapshot %s; %s", applied, want, short(p.Status.SnapshotHash), strings.Join(behind, ", "))
+	default:
+		result.message = fmt.Sprintf("%d of %d engine replicas report snapshot %s", applied, want, short(p.Status.SnapshotHash))
+	}
+	status, reason := metav1.ConditionFalse, ReasonConfigPending
+	if result.ok {
+		status, reason = metav1.ConditionTrue, ReasonConfigApplied
+	}
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+		Type: ConditionConfigApplied, Status: status, Reason: reason, Message: result.message, ObservedGeneration: p.Generation,
+	})
+	return result, nil
+}
+
+// reportOrphaned deletes the report of a replica whose pod no longer exists:
+// a replica killed without a clean shutdown cannot withdraw its own.
+func (r *LoyaltyProgramReconciler) reportOrphaned(ctx context.Context, lease *coordinationv1.Lease) (bool, error) {
+	pod := lease.Labels[report.LabelPod]
+	if pod == "" {
+		return false, nil
+	}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: lease.Namespace, Name: pod}, &corev1.Pod{})
+	if !apierrors.IsNotFound(err) {
+		return false, client.IgnoreNotFound(err)
+	}
+	if err := r.Delete(ctx, lease); err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("deleting the report of pod %s: %w", pod, err)
+	}
+	return true, nil
+}
+
+func holder(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity != nil {
+		return *l.Spec.HolderIdentity
+	}
+	return l.Name
+}
+
+func short(hash string) string {
+	if hash == "" {
+		return "(none)"
+	}
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

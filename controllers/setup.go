@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// EngineImage is the engine image of programs that do not name one.
+	EngineImage string
+	// Clock is "now" for campaign phases; the real clock when nil.
+	Clock clock.PassiveClock
+	// Random generates API keys; crypto/rand when nil.
+	Random io.Reader
+}
+
+// CacheOptions keep only the operator's own children and the engines'
+// reports in the manager's cache, not every Secret and ConfigMap of the cluster.
+func CacheOptions() cache.Options {
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagerName})}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}:                ours,
+		&corev1.ConfigMap{}:             ours,
+		&corev1.ServiceAccount{}:        ours,
+		&corev1.Service{}:               ours,
+		&rbacv1.Role{}:                  ours,
+		&rbacv1.RoleBinding{}:           ours,
+		&appsv1.StatefulSet{}:           ours,
+		&appsv1.Deployment{}:            ours,
+		&policyv1.PodDisruptionBudget{}: ours,
+		&coordinationv1.Lease{}:         {Label: labels.SelectorFromSet(labels.Set{report.LabelReport: "true"})},
+	}}
+}
+
+// Setup registers the field indexes and every controller with the manager.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	writer := client.WithFieldOwner(mgr.GetClient(), FieldOwner)
+	programs := &LoyaltyProgramReconciler{
+		Client:      writer,
+		Scheme:      mgr.GetScheme(),
+		APIReader:   mgr.GetAPIReader(),
+		EngineImage: opts.EngineImage,
+		Random:      opts.Random,
+	}
+	if err := programs.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
+	}
+	if err := (&TierReconciler{Client: writer}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Tier controller: %w", err)
+	}
+	if err := (&RewardCatalogReconciler{Client: writer}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the RewardCatalog controller: %w", err)
+	}
+	campaigns := &CampaignReconciler{Client: writer, Clock: opts.Clock, Recorder: mgr.GetEventRecorder(ManagerName)}
+	if err := campaigns.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Campaign controller: %w", err)
+	}
+	return nil
+}
+
+// ManagerName names the operator in events.
+const ManagerName = "loyalty-operator"

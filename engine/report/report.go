@@ -1,0 +1,124 @@
+// Package report tells the operator which configuration snapshot an engine
+// replica has applied. Each replica keeps one Lease in the program's
+// namespace, labelled with the program and annotated with the applied
+// snapshot's hash. It is written when the hash changes and deleted on a clean
+// shutdown, never on a timer, so a steady engine makes no API writes. The
+// same mechanism works for a replica in a pod and for an engine run as a
+// plain process against the cluster.
+package report
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Labels and annotations of a report Lease.
+const (
+	// LabelProgram names the program the reporting engine serves.
+	LabelProgram = "loyaltyops.io/program"
+	// LabelReport marks a Lease as an engine report.
+	LabelReport = "loyaltyops.io/engine-report"
+	// LabelPod names the pod of the reporting replica, when it runs in one;
+	// the operator deletes reports whose pod no longer exists.
+	LabelPod = "loyaltyops.io/pod"
+	// AnnotationSnapshot carries the hash of the snapshot the replica applied.
+	AnnotationSnapshot = "loyaltyops.io/applied-snapshot"
+)
+
+// Reporter writes one replica's report.
+type Reporter struct {
+	Client    kubernetes.Interface
+	Namespace string
+	Program   string
+	// Identity names the replica: its pod name in a cluster, or a host-based name for a plain process.
+	Identity string
+	// Pod is the replica's pod name; empty outside a pod.
+	Pod string
+	// Owners become the Lease's owner references (not as controller), so the
+	// report is garbage-collected with the program. The engine copies them
+	// from the ConfigMap it reads.
+	Owners []metav1.OwnerReference
+}
+
+var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// LeaseName is the name of a replica's report Lease.
+func LeaseName(program, identity string) string {
+	id := strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(identity), "-"), "-")
+	name := program + "-report-" + id
+	if len(name) > 253 {
+		name = name[:253]
+	}
+	return strings.TrimRight(name, "-")
+}
+
+// Applied records that the replica now runs the snapshot with this hash. It
+// writes only when the Lease is missing or names another hash.
+func (r *Reporter) Applied(ctx context.Context, hash string) error {
+	leases := r.Client.CoordinationV1().Leases(r.Namespace)
+	name := LeaseName(r.Program, r.Identity)
+	existing, err := leases.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		lease := &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Namespace},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &r.Identity},
+		}
+		r.stamp(&lease.ObjectMeta, hash)
+		if _, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: "points-engine"}); err != nil {
+			return fmt.Errorf("creating report lease %s/%s: %w", r.Namespace, name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading report lease %s/%s: %w", r.Namespace, name, err)
+	}
+	if existing.Annotations[AnnotationSnapshot] == hash && existing.Labels[LabelProgram] == r.Program {
+		return nil
+	}
+	r.stamp(&existing.ObjectMeta, hash)
+	if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
+		return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)
+	}
+	return nil
+}
+
+// Withdraw deletes the replica's report, on a clean shutdown.
+func (r *Reporter) Withdraw(ctx context.Context) error {
+	name := LeaseName(r.Program, r.Identity)
+	err := r.Client.CoordinationV1().Leases(r.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting report lease %s/%s: %w", r.Namespace, name, err)
+	}
+	return nil
+}
+
+func (r *Reporter) stamp(m *metav1.ObjectMeta, hash string) {
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Labels[LabelProgram] = r.Program
+	m.Labels[LabelReport] = "true"
+	if r.Pod != "" {
+		m.Labels[LabelPod] = r.Pod
+	}
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations[AnnotationSnapshot] = hash
+	if len(r.Owners) > 0 {
+		owners := make([]metav1.OwnerReference, len(r.Owners))
+		for i, o := range r.Owners {
+			o.Controller = nil
+			o.BlockOwnerDeletion = nil
+			owners[i] = o
+		}
+		m.OwnerReferences = owners
+	}
+}

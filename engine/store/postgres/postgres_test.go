@@ -87,3 +87,12 @@ func BenchmarkLedger(b *testing.B) {
 		return open(tb, url, schema)
 	})
 }
+
+// BenchmarkScenarios prints the figures of the engine's throughput targets:
+// go test -run xxx -bench Scenarios -benchtime 3s
+func BenchmarkScenarios(b *testing.B) {
+	storetest.BenchScenarios(b, func(tb testing.TB) ledger.Ledger {
+		url, schema := freshSchema(tb)
+		return open(tb, url, schema)
+	})
+}

@@ -57,3 +57,11 @@ func TestGroupCommitBatches(t *testing.T) {
 	}
 	t.Logf("%d ops in %d commits", st.Ops, st.Commits)
 }
+
+// BenchmarkScenarios prints the figures of the engine's throughput targets:
+// go test -run xxx -bench Scenarios -benchtime 3s
+func BenchmarkScenarios(b *testing.B) {
+	storetest.BenchScenarios(b, func(tb testing.TB) ledger.Ledger {
+		return open(tb, filepath.Join(tb.TempDir(), "ledger.db"))
+	})
+}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +86,24 @@ func TestPendingReleaseAndReload(t *testing.T) {
 	if s := status(); s.Config.Hash != second || !s.ConfigLoaded || !strings.Contains(s.Config.LastError, "program.name: required") {
 		t.Errorf("after an invalid file: %+v", s)
 	}
-	resp, err := client.Get(e.base + "/readyz")
+	resp, err := client.Get(e.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Released points depend on whether the second earn's pending second has passed.
+	for name, min := range map[string]float64{
+		"loyalty_engine_points_issued_total":          50,
+		"loyalty_engine_points_released_total":        20,
+		"loyalty_engine_store_commits_total":          1,
+		"loyalty_engine_store_committed_writes_total": 3,
+	} {
+		if v := metricValue(string(metrics), name); v < min {
+			t.Errorf("%s = %v, want at least %v", name, v, min)
+		}
+	}
+	resp, err = client.Get(e.base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +111,19 @@ func TestPendingReleaseAndReload(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("readyz with the last good configuration: %d", resp.StatusCode)
 	}
+}
+
+// metricValue reads an unlabelled sample from the Prometheus text format; -1 when absent.
+func metricValue(text, name string) float64 {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func waitUntil(t *testing.T, d time.Duration, cond func() bool) {

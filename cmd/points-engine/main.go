@@ -33,6 +33,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
 )
 
 func main() {
@@ -148,6 +149,15 @@ func run(args []string) error {
 	go authn.WatchDir(watchCtx, o.apiKeysDir, 2*time.Second)
 
 	reg := prometheus.NewRegistry()
+	// Group commit: the mean batch size is rate(writes) / rate(commits).
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loyalty_engine_store_commits_total", Help: "Group-commit transactions of the ledger store.",
+		}, func() float64 { return float64(store.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loyalty_engine_store_committed_writes_total", Help: "Writes committed by the ledger store's group commits.",
+		}, func() float64 { return float64(store.Stats().Ops) }),
+	)
 	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg})
 
 	ln, err := net.Listen("tcp", o.listen)
@@ -188,7 +198,7 @@ func run(args []string) error {
 	return nil
 }
 
-func openStore(ctx context.Context, o options) (ledger.Ledger, error) {
+func openStore(ctx context.Context, o options) (*sqlstore.Store, error) {
 	if o.store == "postgres" {
 		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema})
 		if err != nil {

@@ -113,6 +113,18 @@ func TestMemberLifecycle(t *testing.T) {
 	if rev.Requested != 18 || rev.FromAvailable != 16 || rev.Shortfall != 2 {
 		t.Errorf("reverse = %+v", rev)
 	}
+	// Half of order-2 (10 EUR, 15 points) refunded: 8 points back (7.5 rounded half up).
+	var part ledger.ReverseResult
+	if r = e.do(t, "POST", "/v1/reverse", ingestKey, map[string]any{"idempotencyKey": "rev-2", "memberId": "ana", "eventId": "order-2", "refundAmount": "5.00"}); r.status != 200 {
+		t.Fatalf("partial reverse: %d %s", r.status, r.body)
+	}
+	r.decode(t, &part)
+	if part.Requested != 8 || part.Shortfall != 8 || part.FromAvailable != 0 {
+		t.Errorf("partial reverse = %+v", part)
+	}
+	if r = e.do(t, "POST", "/v1/reverse", ingestKey, map[string]any{"idempotencyKey": "rev-3", "memberId": "ana", "eventId": "order-2", "refundAmount": "1.001"}); r.status != 400 || fmt.Sprint(r.problem(t).Errors) != "[{refundAmount 1.001 has at most 2 decimal places in EUR}]" {
+		t.Errorf("refund with too many decimals: %d %s", r.status, r.body)
+	}
 	if r = e.do(t, "POST", "/v1/reverse", ingestKey, map[string]any{"idempotencyKey": "rev-x", "memberId": "ana", "eventId": "no-such-order"}); r.status != 404 || r.problem(t).Code != "event_not_found" {
 		t.Errorf("reverse unknown event: %d %s", r.status, r.body)
 	}
@@ -125,7 +137,7 @@ func TestMemberLifecycle(t *testing.T) {
 		t.Fatalf("member: %d %s", r.status, r.body)
 	}
 	r.decode(t, &v)
-	if v.ID != "ana" || v.Available != 7 || v.LifetimeEarned != 18+15+3-18+7 || v.ExpiringSoon != 0 || v.ExpiringBy.IsZero() {
+	if v.ID != "ana" || v.Available != 7 || v.LifetimeEarned != 18+15+3-18-8+7 || v.ExpiringSoon != 0 || v.ExpiringBy.IsZero() {
 		t.Errorf("member view = %+v", v)
 	}
 	// The admin key reads too.
@@ -156,7 +168,7 @@ func TestMemberLifecycle(t *testing.T) {
 			break
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "adjust,reverse,redeem,earn,earn,earn" {
+	if got := strings.Join(kinds, ","); got != "adjust,reverse,reverse,redeem,earn,earn,earn" {
 		t.Errorf("history kinds = %s", got)
 	}
 

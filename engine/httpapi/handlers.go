@@ -265,10 +265,42 @@ func (s *Server) redeem(r *http.Request) (int, any, error) {
 	return http.StatusOK, res, nil
 }
 
+// ReverseBody claws back points of an earlier earn: Points, or the points of
+// a refunded part of the purchase (RefundAmount), or with neither everything
+// not yet reversed.
+type ReverseBody struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+	MemberID       string `json:"memberId"`
+	EventID        string `json:"eventId"`
+	Points         int64  `json:"points,omitempty"`
+	// RefundAmount is a decimal string in the program's currency, like EarnEvent.Amount.
+	RefundAmount string `json:"refundAmount,omitempty"`
+	Reference    string `json:"reference,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+}
+
 func (s *Server) reverse(r *http.Request) (int, any, error) {
-	var req ledger.ReverseRequest
-	if err := decode(r, &req); err != nil {
+	var body ReverseBody
+	if err := decode(r, &body); err != nil {
 		return 0, nil, err
+	}
+	req := ledger.ReverseRequest{IdempotencyKey: body.IdempotencyKey, MemberID: body.MemberID, EventID: body.EventID,
+		Points: body.Points, Reference: body.Reference, Reason: body.Reason}
+	if body.RefundAmount != "" {
+		snap, err := s.snapshot()
+		if err != nil {
+			return 0, nil, err
+		}
+		amount, err := config.ParseDecimal(body.RefundAmount)
+		if err != nil {
+			return 0, nil, invalid("refundAmount", strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", body.RefundAmount)))
+		}
+		if req.RefundAmount, err = rules.ToMinor(amount, snap.Program.Currency); err != nil {
+			return 0, nil, invalid("refundAmount", err.Error())
+		}
+		if req.RefundAmount == 0 {
+			return 0, nil, invalid("refundAmount", "must be positive")
+		}
 	}
 	res, err := s.ledger.Reverse(r.Context(), req)
 	if err != nil {

@@ -46,6 +46,36 @@ func TestHolderKeepsLastGood(t *testing.T) {
 	}
 }
 
+func TestHolderChanged(t *testing.T) {
+	h := NewHolder(nil)
+	good := readGood(t)
+	ch := h.Changed()
+	if err := h.Apply("test", good); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("Changed not closed by the first snapshot")
+	}
+	ch = h.Changed()
+	_ = h.Apply("test", good)
+	_ = h.Apply("test", []byte("{}"))
+	select {
+	case <-ch:
+		t.Fatal("Changed closed without a new snapshot")
+	default:
+	}
+	if err := h.Apply("test", []byte(strings.Replace(string(good), `"earnRate": "2.5"`, `"earnRate": "3"`, 1))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("Changed not closed by a new snapshot")
+	}
+}
+
 func TestWatchFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "snapshot.json")

@@ -99,3 +99,11 @@ func update(obj client.Object, mutate func()) {
 		return k8sClient.Update(ctx, obj)
 	})).To(Succeed())
 }
+
+// message is the message of one condition, empty when it is unset.
+func message(conds []metav1.Condition, condType string) string {
+	if c := meta.FindStatusCondition(conds, condType); c != nil {
+		return c.Message
+	}
+	return ""
+}

@@ -326,9 +326,9 @@ var _ = Describe("LoyaltyProgram controller", func() {
 		}
 		// Let the last status patches land before counting.
 		time.Sleep(time.Second)
-		before, writesBefore := versions(), writes.Count()
+		before, writesBefore := versions(), writes.Count(ns)
 		Consistently(func(g Gomega) {
-			g.Expect(writes.Count()).To(Equal(writesBefore), "the operator wrote: %v", writes.Last())
+			g.Expect(writes.Count(ns)).To(Equal(writesBefore), "the operator wrote: %v", writes.Last())
 		}, "10s", "500ms").Should(Succeed())
 		Expect(versions()).To(Equal(before), "no object changed in 10s")
 	})

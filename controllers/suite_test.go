@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,10 +101,10 @@ func (c *offsetClock) Now() time.Time                  { return time.Now().Add(t
 func (c *offsetClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 func (c *offsetClock) Set(now time.Time)               { c.offset.Store(int64(time.Until(now))) }
 
-// writeCounter counts the manager's API requests that are not reads.
+// writeCounter counts the manager's API requests that are not reads, by namespace.
 type writeCounter struct {
 	mu    sync.Mutex
-	count int
+	count map[string]int
 	last  []string
 }
 
@@ -111,7 +112,10 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.mu.Lock()
-			w.count++
+			if w.count == nil {
+				w.count = map[string]int{}
+			}
+			w.count[namespaceOf(r.URL.Path)]++
 			w.last = append(w.last, r.Method+" "+r.URL.Path)
 			if len(w.last) > 20 {
 				w.last = w.last[1:]
@@ -122,10 +126,21 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	})
 }
 
-func (w *writeCounter) Count() int {
+// Count is the number of writes into one namespace.
+func (w *writeCounter) Count(namespace string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.count
+	return w.count[namespace]
+}
+
+func namespaceOf(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+1 < len(parts) {
+			return parts[i+1]
+		}
+	}
+	return ""
 }
 
 func (w *writeCounter) Last() []string {

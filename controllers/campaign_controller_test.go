@@ -119,4 +119,3 @@ var _ = Describe("Campaign controller", func() {
 		Expect(message(c.Status.Conditions, loyaltyv1alpha1.ConditionStalled)).To(ContainSubstring("is not shorter than the 23h between the occurrences"))
 	})
 })
-

@@ -25,9 +25,9 @@ var _ = Describe("Tier, RewardCatalog and Campaign controllers", func() {
 		Expect(message(c.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(ContainSubstring("LoyaltyProgram beans not found in namespace " + ns))
 
 		Expect(k8sClient.Create(ctx, program(ns, "beans"))).To(Succeed())
-		Eventually(conditionOf(t, loyaltyv1alpha1.ConditionReady)).WithTimeout(2*time.Second).Should(haveCondition(metav1.ConditionTrue, "Reconciled"))
-		Eventually(conditionOf(cat, loyaltyv1alpha1.ConditionReady)).WithTimeout(2*time.Second).Should(haveCondition(metav1.ConditionTrue, "Reconciled"))
-		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionReady)).WithTimeout(2*time.Second).Should(haveCondition(metav1.ConditionTrue, "Scheduled"))
+		Eventually(conditionOf(t, loyaltyv1alpha1.ConditionReady)).WithTimeout(2 * time.Second).Should(haveCondition(metav1.ConditionTrue, "Reconciled"))
+		Eventually(conditionOf(cat, loyaltyv1alpha1.ConditionReady)).WithTimeout(2 * time.Second).Should(haveCondition(metav1.ConditionTrue, "Reconciled"))
+		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionReady)).WithTimeout(2 * time.Second).Should(haveCondition(metav1.ConditionTrue, "Scheduled"))
 	})
 
 	It("stall conflicting objects with a message naming both, and render only valid ones", func() {
@@ -84,4 +84,3 @@ var _ = Describe("Tier, RewardCatalog and Campaign controllers", func() {
 		}).Should(Succeed())
 	})
 })
-

@@ -97,14 +97,19 @@ func engineDir(t *testing.T, snapshot string) string {
 
 func startEngine(t *testing.T, bin, dir string) *engine {
 	t.Helper()
-	cmd := exec.Command(bin,
+	return startEngineWith(t, bin, dir, "--config-file="+filepath.Join(dir, "snapshot.json"))
+}
+
+// startEngineWith starts the engine on dir's database and keys with a config source flag.
+func startEngineWith(t *testing.T, bin, dir string, configFlags ...string) *engine {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{
 		"--listen=127.0.0.1:0",
-		"--sqlite-path="+filepath.Join(dir, "ledger.db"),
-		"--config-file="+filepath.Join(dir, "snapshot.json"),
-		"--api-keys-dir="+filepath.Join(dir, "keys"),
+		"--sqlite-path=" + filepath.Join(dir, "ledger.db"),
+		"--api-keys-dir=" + filepath.Join(dir, "keys"),
 		"--due-interval=100ms",
 		"--shutdown-timeout=10s",
-		"--log-level=info")
+		"--log-level=info"}, configFlags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -137,7 +138,8 @@ func run(args []string) error {
 	// Watchers stop with watchCtx, after the server has drained.
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	if err := watchConfig(watchCtx, o, holder); err != nil {
+	kube, err := watchConfig(watchCtx, o, holder)
+	if err != nil {
 		return err
 	}
 
@@ -178,6 +180,10 @@ func run(args []string) error {
 
 	var jobs sync.WaitGroup
 	jobs.Go(func() { processDue(watchCtx, store, api.Metrics(), o.dueInterval, log) })
+	if kube != nil {
+		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
+		jobs.Go(func() { followReports(watchCtx, kube, holder, namespace, name, log) })
+	}
 
 	select {
 	case err := <-serveErr:
@@ -213,13 +219,15 @@ func openStore(ctx context.Context, o options) (*sqlstore.Store, error) {
 	return s, nil
 }
 
-func watchConfig(ctx context.Context, o options, h *config.Holder) error {
+// watchConfig starts loading the snapshot; it returns the Kubernetes client
+// when the snapshot comes from a ConfigMap, nil for a file.
+func watchConfig(ctx context.Context, o options, h *config.Holder) (kubernetes.Interface, error) {
 	if o.configFile != "" {
-		return config.WatchFile(ctx, h, o.configFile, time.Second)
+		return nil, config.WatchFile(ctx, h, o.configFile, time.Second)
 	}
 	namespace, name, ok := strings.Cut(o.configConfigMap, "/")
 	if !ok || namespace == "" || name == "" {
-		return fmt.Errorf("--config-configmap %q: want namespace/name", o.configConfigMap)
+		return nil, fmt.Errorf("--config-configmap %q: want namespace/name", o.configConfigMap)
 	}
 	var cfg *rest.Config
 	var err error
@@ -229,13 +237,43 @@ func watchConfig(ctx context.Context, o options, h *config.Holder) error {
 		cfg, err = rest.InClusterConfig()
 	}
 	if err != nil {
-		return fmt.Errorf("kubernetes credentials: %w", err)
+		return nil, fmt.Errorf("kubernetes credentials: %w", err)
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	return k8swatch.Watch(ctx, client, h, namespace, name, o.configKey)
+	return client, k8swatch.Watch(ctx, client, h, namespace, name, o.configKey)
+}
+
+// followReports tells the operator which snapshot this replica applied,
+// through a Lease per replica, and withdraws it when ctx ends. The program's
+// name comes from the first snapshot, so it needs no flag of its own.
+func followReports(ctx context.Context, client kubernetes.Interface, h *config.Holder, namespace, configMap string, log *slog.Logger) {
+	for {
+		changed := h.Changed() // taken before the check, so a snapshot applied in between is not missed
+		if h.Current() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+	pod := os.Getenv("POD_NAME")
+	identity := pod
+	if identity == "" {
+		// A plain process is named by its host, stable across restarts, so a
+		// restarted engine takes over its own report instead of leaving one behind.
+		host, err := os.Hostname()
+		if err != nil {
+			host = "unknown-host"
+		}
+		identity = host
+	}
+	r := &report.Reporter{Client: client, Namespace: namespace, Program: h.Current().Program.Name, Identity: identity, Pod: pod}
+	report.Follow(ctx, h, r, configMap, log)
 }
 
 // processDue releases pending points and expires lots every interval.

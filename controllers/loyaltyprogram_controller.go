@@ -40,14 +40,23 @@ type LoyaltyProgramReconciler struct {
 	Random io.Reader
 }
 
-// +kubebuilder:rbac:groups=loyaltyops.io,resources=loyaltyprograms,verbs=get;list;watch;update;patch
+// RBAC, each rule with its reason:
+// Programs are read, and patched only to add or remove the member-data finalizer.
+// +kubebuilder:rbac:groups=loyaltyops.io,resources=loyaltyprograms,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=loyaltyops.io,resources=loyaltyprograms/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// The engine's identity, API keys, configuration and Service are created and patched; garbage collection deletes them.
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps;secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
+// Workloads and the disruption budget are also deleted on a storage switch or a scale-down to one replica.
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// Engine reports are read, and deleted when the pod that wrote one is gone.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;delete
+// Pods are read one at a time to tell whether a report's replica still exists.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;delete
+// The engine's Role grants these, and RBAC only lets the operator grant what it holds.
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete
 
 // Reconcile brings a program's engine and configuration to its spec and
 // reports the outcome in one status patch.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -227,6 +228,22 @@ var _ = Describe("LoyaltyProgram controller", func() {
 			g.Expect(snap.Campaigns).To(HaveLen(1))
 			g.Expect(p.Status.SnapshotHash).To(Equal(hash))
 		}).Should(Succeed())
+
+		By("measuring propagation from a campaign edit to the applied snapshot")
+		var propagation []time.Duration
+		for i := range 10 {
+			edited := time.Now()
+			update(c, func() { c.Spec.Priority = int32(i + 1) })
+			Eventually(func(g Gomega) {
+				snap, hash := renderedSnapshot(g, ns, "beans")
+				g.Expect(snap.Campaigns[0].Priority).To(BeEquivalentTo(i + 1))
+				g.Expect(conditionOf(p, "ConfigApplied")(g)).To(haveCondition(metav1.ConditionTrue, "ConfigApplied"))
+				g.Expect(p.Status.SnapshotHash).To(Equal(hash))
+			}).WithTimeout(time.Second).WithPolling(5 * time.Millisecond).Should(Succeed())
+			propagation = append(propagation, time.Since(edited))
+		}
+		slices.Sort(propagation)
+		GinkgoWriter.Printf("campaign edit to ConfigApplied: p50 %v, max %v\n", propagation[len(propagation)/2], propagation[len(propagation)-1])
 
 		By("becoming Ready once the workload is available")
 		var sts appsv1.StatefulSet

@@ -89,7 +89,8 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
 	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// A cancelled request may still have been applied: the client retries with its key.
 		return unavailable("the ledger store is unavailable; retry with the same idempotency key", err)
 	}
 	internal := newProblem(http.StatusInternalServerError, "internal", "Internal error", "internal error; retry with the same idempotency key")

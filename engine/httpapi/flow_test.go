@@ -66,16 +66,17 @@ func TestMemberLifecycle(t *testing.T) {
 		{"idempotencyKey": "b-3", "memberId": "ana", "eventId": "order-4", "amount": "10", "occurredAt": old},
 		earnBody("b-4", "nobody", "order-5", "10"),
 		earnBody("b-5", "ana", "order-6", "2"),
+		earnBody("", "ana", "order-7", "10"), // refused by the ledger, at another position in its own batch
 	}}
 	var br ledger.EarnBatchResult
 	if r = e.do(t, "POST", "/v1/earn/batch", ingestKey, batch); r.status != 200 {
 		t.Fatalf("batch: %d %s", r.status, r.body)
 	}
 	r.decode(t, &br)
-	if br.Succeeded != 2 || br.Failed != 3 || len(br.Items) != 5 {
+	if br.Succeeded != 2 || br.Failed != 4 || len(br.Items) != 6 {
 		t.Fatalf("batch result = %s", r.body)
 	}
-	wantItems := []string{"15", "invalid_request events[1].amount must not be negative", "late_event events[2].occurredAt", "member_not_found ", "3"}
+	wantItems := []string{"15", "invalid_request events[1].amount must not be negative", "late_event events[2].occurredAt", "member_not_found ", "3", "invalid_request events[5].idempotencyKey required"}
 	for i, it := range br.Items {
 		got := ""
 		if it.Result != nil {

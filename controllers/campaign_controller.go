@@ -9,9 +9,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
@@ -100,16 +98,4 @@ func (r *CampaignReconciler) announce(c *loyaltyv1alpha1.Campaign, previous loya
 	case loyaltyv1alpha1.CampaignPaused:
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Paused", "PhaseChange", "spec.paused is true")
 	}
-}
-
-// SetupWithManager watches Campaigns, their program and its Tiers (an
-// audience names tiers).
-func (r *CampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	campaignsOfProgram := enqueueMembers(mgr.GetClient(), func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} })
-	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&loyaltyv1alpha1.Campaign{}, specChanged).
-		Watches(&loyaltyv1alpha1.Tier{}, campaignsOfProgram, specChanged).
-		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, campaignsOfProgram, specChanged).
-		Complete(r)
 }

@@ -23,12 +23,8 @@ const programRefIndex = "spec.programRef.name"
 // SetupIndexes registers the field indexes the controllers list by.
 func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
-	for obj, ref := range map[client.Object]func(client.Object) string{
-		&loyaltyv1alpha1.Tier{}:          func(o client.Object) string { return o.(*loyaltyv1alpha1.Tier).Spec.ProgramRef.Name },
-		&loyaltyv1alpha1.RewardCatalog{}: func(o client.Object) string { return o.(*loyaltyv1alpha1.RewardCatalog).Spec.ProgramRef.Name },
-		&loyaltyv1alpha1.Campaign{}:      func(o client.Object) string { return o.(*loyaltyv1alpha1.Campaign).Spec.ProgramRef.Name },
-	} {
-		if err := indexer.IndexField(ctx, obj, programRefIndex, func(o client.Object) []string { return []string{ref(o)} }); err != nil {
+	for _, obj := range []client.Object{&loyaltyv1alpha1.Tier{}, &loyaltyv1alpha1.RewardCatalog{}, &loyaltyv1alpha1.Campaign{}} {
+		if err := indexer.IndexField(ctx, obj, programRefIndex, func(o client.Object) []string { return []string{o.(member).ProgramName()} }); err != nil {
 			return fmt.Errorf("indexing %T by program: %w", obj, err)
 		}
 	}
@@ -78,15 +74,12 @@ func live[T any, PT interface {
 	return kept
 }
 
-// programOf maps a Tier, RewardCatalog or Campaign to the program it names.
+// programOf maps a Tier, RewardCatalog or Campaign to the program it names,
+// a program to itself, and anything else (an engine report) to its program label.
 func programOf(o client.Object) string {
 	switch obj := o.(type) {
-	case *loyaltyv1alpha1.Tier:
-		return obj.Spec.ProgramRef.Name
-	case *loyaltyv1alpha1.RewardCatalog:
-		return obj.Spec.ProgramRef.Name
-	case *loyaltyv1alpha1.Campaign:
-		return obj.Spec.ProgramRef.Name
+	case member:
+		return obj.ProgramName()
 	case *loyaltyv1alpha1.LoyaltyProgram:
 		return obj.Name
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
@@ -71,14 +72,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := programs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
 	}
-	if err := (&TierReconciler{Client: writer}).SetupWithManager(mgr); err != nil {
+	if err := setupTierController(mgr, writer); err != nil {
 		return fmt.Errorf("setting up the Tier controller: %w", err)
 	}
-	if err := (&RewardCatalogReconciler{Client: writer}).SetupWithManager(mgr); err != nil {
+	if err := setupRewardCatalogController(mgr, writer); err != nil {
 		return fmt.Errorf("setting up the RewardCatalog controller: %w", err)
 	}
 	campaigns := &CampaignReconciler{Client: writer, Clock: opts.Clock, Recorder: mgr.GetEventRecorder(ManagerName)}
-	if err := campaigns.SetupWithManager(mgr); err != nil {
+	if err := setupMemberController(mgr, campaigns, &loyaltyv1alpha1.Campaign{},
+		func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} }, &loyaltyv1alpha1.Tier{}); err != nil {
 		return fmt.Errorf("setting up the Campaign controller: %w", err)
 	}
 	return nil

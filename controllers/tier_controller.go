@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -12,67 +13,66 @@ import (
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 )
 
-// TierReconciler reports whether each Tier is in effect in its program.
-type TierReconciler struct {
-	client.Client
+// member is a kind that belongs to a program: Tier, RewardCatalog, Campaign.
+type member interface {
+	client.Object
+	ProgramName() string
+	StatusConditions() *[]metav1.Condition
+	SetObservedGeneration(int64)
 }
 
-// Reconcile resolves the tier's program and records the outcome in its status.
-func (r *TierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var tier loyaltyv1alpha1.Tier
-	if err := r.Get(ctx, req.NamespacedName, &tier); err != nil {
+// memberReconciler reports whether each object of one kind is in effect in
+// its program. Tiers and RewardCatalogs need nothing more.
+type memberReconciler[T any, PT interface {
+	*T
+	member
+}] struct {
+	client.Client
+	kind string
+}
+
+// Reconcile resolves the object's program and records the outcome in its status.
+func (r *memberReconciler[T, PT]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := PT(new(T))
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := tier.DeepCopy()
-	status, err := memberStatus(ctx, r.Client, tier.Namespace, tier.Spec.ProgramRef.Name, render.ObjectRef{Kind: "Tier", Name: tier.Name})
+	before := obj.DeepCopyObject().(client.Object)
+	status, err := memberStatus(ctx, r.Client, obj.GetNamespace(), obj.ProgramName(), render.ObjectRef{Kind: r.kind, Name: obj.GetName()})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	status.apply(&tier.Status.Conditions, tier.Generation)
-	tier.Status.ObservedGeneration = tier.Generation
-	return ctrl.Result{}, patchStatus(ctx, r.Client, &tier, before)
+	status.apply(obj.StatusConditions(), obj.GetGeneration())
+	obj.SetObservedGeneration(obj.GetGeneration())
+	return ctrl.Result{}, patchStatus(ctx, r.Client, obj, before)
 }
 
-// SetupWithManager watches Tiers, and every object whose change can change a
-// Tier's standing: its program and its sibling Tiers.
-func (r *TierReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	tiersOfProgram := enqueueMembers(mgr.GetClient(), func() client.ObjectList { return &loyaltyv1alpha1.TierList{} })
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&loyaltyv1alpha1.Tier{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&loyaltyv1alpha1.Tier{}, tiersOfProgram, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, tiersOfProgram, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
-}
-
-// RewardCatalogReconciler reports whether each RewardCatalog is in effect in its program.
-type RewardCatalogReconciler struct {
-	client.Client
-}
-
-// Reconcile resolves the catalog's program and records the outcome in its status.
-func (r *RewardCatalogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var catalog loyaltyv1alpha1.RewardCatalog
-	if err := r.Get(ctx, req.NamespacedName, &catalog); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// setupMemberController watches the kind itself, its siblings and every kind
+// whose change can change its standing, mapping each to the kind's objects in
+// the same program.
+func setupMemberController(mgr ctrl.Manager, r reconcileFunc, forObj client.Object, list func() client.ObjectList, dependsOn ...client.Object) error {
+	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	sameProgram := enqueueMembers(mgr.GetClient(), list)
+	b := ctrl.NewControllerManagedBy(mgr).For(forObj, specChanged)
+	for _, obj := range append([]client.Object{forObj, &loyaltyv1alpha1.LoyaltyProgram{}}, dependsOn...) {
+		b = b.Watches(obj, sameProgram, specChanged)
 	}
-	before := catalog.DeepCopy()
-	status, err := memberStatus(ctx, r.Client, catalog.Namespace, catalog.Spec.ProgramRef.Name, render.ObjectRef{Kind: "RewardCatalog", Name: catalog.Name})
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	status.apply(&catalog.Status.Conditions, catalog.Generation)
-	catalog.Status.ObservedGeneration = catalog.Generation
-	return ctrl.Result{}, patchStatus(ctx, r.Client, &catalog, before)
+	return b.Complete(r)
 }
 
-// SetupWithManager watches RewardCatalogs, their program, sibling catalogs
-// (reward ids are unique per program) and Tiers (a reward's minimum tier).
-func (r *RewardCatalogReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	catalogsOfProgram := enqueueMembers(mgr.GetClient(), func() client.ObjectList { return &loyaltyv1alpha1.RewardCatalogList{} })
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&loyaltyv1alpha1.RewardCatalog{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&loyaltyv1alpha1.RewardCatalog{}, catalogsOfProgram, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&loyaltyv1alpha1.Tier{}, catalogsOfProgram, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, catalogsOfProgram, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+type reconcileFunc interface {
+	Reconcile(context.Context, ctrl.Request) (ctrl.Result, error)
+}
+
+// setupTierController: a Tier's standing depends on its program and sibling Tiers (ranks).
+func setupTierController(mgr ctrl.Manager, c client.Client) error {
+	r := &memberReconciler[loyaltyv1alpha1.Tier, *loyaltyv1alpha1.Tier]{Client: c, kind: "Tier"}
+	return setupMemberController(mgr, r, &loyaltyv1alpha1.Tier{}, func() client.ObjectList { return &loyaltyv1alpha1.TierList{} })
+}
+
+// setupRewardCatalogController: a catalog's standing also depends on Tiers
+// (a reward's minimum tier); siblings matter because reward ids are unique per program.
+func setupRewardCatalogController(mgr ctrl.Manager, c client.Client) error {
+	r := &memberReconciler[loyaltyv1alpha1.RewardCatalog, *loyaltyv1alpha1.RewardCatalog]{Client: c, kind: "RewardCatalog"}
+	return setupMemberController(mgr, r, &loyaltyv1alpha1.RewardCatalog{}, func() client.ObjectList { return &loyaltyv1alpha1.RewardCatalogList{} }, &loyaltyv1alpha1.Tier{})
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -114,6 +115,9 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 	}
 	for _, step := range steps {
 		if err := step.run(ctx, p); err != nil {
+			if tooLarge := (*snapshotTooLargeError)(nil); errors.As(err, &tooLarge) {
+				return kstatus{stalled: true, reason: "SnapshotTooLarge", message: err.Error()}, nil
+			}
 			err = fmt.Errorf("reconciling the %s: %w", step.name, err)
 			return failed(err), err
 		}

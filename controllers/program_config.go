@@ -73,11 +73,19 @@ func snapshotConfigMap(p *loyaltyv1alpha1.LoyaltyProgram, data []byte, hash stri
 		return nil, fmt.Errorf("compressing the snapshot: %w", err)
 	}
 	if compressed.Len() > maxSnapshotBytes {
-		return nil, fmt.Errorf("the snapshot is %d bytes, %d compressed, over the %d a ConfigMap can hold: split the program's catalogs and campaigns into fewer objects", len(data), compressed.Len(), maxSnapshotBytes)
+		return nil, &snapshotTooLargeError{size: len(data), compressed: compressed.Len()}
 	}
 	delete(cm.Data, render.SnapshotKey)
 	cm.BinaryData = map[string][]byte{render.SnapshotKey + ".gz": compressed.Bytes()}
 	return cm, nil
+}
+
+// snapshotTooLargeError needs the user to shrink the program, so it stalls
+// rather than being retried.
+type snapshotTooLargeError struct{ size, compressed int }
+
+func (e *snapshotTooLargeError) Error() string {
+	return fmt.Sprintf("the snapshot is %d bytes, %d compressed, over the %d a ConfigMap can hold: reduce the rewards or campaigns of the program", e.size, e.compressed, maxSnapshotBytes)
 }
 
 func (r *LoyaltyProgramReconciler) ensureAPIKeys(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) error {

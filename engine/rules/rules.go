@@ -1,8 +1,9 @@
 // Package rules computes what an event earns under a configuration snapshot.
 // It is pure: no clock, no store, no I/O, so every rule is table-testable.
-// This first version applies the program's earn rate, rounding, pending
-// period, per-lot expiry and late-event grace; tier multipliers and
-// campaigns extend Earn later.
+// Price applies the earn rate, the tier multiplier and campaigns with their
+// caps and explains the result; EvaluateTier, the referral checks,
+// CheckRedemption and ComputeKPIs take the member's or program's state as
+// input and return decisions that the store applies atomically.
 package rules
 
 import (
@@ -52,24 +53,16 @@ type TimeError struct {
 func (e *TimeError) Error() string { return e.Detail }
 func (e *TimeError) Unwrap() error { return e.Kind }
 
-// Earn prices a purchase at now under s.
+// Earn prices a purchase at now under s for a member of whom nothing is
+// known: the entry tier's multiplier and the campaigns whose audience such a
+// member matches apply, with caps left to the store. Price gives the
+// explanation and takes the member into account.
 func Earn(s *config.Snapshot, p Purchase, now time.Time) (Earning, error) {
-	if grace := s.Points.LateEventGracePeriod; p.OccurredAt.Before(now.Add(-grace.D())) {
-		return Earning{}, &TimeError{Kind: ErrTooLate, Detail: fmt.Sprintf(
-			"occurred at %s, more than the late-event grace period %s ago", p.OccurredAt.UTC().Format(time.RFC3339), grace)}
+	pr, err := Price(s, Event{Kind: EventPurchase, Amount: p.Amount, OccurredAt: p.OccurredAt}, MemberContext{}, now)
+	if err != nil {
+		return Earning{}, err
 	}
-	if p.OccurredAt.After(now.Add(MaxClockSkew)) {
-		return Earning{}, &TimeError{Kind: ErrInFuture, Detail: fmt.Sprintf(
-			"occurred at %s, more than %s in the future", p.OccurredAt.UTC().Format(time.RFC3339), MaxClockSkew)}
-	}
-	e := Earning{
-		Points:      BasePoints(p.Amount, s.Points.EarnRate, s.Points.Rounding),
-		AvailableAt: p.OccurredAt.Add(s.Points.PendingPeriod.D()),
-	}
-	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
-		e.ExpiresAt = p.OccurredAt.Add(x.AfterEarn.D())
-	}
-	return e, nil
+	return Earning{Points: pr.Points, AvailableAt: pr.AvailableAt, ExpiresAt: pr.ExpiresAt}, nil
 }
 
 // BasePoints is amount × rate rounded to whole points by mode (Floor,

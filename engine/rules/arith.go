@@ -1,0 +1,86 @@
+package rules
+
+import (
+	"math/big"
+	"strings"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+)
+
+// Exact arithmetic: a non-negative rational num/10^places, where every
+// Decimal factor contributes four places. big.Int keeps products of many
+// multipliers exact (fifty campaigns at "10" are 10^50).
+
+var bigTen = big.NewInt(10)
+
+func pow10(n int) *big.Int { return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil) }
+
+// scaled is num / 10^places.
+type scaled struct {
+	num    *big.Int
+	places int
+}
+
+func integer(n int64) scaled { return scaled{num: big.NewInt(n)} }
+
+// times multiplies by a Decimal exactly.
+func (a scaled) times(d config.Decimal) scaled {
+	return scaled{num: new(big.Int).Mul(a.num, big.NewInt(d.Units())), places: a.places + 4}
+}
+
+// round rounds to whole points by mode: Floor, Nearest (half up) or Ceiling.
+// The value is never negative, so truncating division is floor.
+func (a scaled) round(mode string) int64 {
+	den := pow10(a.places)
+	n := new(big.Int).Set(a.num)
+	switch mode {
+	case config.RoundingCeiling:
+		n.Add(n, den).Sub(n, big.NewInt(1))
+	case config.RoundingNearest:
+		n.Add(n, new(big.Int).Quo(den, big.NewInt(2)))
+	}
+	return n.Quo(n, den).Int64()
+}
+
+// String writes the exact value without trailing zeros, such as "24.7".
+func (a scaled) String() string {
+	s := a.num.String()
+	if a.places == 0 {
+		return s
+	}
+	if len(s) <= a.places {
+		s = strings.Repeat("0", a.places-len(s)+1) + s
+	}
+	whole, frac := s[:len(s)-a.places], strings.TrimRight(s[len(s)-a.places:], "0")
+	if frac == "" {
+		return whole
+	}
+	return whole + "." + frac
+}
+
+// decimalCmp compares two decimals.
+func decimalCmp(a, b config.Decimal) int {
+	switch {
+	case a.Units() < b.Units():
+		return -1
+	case a.Units() > b.Units():
+		return 1
+	}
+	return 0
+}
+
+// quoDecimal is num/den in Decimal units, the exact quotient rounded half
+// up to four places; 0 when den is 0. num is in Decimal units when
+// numIsDecimal, else whole. Both are non-negative.
+func quoDecimal(num int64, numIsDecimal bool, den int64) config.Decimal {
+	if den == 0 {
+		return config.DecimalFromUnits(0)
+	}
+	n := big.NewInt(num)
+	if !numIsDecimal {
+		n.Mul(n, big.NewInt(config.DecimalScale))
+	}
+	// floor(n/den + 1/2) = floor((2n + den) / 2den), exactly.
+	n.Mul(n, big.NewInt(2)).Add(n, big.NewInt(den))
+	return config.DecimalFromUnits(n.Quo(n, big.NewInt(2*den)).Int64())
+}

@@ -1,0 +1,562 @@
+package rules
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/schedule"
+)
+
+// Event kinds.
+const (
+	EventPurchase = "purchase"
+	EventAction   = "action"
+)
+
+// Event is something a member did that may earn points.
+type Event struct {
+	// ID is the event's id, echoed in the explanation.
+	ID string
+	// Kind is EventPurchase or EventAction.
+	Kind string
+	// Amount spent, in the program's currency (purchases).
+	Amount config.Decimal
+	// Action is the action's name, such as "review" (actions).
+	Action string
+	// OccurredAt is when it happened; windows and grace are judged by it,
+	// never by when the event arrives.
+	OccurredAt time.Time
+}
+
+// MemberContext is the member state pricing depends on, read by the store
+// before pricing. Counters are as they were before this event.
+type MemberContext struct {
+	ID         string
+	Tags       []string
+	EnrolledAt time.Time
+	// Tier is the member's current tier; "" (or a tier no longer in the
+	// snapshot) means the entry tier, rank 0.
+	Tier string
+	// ActionsToday is how many times the member already earned for this
+	// event's action on the UTC day of OccurredAt; compared with maxPerDay.
+	ActionsToday int64
+	// BonusGranted is the bonus each campaign already gave this member, by
+	// campaign name. nil means unknown: per-member caps are then left to the
+	// store. A campaign missing from a non-nil map has given nothing yet.
+	BonusGranted map[string]int64
+	// BudgetRemaining is each campaign's remaining totalBonusBudget, by
+	// campaign name. nil means unknown: budgets are then left to the store.
+	// A campaign missing from a non-nil map has its whole budget left.
+	BudgetRemaining map[string]int64
+}
+
+// Pricing is what an event earns and why.
+type Pricing struct {
+	// Points granted: points without campaigns plus each campaign's granted bonus.
+	Points int64
+	// AvailableAt ends the pending period (OccurredAt + pendingPeriod).
+	AvailableAt time.Time
+	// ExpiresAt is OccurredAt + expiry.afterEarn, or zero.
+	ExpiresAt time.Time
+	// Explanation is returned to clients as is.
+	Explanation Explanation
+}
+
+// Explanation is the public JSON account of how an event was priced.
+type Explanation struct {
+	EventID string `json:"eventId,omitempty"`
+	// Kind is "purchase" or "action".
+	Kind string `json:"kind"`
+	// Rounding is the program's mode, applied once to each total.
+	Rounding string           `json:"rounding"`
+	Base     BaseExplanation  `json:"base"`
+	Tier     *TierExplanation `json:"tier,omitempty"`
+	// PointsWithoutCampaigns is round(base × tier multiplier).
+	PointsWithoutCampaigns int64 `json:"pointsWithoutCampaigns"`
+	// CampaignBonus is what the applied campaigns add before caps: the
+	// rounded total with campaigns minus PointsWithoutCampaigns.
+	CampaignBonus int64 `json:"campaignBonus"`
+	// CampaignPointsGranted is CampaignBonus after caps.
+	CampaignPointsGranted int64 `json:"campaignPointsGranted"`
+	// Points is PointsWithoutCampaigns + CampaignPointsGranted.
+	Points int64 `json:"points"`
+	// Campaigns lists every campaign of the program, in attribution order:
+	// priority descending, then name.
+	Campaigns []CampaignExplanation `json:"campaigns"`
+	// CapsHit lists the campaigns whose bonus a cap cut.
+	CapsHit []CapHit `json:"capsHit,omitempty"`
+}
+
+// BaseExplanation is the event's points before tier and campaigns.
+type BaseExplanation struct {
+	// Amount and EarnRate price a purchase: Points = round(Amount × EarnRate).
+	Amount   *config.Decimal `json:"amount,omitempty"`
+	Currency string          `json:"currency,omitempty"`
+	EarnRate *config.Decimal `json:"earnRate,omitempty"`
+	// Action and ActionPoints price an action.
+	Action       string `json:"action,omitempty"`
+	ActionPoints *int64 `json:"actionPoints,omitempty"`
+	MaxPerDay    *int32 `json:"maxPerDay,omitempty"`
+	// DailyLimitReached: the action was already earned maxPerDay times that
+	// day, so it earns nothing, not even campaign bonuses.
+	DailyLimitReached bool `json:"dailyLimitReached,omitempty"`
+	// Exact is the unrounded base, such as "24.7".
+	Exact   string `json:"exact"`
+	Points  int64  `json:"points"`
+	Message string `json:"message"`
+}
+
+// TierExplanation is the tier whose multiplier applied.
+type TierExplanation struct {
+	Name           string         `json:"name"`
+	Rank           int32          `json:"rank"`
+	EarnMultiplier config.Decimal `json:"earnMultiplier"`
+	Message        string         `json:"message,omitempty"`
+}
+
+// Reasons a campaign did not apply.
+const (
+	ReasonPaused              = "paused"
+	ReasonOutsideWindow       = "outsideWindow"
+	ReasonAudienceTier        = "audienceTier"
+	ReasonAudienceTags        = "audienceTags"
+	ReasonNotNewMember        = "notNewMember"
+	ReasonBelowMinimumSpend   = "belowMinimumSpend"
+	ReasonNoRuleForEvent      = "noRuleForEvent"
+	ReasonDailyLimitReached   = "dailyLimitReached"
+	ReasonExclusiveOverridden = "exclusiveOverridden"
+	ReasonBudgetExhausted     = "budgetExhausted"
+	ReasonMemberCapReached    = "memberCapReached"
+)
+
+// Caps that can cut a campaign's bonus.
+const (
+	CapBudget    = "totalBonusBudget"
+	CapPerMember = "perMemberCap"
+)
+
+// CampaignExplanation is one campaign's part in the pricing.
+type CampaignExplanation struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName,omitempty"`
+	Stacking    string `json:"stacking"`
+	Priority    int32  `json:"priority"`
+	Applied     bool   `json:"applied"`
+	// Reason is one of the Reason codes when not applied.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Window is the window containing occurredAt when applied; for
+	// outsideWindow the next window, or the last one when none opens later.
+	Window *WindowExplanation `json:"window,omitempty"`
+	// OverriddenBy names the winning exclusive campaign (exclusiveOverridden).
+	OverriddenBy string `json:"overriddenBy,omitempty"`
+	// Multiplier and Bonus are what the campaign contributed to the event.
+	Multiplier *config.Decimal `json:"multiplier,omitempty"`
+	Bonus      int64           `json:"bonus,omitempty"`
+	// Attributed is the campaign's incremental effect on the rounded total;
+	// Granted is Attributed after caps.
+	Attributed int64   `json:"attributed"`
+	Granted    int64   `json:"granted"`
+	Cap        *CapHit `json:"cap,omitempty"`
+}
+
+// WindowExplanation is a campaign window [start, end) in the campaign's time zone.
+type WindowExplanation struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Relation to occurredAt: "current", "next" or "previous".
+	Relation string `json:"relation"`
+}
+
+// CapHit says a cap cut a campaign's bonus.
+type CapHit struct {
+	Campaign string `json:"campaign"`
+	// Cap is "totalBonusBudget" or "perMemberCap", the tighter one.
+	Cap string `json:"cap"`
+	// Remaining is what the cap still allowed before this event.
+	Remaining  int64 `json:"remaining"`
+	Attributed int64 `json:"attributed"`
+	Granted    int64 `json:"granted"`
+}
+
+// checkTime refuses events outside the late-event grace or in the future.
+func checkTime(s *config.Snapshot, occurredAt, now time.Time) error {
+	if grace := s.Points.LateEventGracePeriod; occurredAt.Before(now.Add(-grace.D())) {
+		return &TimeError{Kind: ErrTooLate, Detail: fmt.Sprintf(
+			"occurred at %s, more than the late-event grace period %s ago", occurredAt.UTC().Format(time.RFC3339), grace)}
+	}
+	if occurredAt.After(now.Add(MaxClockSkew)) {
+		return &TimeError{Kind: ErrInFuture, Detail: fmt.Sprintf(
+			"occurred at %s, more than %s in the future", occurredAt.UTC().Format(time.RFC3339), MaxClockSkew)}
+	}
+	return nil
+}
+
+// Price prices an event for a member at now under s.
+//
+// Points without campaigns are round(amount × earnRate × tierMultiplier) for
+// a purchase and round(actionPoints × tierMultiplier) for an action. With
+// campaigns the total is round(base × tierMultiplier × Π multipliers) + Σ
+// bonuses, rounded once. Each applied campaign, in order of priority
+// (descending) then name, is attributed the total with it and the campaigns
+// before it minus the total without it, so the attributions add up to the
+// campaign bonus exactly; multipliers are at least 1, so none is negative.
+// A cap then cuts each campaign's attribution to what the campaign's budget
+// and per-member cap still allow, when MemberContext knows them; the points
+// a cap cuts are not handed to another campaign.
+//
+// A campaign applies when it is not paused, OccurredAt is inside one of its
+// windows, the member matches every audience criterion set, one of its rules
+// applies to the event (a multiplier to purchases, a purchase bonus to
+// purchases of at least minimumSpend, an action bonus to that action) and
+// neither cap is already used up: a used-up campaign does not take part in
+// stacking, so an exhausted exclusive campaign does not block the others.
+// When an applicable campaign is Exclusive, only the exclusive one of highest
+// priority applies (ties: the name sorting first) and all others are
+// exclusiveOverridden; otherwise every applicable campaign applies.
+func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricing, error) {
+	if err := checkTime(s, ev.OccurredAt, now); err != nil {
+		return Pricing{}, err
+	}
+	ex := Explanation{EventID: ev.ID, Kind: ev.Kind, Rounding: s.Points.Rounding, Campaigns: []CampaignExplanation{}}
+
+	// base is the exact points before tier and campaigns.
+	var base scaled
+	dailyLimitReached := false
+	switch ev.Kind {
+	case EventPurchase:
+		amount, rate := ev.Amount, s.Points.EarnRate
+		base = integer(1).times(amount).times(rate)
+		ex.Base = BaseExplanation{Amount: &amount, Currency: s.Program.Currency, EarnRate: &rate}
+		ex.Base.Message = fmt.Sprintf("%s %s × %s points per unit = %s", amount, s.Program.Currency, rate, base)
+	case EventAction:
+		a, ok := findAction(s, ev.Action)
+		if !ok {
+			if ev.Action == "" {
+				return Pricing{}, errorf(CodeInvalidEvent, "action", "required for an action event")
+			}
+			return Pricing{}, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
+		}
+		points := a.Points
+		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points, MaxPerDay: a.MaxPerDay}
+		if a.MaxPerDay != nil && m.ActionsToday >= int64(*a.MaxPerDay) {
+			dailyLimitReached = true
+			ex.Base.DailyLimitReached = true
+			base = integer(0)
+			ex.Base.Message = fmt.Sprintf("%q already earned %d times today, its maxPerDay; it earns nothing", a.Name, m.ActionsToday)
+		} else {
+			base = integer(points)
+			ex.Base.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
+		}
+	default:
+		return Pricing{}, errorf(CodeInvalidEvent, "kind", "%q must be %q or %q", ev.Kind, EventPurchase, EventAction)
+	}
+	ex.Base.Exact = base.String()
+	ex.Base.Points = base.round(s.Points.Rounding)
+
+	// The tier multiplier scales every total, with or without campaigns.
+	withTier := base
+	if t, msg := memberTierOf(s, m.Tier); t != nil {
+		mult := multiplier(t.EarnMultiplier)
+		withTier = base.times(mult)
+		ex.Tier = &TierExplanation{Name: t.Name, Rank: t.Rank, EarnMultiplier: mult, Message: msg}
+	}
+	ex.PointsWithoutCampaigns = withTier.round(s.Points.Rounding)
+
+	cands, err := considerCampaigns(s, ev, m, ex.Tier, dailyLimitReached)
+	if err != nil {
+		return Pricing{}, err
+	}
+	selectStacking(cands)
+
+	// Attribute incrementally: total_i is the rounded total with the first i
+	// applied campaigns; campaign i gets total_i − total_{i−1}.
+	value, bonuses, prev := withTier, int64(0), ex.PointsWithoutCampaigns
+	for i := range cands {
+		c := &cands[i]
+		if c.Applied {
+			if c.Multiplier != nil {
+				value = value.times(*c.Multiplier)
+			}
+			bonuses += c.Bonus
+			total := value.round(s.Points.Rounding) + bonuses
+			c.Attributed, c.Granted = total-prev, total-prev
+			prev = total
+			if c.capKnown && c.Granted > c.room {
+				c.Granted = c.room
+				c.Cap = &CapHit{Campaign: c.Name, Cap: c.capName, Remaining: c.room, Attributed: c.Attributed, Granted: c.Granted}
+				c.Message = fmt.Sprintf("%s leaves %d of the %d bonus points", c.capName, c.room, c.Attributed)
+				ex.CapsHit = append(ex.CapsHit, *c.Cap)
+			}
+			ex.CampaignPointsGranted += c.Granted
+		}
+		ex.Campaigns = append(ex.Campaigns, c.CampaignExplanation)
+	}
+	ex.CampaignBonus = prev - ex.PointsWithoutCampaigns
+	ex.Points = ex.PointsWithoutCampaigns + ex.CampaignPointsGranted
+
+	p := Pricing{Points: ex.Points, AvailableAt: ev.OccurredAt.Add(s.Points.PendingPeriod.D()), Explanation: ex}
+	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
+		p.ExpiresAt = ev.OccurredAt.Add(x.AfterEarn.D())
+	}
+	return p, nil
+}
+
+func findAction(s *config.Snapshot, name string) (config.ActionReward, bool) {
+	for _, a := range s.Points.Actions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return config.ActionReward{}, false
+}
+
+// multiplier reads a tier or campaign multiplier. Validation keeps them from
+// 1 to 10, so zero only means a snapshot built in code that left the field
+// unset, which Parse would have defaulted to 1.
+func multiplier(d config.Decimal) config.Decimal {
+	if d.Units() == 0 {
+		return config.DecimalFromUnits(config.DecimalScale)
+	}
+	return d
+}
+
+// memberTierOf is the member's tier, the entry tier when name is empty or no
+// longer in the snapshot, or nil for a program without tiers.
+func memberTierOf(s *config.Snapshot, name string) (*config.Tier, string) {
+	var entry *config.Tier
+	for i := range s.Tiers {
+		t := &s.Tiers[i]
+		if name != "" && t.Name == name {
+			return t, ""
+		}
+		if t.Rank == 0 {
+			entry = t
+		}
+	}
+	if entry != nil && name != "" {
+		return entry, fmt.Sprintf("tier %q is not in the program; the entry tier applies", name)
+	}
+	return entry, ""
+}
+
+// candidate is a campaign being considered, with the cap room known for it.
+type candidate struct {
+	CampaignExplanation
+	// applicable before stacking is decided.
+	applicable bool
+	exclusive  bool
+	capKnown   bool
+	room       int64
+	capName    string
+}
+
+func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, dailyLimitReached bool) ([]candidate, error) {
+	cands := make([]candidate, 0, len(s.Campaigns))
+	for i := range s.Campaigns {
+		c := &s.Campaigns[i]
+		cand := candidate{CampaignExplanation: CampaignExplanation{
+			Name: c.Name, DisplayName: c.DisplayName, Stacking: orDefault(c.Stacking, config.StackingStack), Priority: c.Priority}}
+		cand.exclusive = cand.Stacking == config.StackingExclusive
+		sch, err := cachedSchedule(c.Schedule)
+		if err != nil {
+			return nil, errorf(CodeInvalidSnapshot, "campaigns["+c.Name+"].schedule", "%v", err)
+		}
+		reason, msg := "", ""
+		if c.Paused {
+			reason, msg = ReasonPaused, "the campaign is paused"
+		} else if w, ok := sch.WindowAt(ev.OccurredAt); !ok {
+			reason = ReasonOutsideWindow
+			msg = "occurredAt " + ev.OccurredAt.UTC().Format(time.RFC3339) + " is outside the campaign's windows"
+			cand.Window = nearestWindow(sch, c.Schedule, ev.OccurredAt)
+		} else {
+			cand.Window = &WindowExplanation{Start: w.Start, End: w.End, Relation: "current"}
+			if reason, msg = audience(c.Audience, m, tier, ev.OccurredAt); reason == "" {
+				reason, msg = cand.rules(c.Rules, ev, dailyLimitReached)
+			}
+			if reason == "" {
+				reason, msg = cand.caps(c, m)
+			}
+		}
+		cand.applicable = reason == ""
+		if !cand.applicable {
+			// A campaign that does not apply contributes nothing, whatever its rules say.
+			cand.Multiplier, cand.Bonus = nil, 0
+			cand.Reason, cand.Message = reason, msg
+		}
+		cands = append(cands, cand)
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), strings.Compare(a.Name, b.Name))
+	})
+	return cands, nil
+}
+
+// audience returns why the member is not in the campaign's audience, or "".
+func audience(a *config.CampaignAudience, m MemberContext, tier *TierExplanation, occurredAt time.Time) (string, string) {
+	if a == nil {
+		return "", ""
+	}
+	if len(a.Tiers) > 0 && (tier == nil || !slices.Contains(a.Tiers, tier.Name)) {
+		name := ""
+		if tier != nil {
+			name = tier.Name
+		}
+		return ReasonAudienceTier, fmt.Sprintf("tier %q is not one of %s", name, strings.Join(a.Tiers, ", "))
+	}
+	if len(a.MemberTags) > 0 && !slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(a.MemberTags, t) }) {
+		return ReasonAudienceTags, "the member has none of the tags " + strings.Join(a.MemberTags, ", ")
+	}
+	if d := a.NewMembersWithin; d != nil && occurredAt.Sub(m.EnrolledAt) > d.D() {
+		return ReasonNotNewMember, fmt.Sprintf("enrolled at %s, more than %s before the event",
+			m.EnrolledAt.UTC().Format(time.RFC3339), d)
+	}
+	return "", ""
+}
+
+// rules sets what the campaign gives the event, or returns why it gives nothing.
+func (c *candidate) rules(r config.CampaignRules, ev Event, dailyLimitReached bool) (string, string) {
+	switch ev.Kind {
+	case EventPurchase:
+		if r.PointsMultiplier != nil {
+			mult := multiplier(*r.PointsMultiplier)
+			c.Multiplier = &mult
+		}
+		if b := r.PurchaseBonus; b != nil {
+			if decimalCmp(ev.Amount, b.MinimumSpend) >= 0 {
+				c.Bonus = b.Points
+			} else if c.Multiplier == nil {
+				return ReasonBelowMinimumSpend, fmt.Sprintf("purchase of %s is below the minimum spend %s", ev.Amount, b.MinimumSpend)
+			} else {
+				c.Message = fmt.Sprintf("no purchase bonus: %s is below the minimum spend %s", ev.Amount, b.MinimumSpend)
+			}
+		}
+		if c.Multiplier == nil && c.Bonus == 0 {
+			return ReasonNoRuleForEvent, "the campaign has no rule for purchases"
+		}
+	case EventAction:
+		i := slices.IndexFunc(r.ActionBonuses, func(b config.ActionBonus) bool { return b.Action == ev.Action })
+		if i < 0 {
+			return ReasonNoRuleForEvent, fmt.Sprintf("the campaign has no bonus for action %q", ev.Action)
+		}
+		if dailyLimitReached {
+			return ReasonDailyLimitReached, fmt.Sprintf("action %q is over its maxPerDay", ev.Action)
+		}
+		c.Bonus = r.ActionBonuses[i].Points
+	}
+	return "", ""
+}
+
+// caps records the room the campaign's known caps leave, and refuses a
+// campaign whose room is used up.
+func (c *candidate) caps(camp *config.Campaign, m MemberContext) (string, string) {
+	l := camp.Limits
+	if l == nil {
+		return "", ""
+	}
+	if l.TotalBonusBudget != nil && m.BudgetRemaining != nil {
+		room, ok := m.BudgetRemaining[camp.Name]
+		if !ok {
+			room = *l.TotalBonusBudget
+		}
+		c.capKnown, c.room, c.capName = true, room, CapBudget
+	}
+	if l.PerMemberCap != nil && m.BonusGranted != nil {
+		room := *l.PerMemberCap - m.BonusGranted[camp.Name]
+		if !c.capKnown || room < c.room {
+			c.capKnown, c.room, c.capName = true, room, CapPerMember
+		}
+	}
+	switch {
+	case !c.capKnown || c.room > 0:
+		return "", ""
+	case c.capName == CapBudget:
+		return ReasonBudgetExhausted, "the campaign's totalBonusBudget is used up"
+	default:
+		return ReasonMemberCapReached, fmt.Sprintf("the member already received the perMemberCap of %d bonus points", *l.PerMemberCap)
+	}
+}
+
+// selectStacking marks which applicable campaigns apply; cands are sorted by
+// priority descending then name, so the first exclusive one wins.
+func selectStacking(cands []candidate) {
+	winner := slices.IndexFunc(cands, func(c candidate) bool { return c.applicable && c.exclusive })
+	for i := range cands {
+		c := &cands[i]
+		switch {
+		case !c.applicable:
+		case winner < 0 || i == winner:
+			c.Applied = true
+		default:
+			c.Reason, c.OverriddenBy = ReasonExclusiveOverridden, cands[winner].Name
+			c.Message = fmt.Sprintf("exclusive campaign %q (priority %d) applies instead", cands[winner].Name, cands[winner].Priority)
+			c.Multiplier, c.Bonus = nil, 0
+		}
+	}
+}
+
+// nearestWindow is the next window after t, or else the last window when
+// the schedule's last instant is inside one; nil when neither is known.
+func nearestWindow(sch *schedule.Schedule, c config.CampaignSchedule, t time.Time) *WindowExplanation {
+	if next, ok := sch.NextTransition(t); ok {
+		if w, ok := sch.WindowAt(next); ok {
+			return &WindowExplanation{Start: w.Start, End: w.End, Relation: "next"}
+		}
+	}
+	if c.End != nil {
+		if w, ok := sch.WindowAt(c.End.T().Add(-time.Nanosecond)); ok && !t.Before(w.End) {
+			return &WindowExplanation{Start: w.Start, End: w.End, Relation: "previous"}
+		}
+	}
+	return nil
+}
+
+// schedules caches built schedules by their configuration: building one
+// loads its time zone, which reads the zone database, and the same few
+// campaigns are priced for every event. Entries are a few hundred bytes and
+// only grow with distinct schedules ever configured.
+var schedules sync.Map
+
+func cachedSchedule(c config.CampaignSchedule) (*schedule.Schedule, error) {
+	key := scheduleKey(c)
+	if s, ok := schedules.Load(key); ok {
+		return s.(*schedule.Schedule), nil
+	}
+	s, err := schedule.FromConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	schedules.Store(key, s)
+	return s, nil
+}
+
+func scheduleKey(c config.CampaignSchedule) string {
+	b := make([]byte, 0, 96)
+	b = strconv.AppendInt(b, c.Start.T().UnixNano(), 10)
+	b = append(b, '|')
+	if c.End != nil {
+		b = strconv.AppendInt(b, c.End.T().UnixNano(), 10)
+	}
+	b = append(b, '|')
+	if r := c.Recurrence; r != nil {
+		b = append(b, r.Cron...)
+		b = append(b, '|')
+		b = strconv.AppendInt(b, int64(r.Duration.D()), 10)
+	}
+	b = append(b, '|')
+	b = append(b, c.TimeZone...)
+	return string(b)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

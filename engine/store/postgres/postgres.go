@@ -77,6 +77,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 			ForUpdate:      " FOR UPDATE",
 			MigrationLock:  fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey(opts.Schema)),
 			Migrations:     sub,
+			Arrays:         true,
 			Retryable:      retryable,
 		},
 		WriteDB:  db,
@@ -113,8 +114,14 @@ func migrationLockKey(schema string) int64 {
 }
 
 // retryable is true for a deadlock or serialisation failure with another
-// transaction; running the operation again resolves it.
+// transaction, or for an idempotency key another process recorded after the
+// batch looked it up; running the batch again resolves it (the key is then
+// found and replayed or refused).
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == "40P01" || pgErr.Code == "40001" ||
+		(pgErr.Code == "23505" && pgErr.ConstraintName == "idempotency_keys_pkey")
 }

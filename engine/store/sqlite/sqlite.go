@@ -71,7 +71,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
 	s, err := sqlstore.New(ctx, sqlstore.Config{
-		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub},
+		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true},
 		WriteDB:  writeDB,
 		ReadDB:   readDB,
 		Shards:   1, // SQLite has a single writer anyway

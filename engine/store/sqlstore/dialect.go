@@ -23,6 +23,13 @@ type Dialect struct {
 	MigrationLock string
 	// Migrations holds NNNN_name.sql files applied in order.
 	Migrations fs.FS
+	// Arrays: the database takes array parameters (unnest) and has
+	// sequences, so batches write each table with one statement and reserve
+	// entry numbers from the sequence (PostgreSQL).
+	Arrays bool
+	// CacheStatements prepares the writers' statements once and reuses them
+	// (for drivers that do not cache them, such as SQLite's).
+	CacheStatements bool
 	// Retryable reports errors after which an operation may simply be run
 	// again (deadlock, serialisation failure).
 	Retryable func(error) bool

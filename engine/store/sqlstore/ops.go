@@ -25,26 +25,31 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	if err != nil {
 		return ledger.EnrollResult{}, err
 	}
-	var out ledger.EnrollResult
-	replayed, err := s.write(ctx, norm.MemberID, ledger.OpEnroll, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+	// The member row does not exist yet, so no row lock serialises two
+	// processes enrolling with the same key: the key is claimed first.
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
+		if m, ok := tx.members[norm.MemberID]; ok && m.exists {
+			return ledger.EnrollResult{}, ledger.ErrMemberExists
+		}
 		m := ledger.Member{ID: norm.MemberID, Tags: norm.Tags, EnrolledAt: norm.EnrolledAt}
 		if m.EnrolledAt.IsZero() {
 			m.EnrolledAt = s.now()
 		}
 		tags, err := json.Marshal(m.Tags)
 		if err != nil {
-			return nil, fmt.Errorf("encode tags: %w", err)
+			return ledger.EnrollResult{}, fmt.Errorf("encode tags: %w", err)
 		}
 		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime)
 			VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING`, m.ID, string(tags), m.EnrolledAt.UnixMicro())
 		if err != nil {
-			return nil, fmt.Errorf("insert member: %w", err)
+			return ledger.EnrollResult{}, fmt.Errorf("insert member: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("insert member: %w", err)
+			return ledger.EnrollResult{}, fmt.Errorf("insert member: %w", err)
 		} else if n == 0 {
-			return nil, ledger.ErrMemberExists
+			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
+		tx.members[m.ID] = &memberRow{id: m.ID, exists: true}
 		return ledger.EnrollResult{Member: m}, nil
 	})
 	out.Replayed = replayed
@@ -53,39 +58,53 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 
 // Earn implements ledger.Ledger.
 func (s *Store) Earn(ctx context.Context, req ledger.EarnRequest) (ledger.EarnResult, error) {
-	norm, err := req.Normalize()
+	j, err := s.earnJob(req)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	var out ledger.EarnResult
-	replayed, err := s.write(ctx, norm.MemberID, ledger.OpEarn, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
-		return s.applyEarn(ctx, tx, norm)
-	})
+	if err := s.submit(ctx, j); err != nil {
+		return ledger.EarnResult{}, err
+	}
+	return earnResult(wait(ctx, j), j.memberID)
+}
+
+func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	return s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+		r, err := s.applyEarn(ctx, tx, norm)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}), nil
+}
+
+func earnResult(r jobResult, memberID string) (ledger.EarnResult, error) {
+	out, replayed, err := decode[ledger.EarnResult](r, ledger.OpEarn, memberID)
 	out.Replayed = replayed
 	return out, err
 }
 
 func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (ledger.EarnResult, error) {
-	bal, err := lockMember(ctx, tx, r.MemberID)
+	m, err := lockMember(ctx, tx, r.MemberID)
 	if err != nil {
 		return ledger.EarnResult{}, err
+	}
+	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
+		return ledger.EarnResult{}, err
+	} else if dup {
+		return ledger.EarnResult{}, ledger.ErrDuplicateEvent
 	}
 	now := s.now()
 	occurred := r.OccurredAt
 	if occurred.IsZero() {
 		occurred = now
 	}
-	res, err := tx.exec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
-		VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.MemberID, r.EventID, r.Points, r.PurchaseAmount, r.Currency, occurred.UnixMicro(), now.UnixMicro())
-	if err != nil {
-		return ledger.EarnResult{}, fmt.Errorf("insert event: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return ledger.EarnResult{}, fmt.Errorf("insert event: %w", err)
-	} else if n == 0 {
-		return ledger.EarnResult{}, ledger.ErrDuplicateEvent
-	}
+	tx.addEvent(eventRow{memberID: r.MemberID, eventID: r.EventID, points: r.Points, purchase: r.PurchaseAmount,
+		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro()})
 
 	pending := r.AvailableAt.After(now)
 	state, availableAt := lotAvailable, now
@@ -94,10 +113,8 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		state, availableAt = lotPending, r.AvailableAt
 		e.available, e.pending = 0, r.Points
 	}
-	if err := insertLot(ctx, tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt); err != nil {
-		return ledger.EarnResult{}, err
-	}
-	seq, bal, err := record(ctx, tx, r.MemberID, bal, e)
+	insertLot(tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt)
+	seq, bal, err := record(ctx, tx, m, e)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
@@ -111,20 +128,35 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 		return ledger.EarnBatchResult{}, err
 	}
 	items := make([]ledger.EarnBatchItem, len(req.Events))
-	var wg sync.WaitGroup
+	jobs := make([]*job, len(req.Events))
+	fail := func(i int, err error) {
+		items[i].Err = ledger.BatchItemError(i, err)
+		items[i].Error = ledger.NewItemError(items[i].Err)
+	}
 	for i, ev := range req.Events {
 		items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
-		wg.Go(func() {
-			res, err := s.Earn(ctx, ev)
-			if err != nil {
-				items[i].Err = ledger.BatchItemError(i, err)
-				items[i].Error = ledger.NewItemError(items[i].Err)
-				return
-			}
-			items[i].Result = &res
-		})
+		j, err := s.earnJob(ev)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		if err := s.submit(ctx, j); err != nil {
+			fail(i, err)
+			continue
+		}
+		jobs[i] = j
 	}
-	wg.Wait()
+	for i, j := range jobs {
+		if j == nil {
+			continue
+		}
+		res, err := earnResult(wait(ctx, j), j.memberID)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		items[i].Result = &res
+	}
 	out := ledger.EarnBatchResult{Items: items}
 	for _, it := range items {
 		if it.Err != nil {
@@ -145,11 +177,10 @@ func (s *Store) Redeem(ctx context.Context, req ledger.RedeemRequest) (ledger.Re
 	if err != nil {
 		return ledger.RedeemResult{}, err
 	}
-	var out ledger.RedeemResult
-	replayed, err := s.write(ctx, norm.MemberID, ledger.OpRedeem, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.RedeemResult, error) {
 		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
 		if err != nil {
-			return nil, err
+			return ledger.RedeemResult{}, err
 		}
 		return ledger.RedeemResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
 	})
@@ -160,22 +191,22 @@ func (s *Store) Redeem(ctx context.Context, req ledger.RedeemRequest) (ledger.Re
 // debit takes points from available lots, soonest-expiring first, or fails
 // with ErrInsufficientPoints. e describes the entry to record.
 func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int64, e entry) (int64, ledger.Balance, error) {
-	bal, err := lockMember(ctx, tx, memberID)
+	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
-		return 0, bal, err
+		return 0, ledger.Balance{}, err
 	}
-	if bal.Available < points {
-		return 0, bal, ledger.ErrInsufficientPoints
+	if m.bal.Available < points {
+		return 0, m.bal, ledger.ErrInsufficientPoints
 	}
 	taken, err := takeLots(ctx, tx, memberID, lotAvailable, "", points)
 	if err != nil {
-		return 0, bal, err
+		return 0, m.bal, err
 	}
 	if taken != points {
-		return 0, bal, fmt.Errorf("member %s: available lots hold %d of %d points: ledger inconsistent", memberID, taken, points)
+		return 0, m.bal, fmt.Errorf("member %s: available lots hold %d of %d points: ledger inconsistent", memberID, taken, points)
 	}
 	e.available, e.at = -points, s.now()
-	return record(ctx, tx, memberID, bal, e)
+	return record(ctx, tx, m, e)
 }
 
 // Reverse implements ledger.Ledger.
@@ -184,8 +215,7 @@ func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	var out ledger.ReverseResult
-	replayed, err := s.write(ctx, norm.MemberID, ledger.OpReverse, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.ReverseResult, error) {
 		return s.applyReverse(ctx, tx, norm)
 	})
 	out.Replayed = replayed
@@ -193,13 +223,13 @@ func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.
 }
 
 func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseRequest) (ledger.ReverseResult, error) {
-	bal, err := lockMember(ctx, tx, r.MemberID)
+	m, err := lockMember(ctx, tx, r.MemberID)
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
 	var earned, reversed, purchase int64
-	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount FROM events WHERE member_id = ? AND event_id = ?`, r.MemberID, r.EventID).
-		Scan(&earned, &reversed, &purchase)
+	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount FROM events WHERE member_id = ? AND event_id = ?`,
+		[]any{&earned, &reversed, &purchase}, r.MemberID, r.EventID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.ReverseResult{}, ledger.ErrEventNotFound
 	}
@@ -235,7 +265,7 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ? WHERE member_id = ? AND event_id = ?`, requested, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
 	}
-	seq, bal, err := record(ctx, tx, r.MemberID, bal, entry{
+	seq, bal, err := record(ctx, tx, m, entry{
 		kind: ledger.EntryReverse, available: -fromAvailable, pending: -fromPending, lifetime: -requested,
 		eventID: r.EventID, reference: r.Reference, reason: r.Reason, shortfall: shortfall, at: s.now(),
 	})
@@ -254,8 +284,7 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 	if err != nil {
 		return ledger.AdjustResult{}, err
 	}
-	var out ledger.AdjustResult
-	replayed, err := s.write(ctx, norm.MemberID, ledger.OpAdjust, req.IdempotencyKey, norm, &out, func(ctx context.Context, tx *txn) (any, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
 		e := entry{kind: ledger.EntryAdjust, reference: norm.Reference, reason: norm.Reason}
 		var (
 			seq int64
@@ -268,7 +297,7 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 			seq, bal, err = s.credit(ctx, tx, norm.MemberID, norm.Points, norm.ExpiresAt, e)
 		}
 		if err != nil {
-			return nil, err
+			return ledger.AdjustResult{}, err
 		}
 		return ledger.AdjustResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
 	})
@@ -278,16 +307,14 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 
 // credit adds an available lot outside any event.
 func (s *Store) credit(ctx context.Context, tx *txn, memberID string, points int64, expiresAt time.Time, e entry) (int64, ledger.Balance, error) {
-	bal, err := lockMember(ctx, tx, memberID)
+	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
-		return 0, bal, err
+		return 0, ledger.Balance{}, err
 	}
 	now := s.now()
-	if err := insertLot(ctx, tx, memberID, "", points, lotAvailable, now, expiresAt); err != nil {
-		return 0, bal, err
-	}
+	insertLot(tx, memberID, "", points, lotAvailable, now, expiresAt)
 	e.available, e.lifetime, e.at = points, points, now
-	return record(ctx, tx, memberID, bal, e)
+	return record(ctx, tx, m, e)
 }
 
 // ProcessDue implements ledger.Ledger. It finds members with due lots and
@@ -310,17 +337,20 @@ func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDu
 		var wg sync.WaitGroup
 		for i, id := range members {
 			wg.Go(func() {
-				raw, err := s.run(ctx, id, func(ctx context.Context, tx *txn) ([]byte, error) {
+				j := &job{memberID: id, done: make(chan jobResult, 1), apply: func(ctx context.Context, tx *txn) (any, []byte, error) {
 					r, err := s.processMember(ctx, tx, id, now)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
-					return json.Marshal(r)
-				})
-				if err == nil {
-					err = json.Unmarshal(raw, &results[i])
+					return r, nil, nil
+				}}
+				if errs[i] = s.submit(ctx, j); errs[i] != nil {
+					return
 				}
-				errs[i] = err
+				r := wait(ctx, j)
+				if errs[i] = r.err; r.err == nil {
+					results[i] = r.val.(ledger.ProcessDueResult)
+				}
 			})
 		}
 		wg.Wait()
@@ -366,7 +396,7 @@ func (s *Store) dueMembers(ctx context.Context, now time.Time, limit int) ([]str
 // processMember releases, then expires, the member's due lots, one entry per lot.
 func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now time.Time) (ledger.ProcessDueResult, error) {
 	var r ledger.ProcessDueResult
-	bal, err := lockMember(ctx, tx, memberID)
+	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
 		return r, err
 	}
@@ -379,7 +409,7 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 			return r, fmt.Errorf("release lot: %w", err)
 		}
 		if l.remaining > 0 {
-			if _, bal, err = record(ctx, tx, memberID, bal, entry{kind: ledger.EntryRelease, available: l.remaining, pending: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+			if _, _, err = record(ctx, tx, m, entry{kind: ledger.EntryRelease, available: l.remaining, pending: -l.remaining, eventID: l.eventID, at: now}); err != nil {
 				return r, err
 			}
 		}
@@ -394,7 +424,7 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 		if _, err := tx.exec(ctx, `UPDATE lots SET state = 'expired', remaining = 0 WHERE id = ?`, l.id); err != nil {
 			return r, fmt.Errorf("expire lot: %w", err)
 		}
-		if _, bal, err = record(ctx, tx, memberID, bal, entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+		if _, _, err = record(ctx, tx, m, entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, at: now}); err != nil {
 			return r, err
 		}
 		r.ExpiredLots++

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,54 +18,38 @@ type entry struct {
 	at                           time.Time
 }
 
-// lockMember reads the member's balance, locking the row where the dialect
-// supports it. Every write to a member's balance, lots or entries takes this
-// lock first, so writers in several processes serialise per member.
-func lockMember(ctx context.Context, tx *txn, memberID string) (ledger.Balance, error) {
-	var b ledger.Balance
-	err := tx.queryRow(ctx, `SELECT available, pending, lifetime FROM members WHERE id = ?`+tx.d.ForUpdate, memberID).
-		Scan(&b.Available, &b.Pending, &b.LifetimeEarned)
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, ledger.ErrMemberNotFound
-	}
-	if err != nil {
-		return b, fmt.Errorf("lock member: %w", err)
-	}
-	return b, nil
+// lockMember returns the member's row, locked for the batch transaction
+// where the dialect supports it. Every write to a member's balance, lots or
+// entries takes this lock first, so writers in several processes serialise
+// per member.
+func lockMember(ctx context.Context, tx *txn, memberID string) (*memberRow, error) {
+	return tx.member(ctx, memberID)
 }
 
-// record appends the entry and applies its deltas to the balance.
-func record(ctx context.Context, tx *txn, memberID string, bal ledger.Balance, e entry) (int64, ledger.Balance, error) {
+// record appends the entry and applies its deltas to the balance; both are
+// written when the batch ends.
+func record(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, ledger.Balance, error) {
+	bal := m.bal
 	bal.Available += e.available
 	bal.Pending += e.pending
 	bal.LifetimeEarned += e.lifetime
 	if bal.Available < 0 || bal.Pending < 0 {
-		return 0, bal, fmt.Errorf("member %s: %s would make the balance negative: ledger inconsistent", memberID, e.kind)
+		return 0, m.bal, fmt.Errorf("member %s: %s would make the balance negative: ledger inconsistent", m.id, e.kind)
 	}
-	var seq int64
-	err := tx.queryRow(ctx, `INSERT INTO entries (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		memberID, string(e.kind), e.available, e.pending, e.lifetime, e.eventID, e.reference, e.reason, e.shortfall, e.at.UnixMicro()).Scan(&seq)
+	seq, err := tx.addEntry(ctx, m, e)
 	if err != nil {
-		return 0, bal, fmt.Errorf("insert entry: %w", err)
+		return 0, m.bal, err
 	}
-	if _, err := tx.exec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ? WHERE id = ?`,
-		bal.Available, bal.Pending, bal.LifetimeEarned, memberID); err != nil {
-		return 0, bal, fmt.Errorf("update balance: %w", err)
-	}
+	m.bal = bal
 	return seq, bal, nil
 }
 
-func insertLot(ctx context.Context, tx *txn, memberID, eventID string, points int64, state string, availableAt, expiresAt time.Time) error {
+func insertLot(tx *txn, memberID, eventID string, points int64, state string, availableAt, expiresAt time.Time) {
 	var expires sql.NullInt64
 	if !expiresAt.IsZero() {
 		expires = sql.NullInt64{Int64: expiresAt.UnixMicro(), Valid: true}
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, memberID, eventID, points, points, state, availableAt.UnixMicro(), expires); err != nil {
-		return fmt.Errorf("insert lot: %w", err)
-	}
-	return nil
+	tx.addLot(lotRow{memberID: memberID, eventID: eventID, amount: points, state: state, availableAt: availableAt.UnixMicro(), expiresAt: expires})
 }
 
 type lot struct {

@@ -31,6 +31,7 @@ type Config struct {
 type Store struct {
 	cfg       Config
 	writers   []*writer
+	stmts     *stmtCache // prepared statements of the writers, if the dialect wants them
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -52,8 +53,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Dialect.Name, err)
 	}
 	s := &Store{cfg: cfg}
+	if cfg.Dialect.CacheStatements {
+		s.stmts = newStmtCache(cfg.WriteDB)
+	}
 	for range cfg.Shards {
-		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch))
+		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts))
 	}
 	return s, nil
 }
@@ -63,6 +67,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		for _, w := range s.writers {
 			w.close()
+		}
+		if s.stmts != nil {
+			s.stmts.close()
 		}
 		s.closeErr = s.cfg.WriteDB.Close()
 		if s.cfg.ReadDB != s.cfg.WriteDB {
@@ -96,74 +103,118 @@ func (s *Store) writerFor(memberID string) *writer {
 	return s.writers[h.Sum32()%uint32(len(s.writers))]
 }
 
-// run submits a job to the member's writer and waits for its answer.
-func (s *Store) run(ctx context.Context, memberID string, apply func(context.Context, *txn) ([]byte, error)) ([]byte, error) {
-	done, err := s.writerFor(memberID).submit(ctx, memberID, apply)
-	if err != nil {
-		return nil, err
+// newJob makes the job of an idempotent operation: the key is looked up
+// first (prefetched with the batch's other keys); a known key replays the
+// stored result or is refused as reused; otherwise the operation is applied
+// and the key recorded with its result. With claimFirst the key is inserted
+// before the operation runs, so that a concurrent writer of the same key in
+// another process waits for ours and then sees it; operations that lock an
+// existing member row are serialised by that lock instead.
+func (s *Store) newJob(memberID, eventID string, op ledger.Op, key string, normReq any, claimFirst bool, apply func(context.Context, *txn) (any, error)) *job {
+	hash := ledger.RequestHash(op, normReq)
+	now := s.now().UnixMicro()
+	j := &job{memberID: memberID, key: key, eventID: eventID, done: make(chan jobResult, 1)}
+	j.apply = func(ctx context.Context, tx *txn) (any, []byte, error) {
+		if rec, ok := tx.keys[key]; ok {
+			if rec.hash != hash {
+				return nil, nil, ledger.ErrIdempotencyReuse
+			}
+			return nil, rec.result, errReplay
+		}
+		if claimFirst {
+			res, err := tx.exec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
+				VALUES (?, ?, ?, '', ?) ON CONFLICT DO NOTHING`, key, string(op), hash, now)
+			if err != nil {
+				return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
+			} else if n == 0 {
+				var storedHash, stored string
+				if err := tx.queryRow(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE idem_key = ?`, []any{&storedHash, &stored}, key); err != nil {
+					return nil, nil, fmt.Errorf("read idempotency key: %w", err)
+				}
+				if storedHash != hash {
+					return nil, nil, ledger.ErrIdempotencyReuse
+				}
+				return nil, []byte(stored), errReplay
+			}
+		}
+		val, err := apply(ctx, tx)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := json.Marshal(val)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode result: %w", err)
+		}
+		if claimFirst {
+			if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, string(out), key); err != nil {
+				return nil, nil, fmt.Errorf("store idempotency result: %w", err)
+			}
+			tx.keys[key] = idemRecord{hash: hash, result: out}
+		} else {
+			tx.addKey(idemRow{key: key, op: string(op), hash: hash, result: out, createdAt: now})
+		}
+		return val, out, nil
 	}
+	return j
+}
+
+// submit queues a job with the member's writer.
+func (s *Store) submit(ctx context.Context, j *job) error {
+	return s.writerFor(j.memberID).submit(ctx, j)
+}
+
+// wait returns the job's answer.
+func wait(ctx context.Context, j *job) jobResult {
 	select {
-	case r := <-done:
-		return r.out, r.err
+	case r := <-j.done:
+		return r
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return jobResult{err: ctx.Err()}
 	}
 }
 
-// idempotent wraps an operation: the key is claimed first, so a concurrent
-// writer of the same key (another shard or process) waits for ours and then
-// sees it; a known key replays the stored result or is refused as reused.
-func idempotent(op ledger.Op, key string, normReq any, now time.Time, apply func(context.Context, *txn) (any, error)) func(context.Context, *txn) ([]byte, error) {
-	hash := ledger.RequestHash(op, normReq)
-	return func(ctx context.Context, tx *txn) ([]byte, error) {
-		res, err := tx.exec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
-			VALUES (?, ?, ?, '', ?) ON CONFLICT DO NOTHING`, key, string(op), hash, now.UnixMicro())
-		if err != nil {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
+// errReplay marks a stored result being returned; nothing was written and
+// the result still reaches the caller.
+var errReplay = errors.New("replayed")
+
+// decode turns a job's answer into the operation's result, reporting
+// whether it was a replay.
+func decode[T any](r jobResult, op ledger.Op, memberID string) (T, bool, error) {
+	var out T
+	if errors.Is(r.err, errReplay) {
+		if err := json.Unmarshal(r.raw, &out); err != nil {
+			return out, false, fmt.Errorf("%s %s: decode result: %w", op, memberID, err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
-		} else if n == 0 {
-			var storedHash, stored string
-			if err := tx.queryRow(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE idem_key = ?`, key).Scan(&storedHash, &stored); err != nil {
-				return nil, fmt.Errorf("read idempotency key: %w", err)
-			}
-			if storedHash != hash {
-				return nil, ledger.ErrIdempotencyReuse
-			}
-			return []byte(stored), errReplay
-		}
-		result, err := apply(ctx, tx)
+		return out, true, nil
+	}
+	if r.err != nil {
+		return out, false, fmt.Errorf("%s %s: %w", op, memberID, r.err)
+	}
+	v, ok := r.val.(T)
+	if !ok {
+		return out, false, fmt.Errorf("%s %s: unexpected result %T", op, memberID, r.val)
+	}
+	return v, false, nil
+}
+
+// write runs an idempotent operation and returns its result, reporting
+// whether it was a replay.
+func write[T any](ctx context.Context, s *Store, memberID, eventID string, op ledger.Op, key string, normReq any, claimFirst bool, apply func(context.Context, *txn) (T, error)) (T, bool, error) {
+	j := s.newJob(memberID, eventID, op, key, normReq, claimFirst, func(ctx context.Context, tx *txn) (any, error) {
+		v, err := apply(ctx, tx)
 		if err != nil {
 			return nil, err
 		}
-		out, err := json.Marshal(result)
-		if err != nil {
-			return nil, fmt.Errorf("encode result: %w", err)
-		}
-		if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, string(out), key); err != nil {
-			return nil, fmt.Errorf("store idempotency result: %w", err)
-		}
-		return out, nil
+		return v, nil
+	})
+	if err := s.submit(ctx, j); err != nil {
+		var zero T
+		return zero, false, err
 	}
-}
-
-// errReplay marks a stored result being returned; the savepoint is rolled
-// back (nothing was written) and the result still reaches the caller.
-var errReplay = errors.New("replayed")
-
-// write runs an idempotent operation and decodes its result into out,
-// reporting whether it was a replay.
-func (s *Store) write(ctx context.Context, memberID string, op ledger.Op, key string, normReq any, out any, apply func(context.Context, *txn) (any, error)) (bool, error) {
-	raw, err := s.run(ctx, memberID, idempotent(op, key, normReq, s.now(), apply))
-	replayed := errors.Is(err, errReplay)
-	if err != nil && !replayed {
-		return false, fmt.Errorf("%s %s: %w", op, memberID, err)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return false, fmt.Errorf("%s %s: decode result: %w", op, memberID, err)
-	}
-	return replayed, nil
+	return decode[T](wait(ctx, j), op, memberID)
 }
 
 // Stats counts the group commits so far.

@@ -15,28 +15,42 @@ import (
 // job is one write operation run inside a writer's batch transaction.
 type job struct {
 	memberID string
-	apply    func(ctx context.Context, tx *txn) ([]byte, error)
-	done     chan jobResult // buffered, so the writer never blocks on answering
+	// key is the idempotency key (empty for internal jobs); prefetched with
+	// the batch's other keys.
+	key string
+	// eventID is the earn event whose existence the batch prefetches.
+	eventID string
+	apply   func(ctx context.Context, tx *txn) (any, []byte, error)
+	done    chan jobResult // buffered, so the writer never blocks on answering
 }
 
 type jobResult struct {
-	out []byte
+	val any    // the result of an applied operation
+	raw []byte // the stored result of a replay (with errReplay)
 	err error
 }
 
-// maxOpRetries bounds re-running an operation after a deadlock or
-// serialisation failure with another process.
+// maxOpRetries bounds re-running a batch after a deadlock, serialisation
+// failure or idempotency key race with another process.
 const maxOpRetries = 5
 
 // writer is an application-level group commit: one goroutine takes every job
-// waiting in its queue, applies them in one transaction, each inside a
-// savepoint so that one job's failure does not undo the others, commits once
-// and then answers them all. There is no timer; the time a commit takes is
-// the window in which the next batch gathers.
+// waiting in its queue, applies them in one transaction, commits once and
+// then answers them all. There is no timer; the time a commit takes is the
+// window in which the next batch gathers.
+//
+// Operations validate against state read inside the transaction before they
+// write, so a business failure (insufficient points, duplicate event, replayed
+// key) writes nothing and needs no savepoint. Rows are buffered and written
+// with one statement per table when the batch ends (see batch.go). Should an
+// operation fail after it wrote, or a statement fail, the transaction is
+// rolled back and the batch run again without that operation (or, when the
+// failure cannot be attributed, one job per transaction).
 type writer struct {
 	db       *sql.DB
 	dialect  *Dialect
 	maxBatch int
+	stmts    *stmtCache
 
 	commits, ops atomic.Int64 // committed batches and the jobs in them
 
@@ -46,11 +60,12 @@ type writer struct {
 	done   chan struct{}
 }
 
-func newWriter(db *sql.DB, d *Dialect, maxBatch int) *writer {
+func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache) *writer {
 	w := &writer{
 		db:       db,
 		dialect:  d,
 		maxBatch: maxBatch,
+		stmts:    stmts,
 		queue:    make(chan *job, maxBatch),
 		done:     make(chan struct{}),
 	}
@@ -58,19 +73,18 @@ func newWriter(db *sql.DB, d *Dialect, maxBatch int) *writer {
 	return w
 }
 
-// submit queues a job; the answer arrives on the returned channel.
-func (w *writer) submit(ctx context.Context, memberID string, apply func(context.Context, *txn) ([]byte, error)) (<-chan jobResult, error) {
-	j := &job{memberID: memberID, apply: apply, done: make(chan jobResult, 1)}
+// submit queues a job; the answer arrives on j.done.
+func (w *writer) submit(ctx context.Context, j *job) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
-		return nil, ledger.ErrClosed
+		return ledger.ErrClosed
 	}
 	select {
 	case w.queue <- j:
-		return j.done, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -103,6 +117,9 @@ func (w *writer) run() {
 			}
 		}
 		w.commit(batch)
+		if w.stmts != nil {
+			w.stmts.prepareMissing(context.Background())
+		}
 	}
 }
 
@@ -111,32 +128,106 @@ func (w *writer) commit(batch []*job) {
 	// A stable order by member keeps row-lock order consistent across
 	// processes sharing a database, and keeps each member's jobs in order.
 	sort.SliceStable(batch, func(a, b int) bool { return batch[a].memberID < batch[b].memberID })
-
 	ctx := context.Background() // callers may give up; the batch still finishes
 	results := make([]jobResult, len(batch))
-	err := w.runBatch(ctx, batch, results)
-	for i, j := range batch {
-		if err != nil {
-			j.done <- jobResult{err: err}
-			continue
+	idx := make([]int, len(batch)) // jobs still to run, as indices into batch
+	for i := range idx {
+		idx[i] = i
+	}
+	jobs := make([]*job, 0, len(batch))
+	res := make([]jobResult, len(batch))
+	for attempt := 1; len(idx) > 0; {
+		jobs = jobs[:0]
+		for _, i := range idx {
+			jobs = append(jobs, batch[i])
 		}
+		err := w.runBatch(ctx, jobs, res[:len(jobs)])
+		var opErr *opFailure
+		switch {
+		case err == nil:
+			for k, i := range idx {
+				results[i] = res[k]
+			}
+			idx = nil
+		case errors.As(err, &opErr):
+			// The operation failed after it wrote: it gets its error and
+			// the others run again without it.
+			results[idx[opErr.index]] = jobResult{err: opErr.err}
+			idx = append(idx[:opErr.index], idx[opErr.index+1:]...)
+		case w.dialect.Retryable != nil && w.dialect.Retryable(err) && attempt < maxOpRetries:
+			attempt++
+		case len(idx) > 1:
+			// Not attributable to one job: run each in its own transaction.
+			for _, i := range idx {
+				results[i] = w.runAlone(ctx, batch[i])
+			}
+			idx = nil
+		default:
+			results[idx[0]] = jobResult{err: err}
+			idx = nil
+		}
+	}
+	for i, j := range batch {
 		j.done <- results[i]
 	}
 }
+
+// runAlone runs one job in its own transaction.
+func (w *writer) runAlone(ctx context.Context, j *job) jobResult {
+	res := make([]jobResult, 1)
+	for attempt := 1; ; attempt++ {
+		err := w.runBatch(ctx, []*job{j}, res)
+		var opErr *opFailure
+		switch {
+		case err == nil:
+			return res[0]
+		case errors.As(err, &opErr):
+			return jobResult{err: opErr.err}
+		case w.dialect.Retryable != nil && w.dialect.Retryable(err) && attempt < maxOpRetries:
+		default:
+			return jobResult{err: err}
+		}
+	}
+}
+
+// opFailure is an operation that failed after writing; the batch must be
+// rolled back and run again without it.
+type opFailure struct {
+	index int
+	err   error
+}
+
+func (e *opFailure) Error() string { return fmt.Sprintf("operation %d: %v", e.index, e.err) }
 
 func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult) error {
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %v", ledger.ErrStoreUnavailable, err)
 	}
-	tx := &txn{tx: sqlTx, d: w.dialect}
+	tx := newTxn(sqlTx, w.dialect, w.stmts)
+	fail := func(err error) error {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := tx.prefetch(ctx, batch); err != nil {
+		return fail(err)
+	}
 	for i, j := range batch {
-		out, err := w.applyOne(ctx, tx, j)
-		if errors.Is(err, errTxBroken) {
-			_ = sqlTx.Rollback()
-			return fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
+		tx.remaining = len(batch) - i
+		m := tx.mark(j.memberID)
+		val, raw, err := j.apply(ctx, tx)
+		if err != nil && !errors.Is(err, errReplay) {
+			if tx.failed != nil {
+				return fail(tx.failed) // a statement failed: the transaction is unusable
+			}
+			if !tx.undo(m) {
+				return fail(&opFailure{index: i, err: err})
+			}
 		}
-		results[i] = jobResult{out: out, err: err}
+		results[i] = jobResult{val: val, raw: raw, err: err}
+	}
+	if err := tx.flushAll(ctx); err != nil {
+		return fail(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("%w: commit: %v", ledger.ErrStoreUnavailable, err)
@@ -144,50 +235,4 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	w.commits.Add(1)
 	w.ops.Add(int64(len(batch)))
 	return nil
-}
-
-var errTxBroken = errors.New("batch transaction broken")
-
-// applyOne runs a job inside a savepoint, retrying transient conflicts.
-func (w *writer) applyOne(ctx context.Context, tx *txn, j *job) ([]byte, error) {
-	for attempt := 1; ; attempt++ {
-		if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			return nil, fmt.Errorf("%w: savepoint: %v", errTxBroken, err)
-		}
-		out, err := j.apply(ctx, tx)
-		if err == nil {
-			if _, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
-				return nil, fmt.Errorf("%w: release savepoint: %v", errTxBroken, err)
-			}
-			return out, nil
-		}
-		if _, rbErr := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); rbErr != nil {
-			return nil, fmt.Errorf("%w: rollback to savepoint after %v: %v", errTxBroken, err, rbErr)
-		}
-		if _, relErr := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); relErr != nil {
-			return nil, fmt.Errorf("%w: release savepoint: %v", errTxBroken, relErr)
-		}
-		if w.dialect.Retryable != nil && w.dialect.Retryable(err) && attempt < maxOpRetries {
-			continue
-		}
-		return out, err // out carries a replayed result
-	}
-}
-
-// txn is a transaction that rewrites placeholders for its dialect.
-type txn struct {
-	tx *sql.Tx
-	d  *Dialect
-}
-
-func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.d.rebind(q), args...)
-}
-
-func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
-}
-
-func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
 }

@@ -1,0 +1,713 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// txn is a writer's batch transaction. It memoises the members it locked and
+// the idempotency keys and events it looked up, and buffers the rows the
+// batch's operations append (entries, lots, events, idempotency records,
+// balances) until they are written with one statement per table: before a
+// statement that reads the table, and at the end of the batch.
+type txn struct {
+	tx     *sql.Tx
+	d      *Dialect
+	stmts  *stmtCache
+	failed error // the first statement that failed; the transaction is unusable
+
+	members map[string]*memberRow
+	keys    map[string]idemRecord
+	events  map[eventKey]bool // true: the event exists
+
+	newEvents  []eventRow
+	newLots    []lotRow
+	newEntries []entryRow
+	newKeys    []idemRow
+	dirty      []*memberRow // members whose balance changed, in order
+
+	seqs      []int64 // entry sequence numbers reserved and not yet used
+	seqNext   int64   // SQLite: the next entry number, 0 until read
+	remaining int     // jobs left in the batch, a hint for reserving seqs
+
+	writes  int // statements that changed rows
+	appends int // rows buffered
+	flushes int
+}
+
+type memberRow struct {
+	id     string
+	bal    ledger.Balance
+	exists bool
+	dirty  bool
+}
+
+type idemRecord struct {
+	hash   string
+	result []byte
+}
+
+type eventKey struct{ member, event string }
+
+type eventRow struct {
+	memberID, eventID, currency       string
+	points, purchase, occurred, recAt int64
+}
+
+type lotRow struct {
+	memberID, eventID, state string
+	amount, availableAt      int64
+	expiresAt                sql.NullInt64
+}
+
+type entryRow struct {
+	seq      int64
+	memberID string
+	e        entry
+}
+
+type idemRow struct {
+	key, op, hash string
+	result        []byte
+	createdAt     int64
+}
+
+func newTxn(tx *sql.Tx, d *Dialect, stmts *stmtCache) *txn {
+	return &txn{
+		tx: tx, d: d, stmts: stmts,
+		members: make(map[string]*memberRow),
+		keys:    make(map[string]idemRecord),
+		events:  make(map[eventKey]bool),
+	}
+}
+
+// opMark is the buffered state before an operation, to undo a failed one.
+type opMark struct {
+	member                             *memberRow
+	saved                              memberRow
+	events, lots, entries, keys, dirty int
+	writes, appends, flushes           int
+}
+
+func (t *txn) mark(memberID string) opMark {
+	m := opMark{
+		member: t.members[memberID],
+		events: len(t.newEvents), lots: len(t.newLots), entries: len(t.newEntries), keys: len(t.newKeys),
+		dirty: len(t.dirty), writes: t.writes, appends: t.appends, flushes: t.flushes,
+	}
+	if m.member != nil {
+		m.saved = *m.member
+	}
+	return m
+}
+
+// undo drops what a failed operation buffered. It reports false if the
+// operation already wrote to the database, so only a rollback undoes it.
+func (t *txn) undo(m opMark) bool {
+	if t.writes != m.writes || (t.flushes != m.flushes && t.appends != m.appends) {
+		return false
+	}
+	if t.flushes == m.flushes {
+		for _, ev := range t.newEvents[m.events:] {
+			t.events[eventKey{ev.memberID, ev.eventID}] = false
+		}
+		t.newEvents = t.newEvents[:m.events]
+		t.newLots = t.newLots[:m.lots]
+		t.newEntries = t.newEntries[:m.entries]
+		t.newKeys = t.newKeys[:m.keys]
+	}
+	if len(t.dirty) > m.dirty {
+		t.dirty = t.dirty[:m.dirty]
+	}
+	if m.member != nil {
+		*m.member = m.saved
+	}
+	return true
+}
+
+// stmtCache keeps prepared statements of dialects that do not cache them
+// (SQLite's). The writer's database has a single connection, held by the
+// batch transaction, so a statement seen for the first time runs unprepared
+// and is prepared between batches.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	missing map[string]bool
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, missing: map[string]bool{}}
+}
+
+// get returns the prepared statement, or nil after noting q to prepare.
+func (c *stmtCache) get(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.m[q]
+	if st == nil {
+		c.missing[q] = true
+	}
+	return st
+}
+
+// prepareMissing prepares the statements noted since; it runs outside
+// transactions.
+func (c *stmtCache) prepareMissing(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range c.missing {
+		if st, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.m[q] = st
+		}
+		delete(c.missing, q)
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+func (t *txn) fail(err error) error {
+	if t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// rawExec runs a statement without flushing buffers.
+func (t *txn) rawExec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if st := t.stmts.get(q); st != nil {
+		res, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return res, nil
+}
+
+func (t *txn) rawQuery(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if st := t.stmts.get(q); st != nil {
+		rows, err = t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, q, args...)
+	}
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return rows, nil
+}
+
+// exec runs a statement of the operation being applied, after writing the
+// buffered lots and events it may touch.
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := t.flushLotsEvents(ctx); err != nil {
+		return nil, err
+	}
+	res, err := t.rawExec(ctx, t.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		t.writes++
+	}
+	return res, nil
+}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := t.flushLotsEvents(ctx); err != nil {
+		return nil, err
+	}
+	return t.rawQuery(ctx, t.d.rebind(q), args...)
+}
+
+// queryRow is query for one row; like sql.Row, errors surface in Scan.
+func (t *txn) queryRow(ctx context.Context, q string, dest []any, args ...any) error {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return t.fail(err)
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// prefetch locks the batch's members (in id order, one statement) and reads
+// its idempotency keys and earn events, so that most operations need no
+// statement of their own.
+func (t *txn) prefetch(ctx context.Context, batch []*job) error {
+	ids := make([]string, 0, len(batch))
+	var keys []string
+	var evMembers, evIDs []string
+	for i, j := range batch {
+		if i == 0 || j.memberID != batch[i-1].memberID {
+			ids = append(ids, j.memberID)
+		}
+		if j.key != "" {
+			keys = append(keys, j.key)
+		}
+		if j.eventID != "" {
+			evMembers = append(evMembers, j.memberID)
+			evIDs = append(evIDs, j.eventID)
+		}
+	}
+	for _, id := range ids {
+		t.members[id] = &memberRow{id: id}
+	}
+	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
+		[][]string{ids}, func(rows *sql.Rows) error {
+			var id string
+			var b ledger.Balance
+			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned); err != nil {
+				return err
+			}
+			if m := t.members[id]; m != nil {
+				m.bal, m.exists = b, true
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("lock members: %w", err)
+	}
+	if len(keys) > 0 {
+		err := t.listQuery(ctx, `SELECT idem_key, request_hash, result FROM idempotency_keys WHERE idem_key IN (%s)`,
+			[][]string{keys}, func(rows *sql.Rows) error {
+				var k, h, r string
+				if err := rows.Scan(&k, &h, &r); err != nil {
+					return err
+				}
+				t.keys[k] = idemRecord{hash: h, result: []byte(r)}
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("read idempotency keys: %w", err)
+		}
+	}
+	if len(evIDs) > 0 {
+		for i := range evIDs {
+			t.events[eventKey{evMembers[i], evIDs[i]}] = false
+		}
+		err := t.listQuery(ctx, `SELECT member_id, event_id FROM events WHERE (member_id, event_id) IN (%s)`,
+			[][]string{evMembers, evIDs}, func(rows *sql.Rows) error {
+				var m, e string
+				if err := rows.Scan(&m, &e); err != nil {
+					return err
+				}
+				t.events[eventKey{m, e}] = true
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+	}
+	return nil
+}
+
+// listQuery runs q with its %s replaced by a set of values (tuples when
+// several columns are given), passed as arrays on PostgreSQL and as one JSON
+// document on SQLite, so the statement text does not depend on the count.
+func (t *txn) listQuery(ctx context.Context, q string, cols [][]string, row func(*sql.Rows) error) error {
+	var set string
+	var args []any
+	if t.d.Arrays {
+		if len(cols) == 1 {
+			set = `SELECT unnest($1::text[])`
+		} else {
+			set = `SELECT * FROM unnest($1::text[], $2::text[])`
+		}
+		for _, c := range cols {
+			args = append(args, c)
+		}
+	} else {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range cols[0] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if len(cols) == 1 {
+				writeJSONString(&b, cols[0][i])
+				continue
+			}
+			b.WriteByte('[')
+			for c := range cols {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				writeJSONString(&b, cols[c][i])
+			}
+			b.WriteByte(']')
+		}
+		b.WriteByte(']')
+		if len(cols) == 1 {
+			set = `SELECT value FROM json_each(?)`
+		} else {
+			set = `SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)`
+		}
+		args = []any{b.String()}
+	}
+	rows, err := t.rawQuery(ctx, fmt.Sprintf(q, set), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return t.fail(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func writeJSONString(b *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+}
+
+// member returns the member's row, locked by prefetch or now.
+func (t *txn) member(ctx context.Context, memberID string) (*memberRow, error) {
+	if m, ok := t.members[memberID]; ok {
+		if !m.exists {
+			return nil, ledger.ErrMemberNotFound
+		}
+		return m, nil
+	}
+	m := &memberRow{id: memberID}
+	err := t.queryRow(ctx, `SELECT available, pending, lifetime FROM members WHERE id = ?`+t.d.ForUpdate,
+		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned}, memberID)
+	if errors.Is(err, sql.ErrNoRows) {
+		t.members[memberID] = m
+		return nil, ledger.ErrMemberNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock member: %w", err)
+	}
+	m.exists = true
+	t.members[memberID] = m
+	return m, nil
+}
+
+// eventExists reports whether the member already recorded the event.
+func (t *txn) eventExists(ctx context.Context, memberID, eventID string) (bool, error) {
+	if ok, known := t.events[eventKey{memberID, eventID}]; known {
+		return ok, nil
+	}
+	var one int
+	err := t.queryRow(ctx, `SELECT 1 FROM events WHERE member_id = ? AND event_id = ?`, []any{&one}, memberID, eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read event: %w", err)
+	}
+	return true, nil
+}
+
+func (t *txn) addEvent(r eventRow) {
+	t.events[eventKey{r.memberID, r.eventID}] = true
+	t.newEvents = append(t.newEvents, r)
+	t.appends++
+}
+
+func (t *txn) addLot(r lotRow) {
+	t.newLots = append(t.newLots, r)
+	t.appends++
+}
+
+func (t *txn) addKey(r idemRow) {
+	t.keys[r.key] = idemRecord{hash: r.hash, result: r.result}
+	t.newKeys = append(t.newKeys, r)
+	t.appends++
+}
+
+// addEntry buffers an entry with the next reserved sequence number.
+func (t *txn) addEntry(ctx context.Context, m *memberRow, e entry) (int64, error) {
+	if len(t.seqs) == 0 {
+		if err := t.reserveSeqs(ctx, max(t.remaining, 1)+8); err != nil {
+			return 0, err
+		}
+	}
+	seq := t.seqs[0]
+	t.seqs = t.seqs[1:]
+	t.newEntries = append(t.newEntries, entryRow{seq: seq, memberID: m.id, e: e})
+	if !m.dirty {
+		m.dirty = true
+		t.dirty = append(t.dirty, m)
+	}
+	t.appends++
+	return seq, nil
+}
+
+// reserveSeqs takes n entry sequence numbers: from the sequence on
+// PostgreSQL (shared by every process), after the highest on SQLite (whose
+// write lock the transaction holds).
+func (t *txn) reserveSeqs(ctx context.Context, n int) error {
+	if t.d.Arrays {
+		rows, err := t.rawQuery(ctx, `SELECT nextval(pg_get_serial_sequence('entries', 'seq')) FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return fmt.Errorf("reserve entry numbers: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s int64
+			if err := rows.Scan(&s); err != nil {
+				return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+			}
+			t.seqs = append(t.seqs, s)
+		}
+		if err := rows.Err(); err != nil {
+			return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+		}
+		return nil
+	}
+	if t.seqNext == 0 {
+		rows, err := t.rawQuery(ctx, `SELECT COALESCE(MAX(seq), 0) FROM entries`)
+		if err != nil {
+			return fmt.Errorf("reserve entry numbers: %w", err)
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			return t.fail(fmt.Errorf("reserve entry numbers: %w", rows.Err()))
+		}
+		if err := rows.Scan(&t.seqNext); err != nil {
+			return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+		}
+		t.seqNext++
+	}
+	for range n {
+		t.seqs = append(t.seqs, t.seqNext)
+		t.seqNext++
+	}
+	return nil
+}
+
+// flushLotsEvents writes buffered lots and events, before a statement that
+// may read or update them.
+func (t *txn) flushLotsEvents(ctx context.Context) error {
+	if len(t.newEvents) == 0 && len(t.newLots) == 0 {
+		return nil
+	}
+	t.flushes++
+	if err := t.flushEvents(ctx); err != nil {
+		return err
+	}
+	return t.flushLots(ctx)
+}
+
+// flushAll writes every buffered row and balance.
+func (t *txn) flushAll(ctx context.Context) error {
+	t.flushes++
+	for _, f := range []func(context.Context) error{t.flushEvents, t.flushLots, t.flushEntries, t.flushKeys, t.flushBalances} {
+		if err := f(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noExpiry stands for a NULL expiry in arrays.
+const noExpiry = math.MinInt64
+
+func (t *txn) flushEvents(ctx context.Context) error {
+	rows := t.newEvents
+	if len(rows) == 0 {
+		return nil
+	}
+	t.newEvents = rows[:0]
+	if t.d.Arrays {
+		m, e, c := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+		p, pa, o, r := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
+		for i, row := range rows {
+			m[i], e[i], c[i], p[i], pa[i], o[i], r[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt
+		}
+		_, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
+			SELECT m, e, p, 0, pa, c, o, r FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) AS v(m, e, p, pa, c, o, r)`,
+			m, e, p, pa, c, o, r)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		return nil
+	}
+	for _, row := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
+			VALUES (?, ?, ?, 0, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) flushLots(ctx context.Context) error {
+	rows := t.newLots
+	if len(rows) == 0 {
+		return nil
+	}
+	t.newLots = rows[:0]
+	if t.d.Arrays {
+		m, e, s := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+		a, av, ex := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
+		for i, row := range rows {
+			m[i], e[i], s[i], a[i], av[i], ex[i] = row.memberID, row.eventID, row.state, row.amount, row.availableAt, noExpiry
+			if row.expiresAt.Valid {
+				ex[i] = row.expiresAt.Int64
+			}
+		}
+		_, err := t.rawExec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
+			SELECT m, e, a, a, s, av, NULLIF(ex, $7) FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS v(m, e, a, s, av, ex, n) ORDER BY n`,
+			m, e, a, s, av, ex, int64(noExpiry))
+		if err != nil {
+			return fmt.Errorf("insert lots: %w", err)
+		}
+		return nil
+	}
+	for _, row := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, row.memberID, row.eventID, row.amount, row.amount, row.state, row.availableAt, row.expiresAt); err != nil {
+			return fmt.Errorf("insert lot: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) flushEntries(ctx context.Context) error {
+	rows := t.newEntries
+	if len(rows) == 0 {
+		return nil
+	}
+	t.newEntries = rows[:0]
+	if t.d.Arrays {
+		n := len(rows)
+		seq, av, pe, li, sh, at := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		m, k, ev, ref, rea := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range rows {
+			seq[i], m[i], k[i], av[i], pe[i], li[i] = r.seq, r.memberID, string(r.e.kind), r.e.available, r.e.pending, r.e.lifetime
+			ev[i], ref[i], rea[i], sh[i], at[i] = r.e.eventID, r.e.reference, r.e.reason, r.e.shortfall, r.e.at.UnixMicro()
+		}
+		_, err := t.rawExec(ctx, `INSERT INTO entries (seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
+			OVERRIDING SYSTEM VALUE
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])`,
+			seq, m, k, av, pe, li, ev, ref, rea, sh, at)
+		if err != nil {
+			return fmt.Errorf("insert entries: %w", err)
+		}
+		return nil
+	}
+	for _, r := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO entries (seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.seq, r.memberID, string(r.e.kind), r.e.available, r.e.pending, r.e.lifetime, r.e.eventID, r.e.reference, r.e.reason, r.e.shortfall, r.e.at.UnixMicro()); err != nil {
+			return fmt.Errorf("insert entry: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) flushKeys(ctx context.Context) error {
+	rows := t.newKeys
+	if len(rows) == 0 {
+		return nil
+	}
+	t.newKeys = rows[:0]
+	if t.d.Arrays {
+		n := len(rows)
+		k, o, h, r := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		c := make([]int64, n)
+		for i, row := range rows {
+			k[i], o[i], h[i], r[i], c[i] = row.key, row.op, row.hash, string(row.result), row.createdAt
+		}
+		if _, err := t.rawExec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`, k, o, h, r, c); err != nil {
+			return fmt.Errorf("store idempotency keys: %w", err)
+		}
+		return nil
+	}
+	for _, row := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
+			row.key, row.op, row.hash, string(row.result), row.createdAt); err != nil {
+			return fmt.Errorf("store idempotency key: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) flushBalances(ctx context.Context) error {
+	rows := t.dirty
+	if len(rows) == 0 {
+		return nil
+	}
+	t.dirty = rows[:0]
+	for _, m := range rows {
+		m.dirty = false
+	}
+	if t.d.Arrays {
+		n := len(rows)
+		id := make([]string, n)
+		a, p, l := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, m := range rows {
+			id[i], a[i], p[i], l[i] = m.id, m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned
+		}
+		if _, err := t.rawExec(ctx, `UPDATE members AS m SET available = v.a, pending = v.p, lifetime = v.l
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, a, p, l) WHERE m.id = v.id`, id, a, p, l); err != nil {
+			return fmt.Errorf("update balances: %w", err)
+		}
+		return nil
+	}
+	for _, m := range rows {
+		if _, err := t.rawExec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ? WHERE id = ?`,
+			m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned, m.id); err != nil {
+			return fmt.Errorf("update balance: %w", err)
+		}
+	}
+	return nil
+}

@@ -685,7 +685,7 @@ func TestPriceExplanationReasons(t *testing.T) {
 	}
 }
 
-func TestEarnDelegatesToPrice(t *testing.T) {
+func TestEarnPricesBasePointsOnly(t *testing.T) {
 	s := program("1", config.RoundingFloor, tier("bronze", 0, "1.5"))
 	s.Points.PendingPeriod = dur("1d")
 	s.Points.Expiry = &config.PointsExpiry{AfterEarn: ptr(dur("30d"))}
@@ -697,8 +697,8 @@ func TestEarnDelegatesToPrice(t *testing.T) {
 		}),
 	}
 	e, err := Earn(s, Purchase{Amount: dec("10"), OccurredAt: midJune}, midJune)
-	// Entry tier 1.5 and the audience-free campaign: 10 × 1.5 × 2.
-	want := Earning{Points: 30, AvailableAt: midJune.Add(24 * time.Hour), ExpiresAt: midJune.Add(30 * 24 * time.Hour)}
+	// Neither the tier nor the campaigns apply without the store's member context and caps.
+	want := Earning{Points: 10, AvailableAt: midJune.Add(24 * time.Hour), ExpiresAt: midJune.Add(30 * 24 * time.Hour)}
 	if err != nil || e != want {
 		t.Errorf("Earn = %+v, %v; want %+v", e, err, want)
 	}

@@ -53,12 +53,13 @@ type TimeError struct {
 func (e *TimeError) Error() string { return e.Detail }
 func (e *TimeError) Unwrap() error { return e.Kind }
 
-// Earn prices a purchase at now under s for a member of whom nothing is
-// known: the entry tier's multiplier and the campaigns whose audience such a
-// member matches apply, with caps left to the store. Price gives the
-// explanation and takes the member into account.
+// Earn prices a purchase at now under s: base points only: tier multipliers and campaigns need the
+// member's tier and the campaigns' budgets and caps, which only the store can
+// enforce atomically, so they apply through Price once the store provides them.
 func Earn(s *config.Snapshot, p Purchase, now time.Time) (Earning, error) {
-	pr, err := Price(s, Event{Kind: EventPurchase, Amount: p.Amount, OccurredAt: p.OccurredAt}, MemberContext{}, now)
+	base := *s
+	base.Tiers, base.Campaigns = nil, nil
+	pr, err := Price(&base, Event{Kind: EventPurchase, Amount: p.Amount, OccurredAt: p.OccurredAt}, MemberContext{}, now)
 	if err != nil {
 		return Earning{}, err
 	}

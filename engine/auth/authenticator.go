@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -72,7 +73,7 @@ func (a *Authenticator) Authenticate(r *http.Request, scope Scope) error {
 	}
 	if !scopes.Has(scope) {
 		// A valid key with the wrong scope is a client bug, not a guess: no penalty.
-		return ErrForbidden
+		return fmt.Errorf("%w: this operation needs a key with scope %s or admin", ErrForbidden, scope)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ type Options struct {
 	Path string
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
-	// MaxBatch caps writes per transaction (default 256).
+	// MaxBatch caps writes per transaction (default 1024).
 	MaxBatch int
 	// Now is the clock for recorded times (default time.Now).
 	Now func() time.Time
@@ -42,6 +42,10 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
+	if opts.MaxBatch <= 0 {
+		// Larger commits share more of the index pages they write to the WAL.
+		opts.MaxBatch = 1024
+	}
 	sub, err := fsSub()
 	if err != nil {
 		return nil, err
@@ -50,7 +54,8 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	// _txlock=immediate takes the write lock at BEGIN, so a batch never has
 	// to upgrade a read lock.
 	writeDB, err := sql.Open("sqlite", base+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
+		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
@@ -62,7 +67,8 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
-	readDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	readDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)"+
+		"&_pragma=cache_size(-16384)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", opts.Path, err)

@@ -21,7 +21,8 @@ type txn struct {
 	tx     *sql.Tx
 	d      *Dialect
 	stmts  *stmtCache
-	failed error // the first statement that failed; the transaction is unusable
+	txStmt map[*sql.Stmt]*sql.Stmt // prepared statements bound to tx
+	failed error                   // the first statement that failed; the transaction is unusable
 
 	members map[string]*memberRow
 	keys    map[string]idemRecord
@@ -183,6 +184,23 @@ func (c *stmtCache) close() {
 	c.m = map[string]*sql.Stmt{}
 }
 
+// stmt returns the cached statement for q bound to the transaction, or nil.
+func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
+	st := t.stmts.get(q)
+	if st == nil {
+		return nil
+	}
+	if ts, ok := t.txStmt[st]; ok {
+		return ts
+	}
+	if t.txStmt == nil {
+		t.txStmt = make(map[*sql.Stmt]*sql.Stmt)
+	}
+	ts := t.tx.StmtContext(ctx, st)
+	t.txStmt[st] = ts
+	return ts
+}
+
 func (t *txn) fail(err error) error {
 	if t.failed == nil {
 		t.failed = err
@@ -196,8 +214,8 @@ func (t *txn) rawExec(ctx context.Context, q string, args ...any) (sql.Result, e
 		res sql.Result
 		err error
 	)
-	if st := t.stmts.get(q); st != nil {
-		res, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
 	} else {
 		res, err = t.tx.ExecContext(ctx, q, args...)
 	}
@@ -212,8 +230,8 @@ func (t *txn) rawQuery(ctx context.Context, q string, args ...any) (*sql.Rows, e
 		rows *sql.Rows
 		err  error
 	)
-	if st := t.stmts.get(q); st != nil {
-		rows, err = t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
 	} else {
 		rows, err = t.tx.QueryContext(ctx, q, args...)
 	}

@@ -61,6 +61,14 @@ build: ## Build the manager binary.
 run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd/manager
 
+##@ Benchmarks
+
+.PHONY: bench-engine
+bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...).
+	go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
+	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
+	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
+
 ##@ Deployment
 
 .PHONY: install

@@ -1,0 +1,331 @@
+// Command bench-engine measures the points engine (cmd/points-engine) as a
+// separate process over HTTP, on SQLite and on PostgreSQL: for each scenario
+// the highest arrival rate it sustains, then latency at half that rate.
+//
+// The load is open loop (wrk2-style): requests are scheduled at a constant
+// rate and each latency is counted from the request's intended send time, so
+// a server that falls behind is charged for the queueing it causes.
+// After the load the engine is stopped, the store is opened directly, its
+// invariants are checked and every acknowledged write is looked for.
+//
+// Run it with `make bench-engine`; it is not a test and never runs under go test.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+type options struct {
+	engineBin   string
+	stores      string
+	postgresURL string
+	scenarios   string
+	tiers       int
+	campaigns   int
+	members     int
+	hotMembers  int
+	clients     int
+	batchConns  int
+	step        time.Duration
+	final       time.Duration
+	maxSteps    int
+	p99Bound    time.Duration
+	timeout     time.Duration
+	jsonOut     bool
+}
+
+// result is one scenario on one store.
+type result struct {
+	Store    string      `json:"store"`
+	Scenario string      `json:"scenario"`
+	Unit     string      `json:"unit"`
+	MaxRate  float64     `json:"maxSustainedRate"` // 0 when no rate tried was sustained
+	Search   []runResult `json:"search"`
+	Half     *runResult  `json:"halfLoad,omitempty"`
+}
+
+// storeReport is one store's results and the check after the load.
+type storeReport struct {
+	Store        string   `json:"store"`
+	Skipped      string   `json:"skipped,omitempty"`
+	Results      []result `json:"results"`
+	Verification *verdict `json:"verification,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+// logf reports progress on stderr, so that stdout is only the table or the JSON.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.engineBin, "engine", "bin/points-engine", "points-engine binary (make bench-engine builds it)")
+	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
+	flag.StringVar(&o.postgresURL, "postgres-url", os.Getenv("TEST_DATABASE_URL"), "PostgreSQL URL; the bench creates and drops a schema of its own (TEST_DATABASE_URL)")
+	flag.StringVar(&o.scenarios, "scenarios", "batch-earn,single-earn,hot-redeem", "scenarios to run")
+	flag.IntVar(&o.tiers, "tiers", 3, "rungs of the tier ladder in the generated snapshot")
+	flag.IntVar(&o.campaigns, "campaigns", 0, "active campaigns open to every member in the generated snapshot")
+	flag.IntVar(&o.members, "members", 5000, "members that earn")
+	flag.IntVar(&o.hotMembers, "hot-members", 1000, "members that redeem (zipf-distributed)")
+	flag.IntVar(&o.clients, "clients", 64, "concurrent connections of the single-request scenarios")
+	flag.IntVar(&o.batchConns, "batch-conns", 16, "concurrent connections of the batch scenario")
+	flag.DurationVar(&o.step, "step", 3*time.Second, "duration of each run of the rate search")
+	flag.DurationVar(&o.final, "final", 10*time.Second, "duration of the run at half the max sustained rate")
+	flag.IntVar(&o.maxSteps, "max-steps", 8, "runs per rate search at most")
+	flag.DurationVar(&o.p99Bound, "p99-bound", 100*time.Millisecond, "p99 latency above which a rate is not sustained")
+	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute, "the whole benchmark stops after this long")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of a table")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	start := time.Now()
+	var reports []storeReport
+	failed := false
+	for _, store := range strings.Split(o.stores, ",") {
+		rep := benchStore(ctx, o, strings.TrimSpace(store))
+		if rep.Error != "" || (rep.Verification != nil && !rep.Verification.OK) {
+			failed = true
+		}
+		reports = append(reports, rep)
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"machine": machine(), "options": fmt.Sprintf("%+v", o), "stores": reports, "elapsed": time.Since(start).Round(time.Second).String()})
+	} else {
+		printTable(os.Stdout, reports, o)
+		fmt.Printf("\n%s; elapsed %s\n", machine(), time.Since(start).Round(time.Second))
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func benchStore(ctx context.Context, o options, store string) (rep storeReport) {
+	rep.Store = store
+	logf("== %s", store)
+	dir, err := os.MkdirTemp("", "bench-engine-")
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	defer os.RemoveAll(dir)
+
+	var storeArgs []string
+	var open func(context.Context) (checker, error)
+	switch store {
+	case "sqlite":
+		path := filepath.Join(dir, "ledger.db")
+		storeArgs = []string{"--store", "sqlite", "--sqlite-path", path}
+		open = func(ctx context.Context) (checker, error) { return openSQLite(ctx, path) }
+	case "postgres":
+		if o.postgresURL == "" {
+			rep.Skipped = "TEST_DATABASE_URL is not set"
+			logf("  skipped: %s", rep.Skipped)
+			return rep
+		}
+		schema := fmt.Sprintf("bench_engine_%d", time.Now().UnixNano())
+		storeArgs = []string{"--store", "postgres", "--postgres-url", o.postgresURL, "--postgres-schema", schema}
+		open = func(ctx context.Context) (checker, error) { return openPostgres(ctx, o.postgresURL, schema) }
+		defer func() {
+			// A fresh context: the schema goes even when the benchmark timed out.
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := dropSchema(c, o.postgresURL, schema); err != nil {
+				logf("  dropping schema %s: %v", schema, err)
+			}
+		}()
+	default:
+		rep.Error = fmt.Sprintf("unknown store %q: want sqlite or postgres", store)
+		return rep
+	}
+
+	snap, err := snapshotJSON(o.tiers, o.campaigns, time.Now())
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	eng, err := startEngine(ctx, o.engineBin, dir, snap, storeArgs)
+	if err != nil {
+		rep.Error = err.Error()
+		logf("  %v", err)
+		return rep
+	}
+	b := newBench(eng, o.members, o.hotMembers, max(o.clients, o.batchConns, 32))
+	running := true
+	defer func() {
+		if running {
+			_ = eng.stop()
+		}
+	}()
+	if err := b.seed(ctx); err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+
+	wanted := map[string]bool{}
+	for _, s := range strings.Split(o.scenarios, ",") {
+		wanted[strings.TrimSpace(s)] = true
+	}
+	for _, sc := range b.scenarios(o.batchConns, o.clients) {
+		if !wanted[sc.name] || ctx.Err() != nil {
+			continue
+		}
+		rep.Results = append(rep.Results, searchAndMeasure(ctx, b, sc, o, store))
+	}
+
+	retried, unresolved := b.settleUnknown(context.Background())
+	if retried > 0 {
+		logf("  retried %d writes whose outcome was unknown with their idempotency keys; %d still unknown", retried, unresolved)
+	}
+	running = false
+	if err := eng.stop(); err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	v, err := verify(context.Background(), open, b)
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	rep.Verification = v
+	logf("  verification: %s", v.Summary)
+	return rep
+}
+
+// searchAndMeasure finds the highest sustained rate by doubling from the
+// start rate until a run fails, then bisecting; then it measures at half.
+func searchAndMeasure(ctx context.Context, b *bench, sc scenario, o options, store string) result {
+	res := result{Store: store, Scenario: sc.name, Unit: sc.unit}
+	var pass, fail float64 // highest sustained, lowest not sustained
+	rate := sc.startRate
+	for range o.maxSteps {
+		if ctx.Err() != nil {
+			break
+		}
+		r := b.run(ctx, sc, rate, o.step, o.p99Bound)
+		res.Search = append(res.Search, r)
+		logf("  %-12s offered %8.0f %s/s  achieved %8.0f  p99 %8s  failed %d unsent %d  %s",
+			sc.name, r.Offered, sc.unit, r.Achieved, r.P99.Round(10*time.Microsecond), r.Failed, r.Unsent, map[bool]string{true: "sustained", false: "NOT sustained"}[r.Pass])
+		if r.Pass {
+			pass = rate
+		} else {
+			fail = rate
+		}
+		switch {
+		case fail == 0 && rate*2 > sc.maxRate:
+			rate = sc.maxRate
+			if pass == sc.maxRate {
+				goto done // the generator's ceiling, not the engine's
+			}
+		case fail == 0:
+			rate *= 2
+		case pass == 0:
+			rate = fail / 4 // even the start rate was too much
+		default:
+			if fail/pass < 1.1 {
+				goto done // close enough for runs this short
+			}
+			rate = (pass + fail) / 2
+		}
+		// Let a failed run's backlog drain out of the engine before the next one.
+		time.Sleep(time.Second)
+	}
+done:
+	res.MaxRate = pass
+	half := pass / 2
+	if pass == 0 {
+		half = sc.startRate / 8 // nothing sustained: still show latency at a low rate
+	}
+	if ctx.Err() == nil {
+		time.Sleep(time.Second)
+		r := b.run(ctx, sc, half, o.final, o.p99Bound)
+		res.Half = &r
+		logf("  %-12s half load %8.0f %s/s: p50 %s p90 %s p99 %s max %s, failed %d",
+			sc.name, half, sc.unit, r.P50, r.P90, r.P99, r.Max, r.Failed+r.Unsent)
+	}
+	return res
+}
+
+// targets are the project's throughput goals, in units per second.
+var targets = map[string]float64{
+	"sqlite/batch-earn": 50_000, "sqlite/single-earn": 10_000, "sqlite/hot-redeem": 5_000,
+	"postgres/batch-earn": 25_000, "postgres/single-earn": 5_000, "postgres/hot-redeem": 5_000,
+}
+
+// p99Target is the project's latency goal at half load.
+const p99Target = 10 * time.Millisecond
+
+func printTable(w *os.File, reports []storeReport, o options) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "store\tscenario\tmax sustained/s\ttarget/s\thalf load/s\tachieved/s\tp50\tp90\tp99\tmax\terrors\tthroughput\tp99≤10ms\t")
+	for _, rep := range reports {
+		if rep.Skipped != "" {
+			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", rep.Store, rep.Skipped)
+			continue
+		}
+		for _, r := range rep.Results {
+			target := targets[r.Store+"/"+r.Scenario]
+			fmt.Fprintf(tw, "%s\t%s\t%.0f %s\t%.0f\t", r.Store, r.Scenario, r.MaxRate, r.Unit, target)
+			if h := r.Half; h != nil {
+				fmt.Fprintf(tw, "%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", h.Offered, h.Achieved, ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max),
+					h.Failed+h.Unsent, metOrMissed(r.MaxRate >= target), metOrMissed(h.P99 <= p99Target))
+			} else {
+				fmt.Fprintf(tw, "\t\t\t\t\t\t\t%s\t\t\n", metOrMissed(r.MaxRate >= target))
+			}
+		}
+	}
+	tw.Flush()
+	for _, rep := range reports {
+		if rep.Verification != nil {
+			fmt.Fprintf(w, "%s after the load: %s\n", rep.Store, rep.Verification.Summary)
+			for _, p := range rep.Verification.Problems {
+				fmt.Fprintf(w, "  %s\n", p)
+			}
+		}
+		if rep.Error != "" {
+			fmt.Fprintf(w, "%s: ERROR: %s\n", rep.Store, rep.Error)
+		}
+	}
+	fmt.Fprintf(w, "\nsustained: achieved ≥ 95%% of offered, p99 ≤ %s from the intended send time, < 0.1%% errors, over %s runs; half load for %s.\n",
+		o.p99Bound, o.step, o.final)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func metOrMissed(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// machine describes where the numbers come from.
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -320,6 +321,9 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	if err != nil {
 		return fmt.Errorf("lock members: %w", err)
 	}
+	if t.d.Arrays {
+		return t.prefetchArrays(ctx, keys, evMembers, evIDs, len(batch))
+	}
 	if len(keys) > 0 {
 		err := t.listQuery(ctx, `SELECT idem_key, request_hash, result FROM idempotency_keys WHERE idem_key IN (%s)`,
 			[][]string{keys}, func(rows *sql.Rows) error {
@@ -350,6 +354,48 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 		if err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
+	}
+	return nil
+}
+
+// prefetchArrays reads the batch's idempotency keys and events and reserves
+// entry numbers in one round trip. It runs after the members are locked, so
+// that its snapshot includes what other transactions committed for them.
+func (t *txn) prefetchArrays(ctx context.Context, keys, evMembers, evIDs []string, seqs int) error {
+	for i := range evIDs {
+		t.events[eventKey{evMembers[i], evIDs[i]}] = false
+	}
+	rows, err := t.rawQuery(ctx, `SELECT 0, idem_key, request_hash, result FROM idempotency_keys WHERE idem_key = ANY($1::text[])
+		UNION ALL
+		SELECT 1, member_id, event_id, '' FROM events WHERE (member_id, event_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+		UNION ALL
+		SELECT 2, nextval(pg_get_serial_sequence('entries', 'seq'))::text, '', '' FROM generate_series(1, $4)`,
+		keys, evMembers, evIDs, seqs)
+	if err != nil {
+		return fmt.Errorf("read keys and events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind int
+		var a, b, c string
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return t.fail(fmt.Errorf("read keys and events: %w", err))
+		}
+		switch kind {
+		case 0:
+			t.keys[a] = idemRecord{hash: b, result: []byte(c)}
+		case 1:
+			t.events[eventKey{a, b}] = true
+		case 2:
+			seq, err := strconv.ParseInt(a, 10, 64)
+			if err != nil {
+				return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+			}
+			t.seqs = append(t.seqs, seq)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(fmt.Errorf("read keys and events: %w", err))
 	}
 	return nil
 }
@@ -566,6 +612,9 @@ func (t *txn) flushLotsEvents(ctx context.Context) error {
 // flushAll writes every buffered row and balance.
 func (t *txn) flushAll(ctx context.Context) error {
 	t.flushes++
+	if t.d.Arrays {
+		return t.flushAllArrays(ctx)
+	}
 	for _, f := range []func(context.Context) error{t.flushEvents, t.flushLots, t.flushEntries, t.flushKeys, t.flushBalances} {
 		if err := f(ctx); err != nil {
 			return err
@@ -582,21 +631,10 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	t.newEvents = rows[:0]
 	if t.d.Arrays {
-		m, e, c := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-		p, pa, o, r := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
-		for i, row := range rows {
-			m[i], e[i], c[i], p[i], pa[i], o[i], r[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt
-		}
-		_, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
-			SELECT m, e, p, 0, pa, c, o, r FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) AS v(m, e, p, pa, c, o, r)`,
-			m, e, p, pa, c, o, r)
-		if err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		}
-		return nil
+		return t.execArrays(ctx, "insert events", eventsInsert, t.eventArrays())
 	}
+	t.newEvents = rows[:0]
 	for _, row := range rows {
 		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
 			VALUES (?, ?, ?, 0, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt); err != nil {
@@ -611,24 +649,10 @@ func (t *txn) flushLots(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	t.newLots = rows[:0]
 	if t.d.Arrays {
-		m, e, s := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-		a, av, ex := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
-		for i, row := range rows {
-			m[i], e[i], s[i], a[i], av[i], ex[i] = row.memberID, row.eventID, row.state, row.amount, row.availableAt, noExpiry
-			if row.expiresAt.Valid {
-				ex[i] = row.expiresAt.Int64
-			}
-		}
-		_, err := t.rawExec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
-			SELECT m, e, a, a, s, av, NULLIF(ex, $7) FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS v(m, e, a, s, av, ex, n) ORDER BY n`,
-			m, e, a, s, av, ex, int64(noExpiry))
-		if err != nil {
-			return fmt.Errorf("insert lots: %w", err)
-		}
-		return nil
+		return t.execArrays(ctx, "insert lots", lotsInsert, t.lotArrays())
 	}
+	t.newLots = rows[:0]
 	for _, row := range rows {
 		if _, err := t.rawExec(ctx, `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, row.memberID, row.eventID, row.amount, row.amount, row.state, row.availableAt, row.expiresAt); err != nil {
@@ -644,23 +668,6 @@ func (t *txn) flushEntries(ctx context.Context) error {
 		return nil
 	}
 	t.newEntries = rows[:0]
-	if t.d.Arrays {
-		n := len(rows)
-		seq, av, pe, li, sh, at := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		m, k, ev, ref, rea := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, r := range rows {
-			seq[i], m[i], k[i], av[i], pe[i], li[i] = r.seq, r.memberID, string(r.e.kind), r.e.available, r.e.pending, r.e.lifetime
-			ev[i], ref[i], rea[i], sh[i], at[i] = r.e.eventID, r.e.reference, r.e.reason, r.e.shortfall, r.e.at.UnixMicro()
-		}
-		_, err := t.rawExec(ctx, `INSERT INTO entries (seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
-			OVERRIDING SYSTEM VALUE
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])`,
-			seq, m, k, av, pe, li, ev, ref, rea, sh, at)
-		if err != nil {
-			return fmt.Errorf("insert entries: %w", err)
-		}
-		return nil
-	}
 	for _, r := range rows {
 		if _, err := t.rawExec(ctx, `INSERT INTO entries (seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -677,19 +684,6 @@ func (t *txn) flushKeys(ctx context.Context) error {
 		return nil
 	}
 	t.newKeys = rows[:0]
-	if t.d.Arrays {
-		n := len(rows)
-		k, o, h, r := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		c := make([]int64, n)
-		for i, row := range rows {
-			k[i], o[i], h[i], r[i], c[i] = row.key, row.op, row.hash, string(row.result), row.createdAt
-		}
-		if _, err := t.rawExec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`, k, o, h, r, c); err != nil {
-			return fmt.Errorf("store idempotency keys: %w", err)
-		}
-		return nil
-	}
 	for _, row := range rows {
 		if _, err := t.rawExec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
 			row.key, row.op, row.hash, string(row.result), row.createdAt); err != nil {
@@ -708,24 +702,130 @@ func (t *txn) flushBalances(ctx context.Context) error {
 	for _, m := range rows {
 		m.dirty = false
 	}
-	if t.d.Arrays {
-		n := len(rows)
-		id := make([]string, n)
-		a, p, l := make([]int64, n), make([]int64, n), make([]int64, n)
-		for i, m := range rows {
-			id[i], a[i], p[i], l[i] = m.id, m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned
-		}
-		if _, err := t.rawExec(ctx, `UPDATE members AS m SET available = v.a, pending = v.p, lifetime = v.l
-			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, a, p, l) WHERE m.id = v.id`, id, a, p, l); err != nil {
-			return fmt.Errorf("update balances: %w", err)
-		}
-		return nil
-	}
 	for _, m := range rows {
 		if _, err := t.rawExec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ? WHERE id = ?`,
 			m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned, m.id); err != nil {
 			return fmt.Errorf("update balance: %w", err)
 		}
+	}
+	return nil
+}
+
+// The array forms of the buffered writes, as statements with "?"
+// placeholders; flushAll runs them together as one statement on PostgreSQL.
+
+const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
+	SELECT m, e, p, 0, pa, c, o, r FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[]) AS v(m, e, p, pa, c, o, r)`
+
+func (t *txn) eventArrays() []any {
+	rows := t.newEvents
+	t.newEvents = rows[:0]
+	n := len(rows)
+	m, e, c := make([]string, n), make([]string, n), make([]string, n)
+	p, pa, o, r := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, row := range rows {
+		m[i], e[i], c[i], p[i], pa[i], o[i], r[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt
+	}
+	return []any{m, e, p, pa, c, o, r}
+}
+
+const lotsInsert = `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
+	SELECT m, e, a, a, s, av, NULLIF(ex, ?::bigint) FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS v(m, e, a, s, av, ex, n) ORDER BY n`
+
+func (t *txn) lotArrays() []any {
+	rows := t.newLots
+	t.newLots = rows[:0]
+	n := len(rows)
+	m, e, s := make([]string, n), make([]string, n), make([]string, n)
+	a, av, ex := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, row := range rows {
+		m[i], e[i], s[i], a[i], av[i], ex[i] = row.memberID, row.eventID, row.state, row.amount, row.availableAt, noExpiry
+		if row.expiresAt.Valid {
+			ex[i] = row.expiresAt.Int64
+		}
+	}
+	return []any{int64(noExpiry), m, e, a, s, av, ex}
+}
+
+const entriesInsert = `INSERT INTO entries (seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at)
+	OVERRIDING SYSTEM VALUE
+	SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])`
+
+func (t *txn) entryArrays() []any {
+	rows := t.newEntries
+	t.newEntries = rows[:0]
+	n := len(rows)
+	seq, av, pe, li, sh, at := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	m, k, ev, ref, rea := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range rows {
+		seq[i], m[i], k[i], av[i], pe[i], li[i] = r.seq, r.memberID, string(r.e.kind), r.e.available, r.e.pending, r.e.lifetime
+		ev[i], ref[i], rea[i], sh[i], at[i] = r.e.eventID, r.e.reference, r.e.reason, r.e.shortfall, r.e.at.UnixMicro()
+	}
+	return []any{seq, m, k, av, pe, li, ev, ref, rea, sh, at}
+}
+
+const keysInsert = `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
+	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[])`
+
+func (t *txn) keyArrays() []any {
+	rows := t.newKeys
+	t.newKeys = rows[:0]
+	n := len(rows)
+	k, o, h, r := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	c := make([]int64, n)
+	for i, row := range rows {
+		k[i], o[i], h[i], r[i], c[i] = row.key, row.op, row.hash, string(row.result), row.createdAt
+	}
+	return []any{k, o, h, r, c}
+}
+
+const balancesUpdate = `UPDATE members AS m SET available = v.a, pending = v.p, lifetime = v.l
+	FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(id, a, p, l) WHERE m.id = v.id`
+
+func (t *txn) balanceArrays() []any {
+	rows := t.dirty
+	t.dirty = rows[:0]
+	n := len(rows)
+	id := make([]string, n)
+	a, p, l := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, m := range rows {
+		m.dirty = false
+		id[i], a[i], p[i], l[i] = m.id, m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned
+	}
+	return []any{id, a, p, l}
+}
+
+// flushAllStatement writes events, lots, entries, keys and balances with one
+// statement of data-modifying CTEs (one round trip).
+var flushAllStatement = `WITH ev AS (` + eventsInsert + `), lt AS (` + lotsInsert + `), en AS (` + entriesInsert +
+	`), ik AS (` + keysInsert + `), mb AS (` + balancesUpdate + `) SELECT 1`
+
+func (t *txn) flushAllArrays(ctx context.Context) error {
+	if len(t.newEvents)+len(t.newLots)+len(t.newEntries)+len(t.newKeys)+len(t.dirty) == 0 {
+		return nil
+	}
+	var args []any
+	args = append(args, t.eventArrays()...)
+	args = append(args, t.lotArrays()...)
+	args = append(args, t.entryArrays()...)
+	args = append(args, t.keyArrays()...)
+	args = append(args, t.balanceArrays()...)
+	rows, err := t.rawQuery(ctx, flushAllSQL, args...)
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t.fail(fmt.Errorf("write batch: %w", err))
+	}
+	return nil
+}
+
+var flushAllSQL = (&Dialect{NumberedParams: true}).rebind(flushAllStatement)
+
+func (t *txn) execArrays(ctx context.Context, what, q string, args []any) error {
+	if _, err := t.rawExec(ctx, t.d.rebind(q), args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

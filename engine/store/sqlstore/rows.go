@@ -86,6 +86,12 @@ const takeLotsChunk = 64
 // state (only the event's lots when eventID is set), soonest-expiring first,
 // lots without expiry last. It returns the points taken.
 func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, want int64) (int64, error) {
+	if want <= 0 {
+		return 0, nil
+	}
+	if tx.d.Arrays {
+		return takeLotsAtOnce(ctx, tx, memberID, state, eventID, want)
+	}
 	var taken int64
 	for taken < want {
 		cond := `member_id = ? AND state = ? AND remaining > 0`
@@ -111,6 +117,39 @@ func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, wan
 		if len(lots) < takeLotsChunk {
 			break
 		}
+	}
+	return taken, nil
+}
+
+// takeLotsAtOnce is takeLots in one statement (one round trip): a running
+// sum over the lots in consumption order picks the lots and the points each
+// gives.
+func takeLotsAtOnce(ctx context.Context, tx *txn, memberID, state, eventID string, want int64) (int64, error) {
+	rows, err := tx.query(ctx, `WITH c AS (
+			SELECT id, remaining, CAST(SUM(remaining) OVER (ORDER BY (expires_at IS NULL), expires_at, id) AS BIGINT) AS cum
+			FROM lots WHERE member_id = ? AND state = ? AND remaining > 0 AND (? = '' OR event_id = ?)
+		), t AS (
+			SELECT id, LEAST(remaining, CAST(? AS BIGINT) - (cum - remaining)) AS take FROM c WHERE cum - remaining < CAST(? AS BIGINT)
+		)
+		UPDATE lots SET remaining = lots.remaining - t.take FROM t WHERE lots.id = t.id RETURNING t.take`,
+		memberID, state, eventID, eventID, want, want)
+	if err != nil {
+		return 0, fmt.Errorf("consume lots: %w", err)
+	}
+	defer rows.Close()
+	var taken int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
+		}
+		taken += n
+	}
+	if err := rows.Err(); err != nil {
+		return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
+	}
+	if taken > 0 {
+		tx.writes++
 	}
 	return taken, nil
 }

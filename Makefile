@@ -21,6 +21,16 @@ all: build
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Main job
+
+.PHONY: demo
+demo: ## Run the whole system locally: control plane, operator, sample program, engine, traffic.
+	@assets="$$(hack/envtest-assets.sh --kubectl)"; \
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/manager ./cmd/manager && \
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine && \
+	go build -o $(LOCALBIN)/demo ./hack/demo && \
+	$(LOCALBIN)/demo --assets="$$assets" --bin=$(LOCALBIN)
+
 ##@ Development
 
 .PHONY: manifests

@@ -135,7 +135,7 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 	result := configApplied{ok: len(behind) == 0 && applied >= want}
 	switch {
 	case result.ok:
-		result.message = fmt.Sprintf("%d engine replicas run snapshot %s", applied, short(p.Status.SnapshotHash))
+		result.message = fmt.Sprintf("%s run snapshot %s", replicasText(applied), short(p.Status.SnapshotHash))
 	case len(behind) > 0:
 		result.message = fmt.Sprintf("%d of %d engine replicas run snapshot %s; %s", applied, want, short(p.Status.SnapshotHash), strings.Join(behind, ", "))
 	default:
@@ -166,6 +166,13 @@ func (r *LoyaltyProgramReconciler) reportOrphaned(ctx context.Context, lease *co
 		return false, fmt.Errorf("deleting the report of pod %s: %w", pod, err)
 	}
 	return true, nil
+}
+
+func replicasText(n int32) string {
+	if n == 1 {
+		return "1 engine replica"
+	}
+	return fmt.Sprintf("%d engine replicas", n)
 }
 
 func holder(l *coordinationv1.Lease) string {

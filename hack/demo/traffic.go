@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+)
+
+type balance struct {
+	Available      int64 `json:"available"`
+	Pending        int64 `json:"pending"`
+	LifetimeEarned int64 `json:"lifetimeEarned"`
+}
+
+type earnResult struct {
+	Points   int64   `json:"points"`
+	Pending  bool    `json:"pending"`
+	Balance  balance `json:"balance"`
+	Replayed bool    `json:"replayed"`
+}
+
+type memberView struct {
+	balance
+	ExpiringSoon int64 `json:"expiringSoon"`
+}
+
+// traffic plays a day at the coffee chain and checks that the books add up.
+func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
+	for _, m := range []struct {
+		id   string
+		tags []string
+	}{{"alice", []string{"app"}}, {"bob", nil}, {"carol", []string{"student"}}} {
+		if _, err := d.call("POST", "/v1/members", "ingest", map[string]any{"idempotencyKey": "enroll-" + m.id, "memberId": m.id, "tags": m.tags}, nil); err != nil {
+			return err
+		}
+	}
+	d.say("enrolled alice, bob and carol")
+
+	if _, err := d.call("POST", "/v1/adjustments", "admin", map[string]any{
+		"idempotencyKey": "welcome-alice", "memberId": "alice", "points": 100, "reason": "welcome bonus",
+	}, nil); err != nil {
+		return err
+	}
+	d.say("admin adjustment: alice gets a 100-bean welcome bonus, available at once")
+
+	at := time.Now().UTC()
+	before, err := d.purchase("alice", "order-1001", "12.40", at)
+	if err != nil {
+		return err
+	}
+	replay, err := d.purchase("alice", "order-1001", "12.40", at)
+	if err != nil {
+		return err
+	}
+	if !replay.Replayed || replay.Points != before.Points {
+		return fmt.Errorf("a replayed purchase must return the original result, got %+v", replay)
+	}
+	d.say("the same purchase sent again (a POS retry) is answered from the idempotency record: %d beans, replayed=%v", replay.Points, replay.Replayed)
+
+	if err := d.awaitPhase(ctx, "double-beans-now", loyaltyv1alpha1.CampaignActive, opens); err != nil {
+		return err
+	}
+	during, err := d.purchase("bob", "order-1002", "8.00", time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if err := d.awaitPhase(ctx, "double-beans-now", loyaltyv1alpha1.CampaignCompleted, closes); err != nil {
+		return err
+	}
+	after, err := d.purchase("carol", "order-1003", "5.00", time.Now().UTC())
+	if err != nil {
+		return err
+	}
+
+	var redeemed struct {
+		Balance balance `json:"balance"`
+	}
+	if _, err := d.call("POST", "/v1/redeem", "ingest", map[string]any{"idempotencyKey": "redeem-1", "memberId": "alice", "points": 60, "reference": "free-espresso"}, &redeemed); err != nil {
+		return err
+	}
+	d.say("alice redeems 60 beans for a free espresso: available %d", redeemed.Balance.Available)
+
+	var reversed struct {
+		Requested, FromPending, FromAvailable, Shortfall int64
+	}
+	if _, err := d.call("POST", "/v1/reverse", "ingest", map[string]any{"idempotencyKey": "refund-1001", "memberId": "alice", "eventId": "order-1001", "refundAmount": "6.20"}, &reversed); err != nil {
+		return err
+	}
+	d.say("alice returns half of order-1001 (6.20 EUR): %d beans clawed back, %d from pending, %d from available", reversed.Requested, reversed.FromPending, reversed.FromAvailable)
+
+	d.section("Balances")
+	want := map[string]balance{
+		"alice": {Available: 100 - 60, Pending: before.Points - reversed.Requested, LifetimeEarned: 100 + before.Points - reversed.Requested},
+		"bob":   {Pending: during.Points, LifetimeEarned: during.Points},
+		"carol": {Pending: after.Points, LifetimeEarned: after.Points},
+	}
+	for _, id := range []string{"alice", "bob", "carol"} {
+		var view memberView
+		if _, err := d.call("GET", "/v1/members/"+id, "read", nil, &view); err != nil {
+			return err
+		}
+		d.say("%-5s available %4d  pending %4d  lifetime %4d", id, view.Available, view.Pending, view.LifetimeEarned)
+		if view.balance != want[id] {
+			return fmt.Errorf("%s's balance is %+v, the traffic adds up to %+v", id, view.balance, want[id])
+		}
+	}
+	d.say("every balance equals the sum of what the engine acknowledged")
+	return nil
+}
+
+// purchase sends a purchase; a retry must send the very same body, occurredAt included.
+func (d *demo) purchase(member, order, amount string, at time.Time) (earnResult, error) {
+	var res earnResult
+	_, err := d.call("POST", "/v1/earn", "ingest", map[string]any{
+		"idempotencyKey": "earn-" + order, "memberId": member, "eventId": order,
+		"amount": amount, "occurredAt": at.Format(time.RFC3339Nano),
+	}, &res)
+	if err != nil {
+		return res, err
+	}
+	state := "available"
+	if res.Pending {
+		state = "pending for the program's 7-day return window"
+	}
+	if !res.Replayed {
+		d.say("%s buys for %s EUR (%s): %d beans, %s", member, amount, order, res.Points, state)
+	}
+	return res, nil
+}
+
+// awaitPhase waits for a campaign's phase change and checks it happened at its boundary.
+func (d *demo) awaitPhase(ctx context.Context, name string, phase loyaltyv1alpha1.CampaignPhase, boundary time.Time) error {
+	d.say("waiting for campaign %s to become %s at %s", name, phase, boundary.Format("15:04:05"))
+	var c loyaltyv1alpha1.Campaign
+	err := d.waitFor(ctx, time.Until(boundary)+30*time.Second, "campaign "+name+" "+string(phase), func() (bool, error) {
+		if err := d.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &c); err != nil {
+			return false, err
+		}
+		return c.Status.Phase == phase, nil
+	})
+	if err != nil {
+		return err
+	}
+	lag := time.Since(boundary)
+	d.say("campaign %s is %s, %s after its boundary", name, phase, lag.Round(time.Millisecond))
+	if lag > 2*time.Second {
+		return fmt.Errorf("campaign %s became %s %s after its boundary", name, phase, lag)
+	}
+	d.kubectl("get", "campaigns", "-n", namespace)
+	return nil
+}

@@ -79,6 +79,10 @@ bench-engine: ## Measure the points engine's max sustained rate and half-load la
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
 	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
 
+.PHONY: docker-build
+docker-build: ## Build the image (manager and points engine) with a Docker engine.
+	docker build --build-arg IMG=$(IMG) -t $(IMG) .
+
 ##@ Deployment
 
 .PHONY: install

@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -95,4 +99,42 @@ func BenchmarkScenarios(b *testing.B) {
 		url, schema := freshSchema(tb)
 		return open(tb, url, schema)
 	})
+}
+
+// Replicas race to use one idempotency key for different members: exactly
+// one write applies, whichever process and batch it lands in.
+func TestReplicasKeyRace(t *testing.T) {
+	url, schema := freshSchema(t)
+	stores := []ledger.Ledger{open(t, url, schema), open(t, url, schema)}
+	const members = 32
+	for m := range members {
+		id := fmt.Sprint("m", m)
+		if _, err := stores[0].Enroll(context.Background(), ledger.EnrollRequest{IdempotencyKey: "enroll-" + id, MemberID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 5 {
+		var applied, reused atomic.Int64
+		var wg sync.WaitGroup
+		for m := range members {
+			wg.Go(func() {
+				_, err := stores[m%2].Earn(context.Background(), ledger.EarnRequest{
+					IdempotencyKey: fmt.Sprint("k", round), MemberID: fmt.Sprint("m", m), EventID: fmt.Sprint("o", round), Points: 1,
+				})
+				switch {
+				case err == nil:
+					applied.Add(1)
+				case errors.Is(err, ledger.ErrIdempotencyReuse):
+					reused.Add(1)
+				default:
+					t.Errorf("earn: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if applied.Load() != 1 || reused.Load() != members-1 {
+			t.Fatalf("round %d: %d applied and %d refused, want 1 and %d", round, applied.Load(), reused.Load(), members-1)
+		}
+	}
+	storetest.CheckInvariants(t, stores[0])
 }

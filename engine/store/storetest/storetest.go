@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentRedeem", testConcurrentRedeem},
 		{"ConcurrentReplays", testConcurrentReplays},
 		{"ConcurrentMixed", testConcurrentMixed},
+		{"BatchMixedOutcomes", testBatchMixedOutcomes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

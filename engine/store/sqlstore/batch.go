@@ -164,15 +164,29 @@ func (c *stmtCache) get(q string) *sql.Stmt {
 }
 
 // prepareMissing prepares the statements noted since; it runs outside
-// transactions.
+// transactions, and without the lock while it waits for the connection.
 func (c *stmtCache) prepareMissing(ctx context.Context) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var qs []string
 	for q := range c.missing {
-		if st, err := c.db.PrepareContext(ctx, q); err == nil {
-			c.m[q] = st
-		}
+		qs = append(qs, q)
 		delete(c.missing, q)
+	}
+	c.mu.Unlock()
+	for _, q := range qs {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.m[q] == nil {
+			c.m[q] = st
+			st = nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
 	}
 }
 

@@ -61,7 +61,12 @@ type storeReport struct {
 	Skipped      string   `json:"skipped,omitempty"`
 	Results      []result `json:"results"`
 	Verification *verdict `json:"verification,omitempty"`
-	Error        string   `json:"error,omitempty"`
+	// CPU seconds used while the store was measured, to show how the two
+	// shared cores were split between the load generator and the engine.
+	GeneratorCPU float64 `json:"generatorCpuSeconds"`
+	EngineCPU    float64 `json:"engineCpuSeconds"`
+	WallSeconds  float64 `json:"wallSeconds"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // logf reports progress on stderr, so that stdout is only the table or the JSON.
@@ -120,6 +125,13 @@ func main() {
 func benchStore(ctx context.Context, o options, store string) (rep storeReport) {
 	rep.Store = store
 	logf("== %s", store)
+	wall, self0, children0 := time.Now(), cpuSeconds(syscall.RUSAGE_SELF), cpuSeconds(syscall.RUSAGE_CHILDREN)
+	defer func() {
+		// The engine is a child: its CPU time is counted once it has been waited for.
+		rep.WallSeconds = time.Since(wall).Seconds()
+		rep.GeneratorCPU = cpuSeconds(syscall.RUSAGE_SELF) - self0
+		rep.EngineCPU = cpuSeconds(syscall.RUSAGE_CHILDREN) - children0
+	}()
 	dir, err := os.MkdirTemp("", "bench-engine-")
 	if err != nil {
 		rep.Error = err.Error()
@@ -302,9 +314,22 @@ func printTable(w *os.File, reports []storeReport, o options) {
 		if rep.Error != "" {
 			fmt.Fprintf(w, "%s: ERROR: %s\n", rep.Store, rep.Error)
 		}
+		if rep.Skipped == "" {
+			fmt.Fprintf(w, "%s CPU over %.0fs: load generator %.0fs, engine %.0fs (of %d cores)\n",
+				rep.Store, rep.WallSeconds, rep.GeneratorCPU, rep.EngineCPU, runtime.NumCPU())
+		}
 	}
 	fmt.Fprintf(w, "\nsustained: achieved ≥ 95%% of offered, p99 ≤ %s from the intended send time, < 0.1%% errors, over %s runs; half load for %s.\n",
 		o.p99Bound, o.step, o.final)
+}
+
+// cpuSeconds is user plus system CPU time of who (RUSAGE_SELF or RUSAGE_CHILDREN).
+func cpuSeconds(who int) float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

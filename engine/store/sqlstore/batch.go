@@ -828,8 +828,13 @@ func (t *txn) flushAllArrays(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	for rows.Next() {
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return t.fail(fmt.Errorf("write batch: %w", err))
 	}
 	return nil

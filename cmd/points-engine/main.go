@@ -179,7 +179,7 @@ func run(args []string) error {
 	log.Info("points engine listening", "addr", ln.Addr().String(), "store", o.store)
 
 	var jobs sync.WaitGroup
-	jobs.Go(func() { processDue(watchCtx, store, api.Metrics(), o.dueInterval, log) })
+	jobs.Go(func() { processDue(watchCtx, store, holder, api.Metrics(), o.dueInterval, log) })
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
 		jobs.Go(func() { followReports(watchCtx, kube, holder, namespace, name, log) })
@@ -276,8 +276,9 @@ func followReports(ctx context.Context, client kubernetes.Interface, h *config.H
 	report.Follow(ctx, h, r, configMap, log)
 }
 
-// processDue releases pending points and expires lots every interval.
-func processDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
+// processDue releases pending points and expires lots every interval, and
+// the balances of inactive members when the snapshot in effect says so.
+func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -286,7 +287,7 @@ func processDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, interv
 			return
 		case <-t.C:
 		}
-		res, err := l.ProcessDue(ctx, time.Time{}) // zero: the store's clock
+		res, err := l.ProcessDue(ctx, dueOptions(h.Current())) // zero Now: the store's clock
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("processing due lots", "error", err.Error())
@@ -296,7 +297,18 @@ func processDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, interv
 		m.ObserveProcessDue(res)
 		if res.ReleasedLots > 0 || res.ExpiredLots > 0 {
 			log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
-				"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints)
+				"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints,
+				"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints)
 		}
 	}
+}
+
+// dueOptions takes the inactivity expiry from the snapshot; without a
+// snapshot nothing expires for inactivity, as the policy is unknown.
+func dueOptions(snap *config.Snapshot) ledger.DueOptions {
+	var o ledger.DueOptions
+	if snap != nil && snap.Points.Expiry != nil && snap.Points.Expiry.AfterInactivity != nil {
+		o.ExpireAfterInactivity = snap.Points.Expiry.AfterInactivity.D()
+	}
+	return o
 }

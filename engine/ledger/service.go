@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -17,7 +18,10 @@ const (
 // Ledger is the points engine's durable ledger. Every write carries an
 // idempotency key, scoped globally per store: the same key with the same
 // request returns the original result (with Replayed set); the same key with a
-// different request fails with ErrIdempotencyReuse. Keys of writes that failed
+// different request fails with ErrIdempotencyReuse. The request is identified
+// by its Fingerprint when the caller sets one (the HTTP API fingerprints the
+// client's body, so a retry stays the same request after a configuration
+// change), else by a hash of the normalised request. Keys of writes that failed
 // are not kept. A write is durable once it returns without error; if ctx ends
 // first the write may still be applied, so retry with the same key. All times
 // are stored with microsecond precision.
@@ -48,11 +52,18 @@ type Ledger interface {
 	Member(ctx context.Context, memberID string, now time.Time) (MemberView, error)
 	// History pages through a member's entries, newest first.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
-	// ProcessDue releases pending lots whose AvailableAt is at or before now
-	// and then expires lots whose ExpiresAt is at or before now (the store's
-	// clock when zero), each as a ledger entry. It is safe to run
-	// concurrently, from several processes, and repeatedly.
-	ProcessDue(ctx context.Context, now time.Time) (ProcessDueResult, error)
+	// ProcessDue releases pending lots whose AvailableAt is at or before
+	// opts.Now, then expires lots whose ExpiresAt is at or before it and,
+	// when opts.ExpireAfterInactivity is set, every live lot (available or
+	// pending) of members inactive that long, each lot as a ledger entry. It
+	// is safe to run concurrently, from several processes, and repeatedly.
+	ProcessDue(ctx context.Context, opts DueOptions) (ProcessDueResult, error)
+	// Replay looks up idempotency keys before a request is priced, so that a
+	// retry is answered with the original result even when the configuration
+	// or the clock would now price it differently or refuse it. Each answer
+	// says whether the key is known; a known key with another fingerprint
+	// answers ErrIdempotencyReuse. Queries with an empty key are not known.
+	Replay(ctx context.Context, queries []ReplayQuery) ([]ReplayAnswer, error)
 	// CheckInvariants verifies, on a consistent snapshot, that balances match
 	// the sums of entries and of live lots and that nothing is negative.
 	CheckInvariants(ctx context.Context) error
@@ -64,9 +75,12 @@ type Ledger interface {
 
 // EnrollRequest enrolls a member.
 type EnrollRequest struct {
-	IdempotencyKey string   `json:"idempotencyKey"`
-	MemberID       string   `json:"memberId"`
-	Tags           []string `json:"tags,omitempty"`
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Fingerprint, when set, identifies the request for its idempotency key
+	// instead of the store's hash of the request (see Ledger).
+	Fingerprint string   `json:"-"`
+	MemberID    string   `json:"memberId"`
+	Tags        []string `json:"tags,omitempty"`
 	// EnrolledAt defaults to the store's clock when zero.
 	EnrolledAt time.Time `json:"enrolledAt,omitzero"`
 }
@@ -80,7 +94,10 @@ type EnrollResult struct {
 // EarnRequest credits points already computed by the caller for one event.
 type EarnRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
-	MemberID       string `json:"memberId"`
+	// Fingerprint, when set, identifies the request for its idempotency key
+	// instead of the store's hash of the request (see Ledger).
+	Fingerprint string `json:"-"`
+	MemberID    string `json:"memberId"`
 	// EventID identifies the purchase or action; unique per member.
 	EventID string `json:"eventId"`
 	Points  int64  `json:"points"`
@@ -142,10 +159,13 @@ type ItemError struct {
 // RedeemRequest debits available points.
 type RedeemRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
-	MemberID       string `json:"memberId"`
-	Points         int64  `json:"points"`
-	Reference      string `json:"reference,omitempty"`
-	Reason         string `json:"reason,omitempty"`
+	// Fingerprint, when set, identifies the request for its idempotency key
+	// instead of the store's hash of the request (see Ledger).
+	Fingerprint string `json:"-"`
+	MemberID    string `json:"memberId"`
+	Points      int64  `json:"points"`
+	Reference   string `json:"reference,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // RedeemResult reports an applied redemption.
@@ -160,8 +180,11 @@ type RedeemResult struct {
 // ReverseRequest claws back points of an earlier earn event.
 type ReverseRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
-	MemberID       string `json:"memberId"`
-	EventID        string `json:"eventId"`
+	// Fingerprint, when set, identifies the request for its idempotency key
+	// instead of the store's hash of the request (see Ledger).
+	Fingerprint string `json:"-"`
+	MemberID    string `json:"memberId"`
+	EventID     string `json:"eventId"`
 	// Points to claw back; it may not exceed what the event earned and is not
 	// yet reversed. Set at most one of Points and RefundAmount; with neither,
 	// everything not yet reversed is clawed back.
@@ -192,7 +215,10 @@ type ReverseResult struct {
 // AdjustRequest is an admin correction.
 type AdjustRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
-	MemberID       string `json:"memberId"`
+	// Fingerprint, when set, identifies the request for its idempotency key
+	// instead of the store's hash of the request (see Ledger).
+	Fingerprint string `json:"-"`
+	MemberID    string `json:"memberId"`
 	// Points is signed and non-zero.
 	Points    int64  `json:"points"`
 	Reason    string `json:"reason"`
@@ -240,4 +266,36 @@ type ProcessDueResult struct {
 	ReleasedPoints int64 `json:"releasedPoints"`
 	ExpiredLots    int   `json:"expiredLots"`
 	ExpiredPoints  int64 `json:"expiredPoints"`
+	// InactiveMembers lost their balance to expiry after inactivity;
+	// InactiveExpiredPoints (included in ExpiredPoints) is what they lost.
+	InactiveMembers       int   `json:"inactiveMembers,omitempty"`
+	InactiveExpiredPoints int64 `json:"inactiveExpiredPoints,omitempty"`
+}
+
+// DueOptions says what a ProcessDue run processes.
+type DueOptions struct {
+	// Now is the time lots are due by; the store's clock when zero.
+	Now time.Time
+	// ExpireAfterInactivity, when positive, expires every live lot of the
+	// members whose last activity (earn, redeem or adjust; not the engine's
+	// releases, expiries or the reversal of a purchase) is at least this long
+	// before Now. The configuration lives with the caller, so it passes this in.
+	ExpireAfterInactivity time.Duration
+}
+
+// ReplayQuery is an idempotency key and the fingerprint of the request
+// retrying it.
+type ReplayQuery struct {
+	Key         string
+	Fingerprint string
+}
+
+// ReplayAnswer is what a key stands for: when Found, the operation and the
+// JSON result it returned, or Err (ErrIdempotencyReuse) when the key was
+// used with another request.
+type ReplayAnswer struct {
+	Found  bool
+	Op     Op
+	Result json.RawMessage
+	Err    error
 }

@@ -37,6 +37,8 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock for recorded times (default time.Now).
 	Now func() time.Time
+	// OnCommit observes group commits (see sqlstore.Config).
+	OnCommit func(ops int, d time.Duration)
 }
 
 // Open connects, migrates the schema and starts the writers.
@@ -85,6 +87,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		Shards:   opts.Shards,
 		MaxBatch: opts.MaxBatch,
 		Now:      opts.Now,
+		OnCommit: opts.OnCommit,
 	})
 	if err != nil {
 		db.Close()

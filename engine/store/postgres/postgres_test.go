@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,6 +70,19 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) ledger.Ledger {
 		url, schema := freshSchema(t)
 		return open(t, url, schema)
+	})
+}
+
+func TestConformanceClocked(t *testing.T) {
+	databaseURL(t)
+	storetest.RunClocked(t, func(t testing.TB, now func() time.Time) ledger.Ledger {
+		url, schema := freshSchema(t)
+		s, err := postgres.Open(context.Background(), postgres.Options{URL: url, Schema: schema, Now: now})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }
 

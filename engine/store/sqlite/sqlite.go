@@ -32,6 +32,8 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock for recorded times (default time.Now).
 	Now func() time.Time
+	// OnCommit observes group commits (see sqlstore.Config).
+	OnCommit func(ops int, d time.Duration)
 }
 
 // Open opens or creates the database, migrates it and starts the writer.
@@ -83,6 +85,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		Shards:   1, // SQLite has a single writer anyway
 		MaxBatch: opts.MaxBatch,
 		Now:      opts.Now,
+		OnCommit: opts.OnCommit,
 	})
 	if err != nil {
 		writeDB.Close()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
@@ -25,6 +26,17 @@ func open(t testing.TB, path string) ledger.Ledger {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) ledger.Ledger {
 		return open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	})
+}
+
+func TestConformanceClocked(t *testing.T) {
+	storetest.RunClocked(t, func(t testing.TB, now func() time.Time) ledger.Ledger {
+		s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), Now: now})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }
 

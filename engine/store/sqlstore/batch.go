@@ -45,10 +45,13 @@ type txn struct {
 }
 
 type memberRow struct {
-	id     string
-	bal    ledger.Balance
-	exists bool
-	dirty  bool
+	id  string
+	bal ledger.Balance
+	// lastActivity is when the member last earned, redeemed or was
+	// adjusted (Unix microseconds), for expiry after inactivity.
+	lastActivity int64
+	exists       bool
+	dirty        bool
 }
 
 type idemRecord struct {
@@ -320,15 +323,16 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	for _, id := range ids {
 		t.members[id] = &memberRow{id: id}
 	}
-	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
+	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime, last_activity_at FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
 		[][]string{ids}, func(rows *sql.Rows) error {
 			var id string
 			var b ledger.Balance
-			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned); err != nil {
+			var active int64
+			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned, &active); err != nil {
 				return err
 			}
 			if m := t.members[id]; m != nil {
-				m.bal, m.exists = b, true
+				m.bal, m.lastActivity, m.exists = b, active, true
 			}
 			return nil
 		})
@@ -418,9 +422,26 @@ func (t *txn) prefetchArrays(ctx context.Context, keys, evMembers, evIDs []strin
 // several columns are given), passed as arrays on PostgreSQL and as one JSON
 // document on SQLite, so the statement text does not depend on the count.
 func (t *txn) listQuery(ctx context.Context, q string, cols [][]string, row func(*sql.Rows) error) error {
-	var set string
-	var args []any
-	if t.d.Arrays {
+	set, args := listSet(t.d, cols)
+	rows, err := t.rawQuery(ctx, fmt.Sprintf(q, set), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return t.fail(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+// listSet is the set expression and arguments of listQuery.
+func listSet(d *Dialect, cols [][]string) (set string, args []any) {
+	if d.Arrays {
 		if len(cols) == 1 {
 			set = `SELECT unnest($1::text[])`
 		} else {
@@ -457,20 +478,7 @@ func (t *txn) listQuery(ctx context.Context, q string, cols [][]string, row func
 		}
 		args = []any{b.String()}
 	}
-	rows, err := t.rawQuery(ctx, fmt.Sprintf(q, set), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows); err != nil {
-			return t.fail(err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return t.fail(err)
-	}
-	return nil
+	return set, args
 }
 
 func writeJSONString(b *strings.Builder, s string) {
@@ -502,8 +510,8 @@ func (t *txn) member(ctx context.Context, memberID string) (*memberRow, error) {
 		return m, nil
 	}
 	m := &memberRow{id: memberID}
-	err := t.queryRow(ctx, `SELECT available, pending, lifetime FROM members WHERE id = ?`+t.d.ForUpdate,
-		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned}, memberID)
+	err := t.queryRow(ctx, `SELECT available, pending, lifetime, last_activity_at FROM members WHERE id = ?`+t.d.ForUpdate,
+		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned, &m.lastActivity}, memberID)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.members[memberID] = m
 		return nil, ledger.ErrMemberNotFound
@@ -717,8 +725,8 @@ func (t *txn) flushBalances(ctx context.Context) error {
 		m.dirty = false
 	}
 	for _, m := range rows {
-		if _, err := t.rawExec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ? WHERE id = ?`,
-			m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned, m.id); err != nil {
+		if _, err := t.rawExec(ctx, `UPDATE members SET available = ?, pending = ?, lifetime = ?, last_activity_at = ? WHERE id = ?`,
+			m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned, m.lastActivity, m.id); err != nil {
 			return fmt.Errorf("update balance: %w", err)
 		}
 	}
@@ -793,20 +801,20 @@ func (t *txn) keyArrays() []any {
 	return []any{k, o, h, r, c}
 }
 
-const balancesUpdate = `UPDATE members AS m SET available = v.a, pending = v.p, lifetime = v.l
-	FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(id, a, p, l) WHERE m.id = v.id`
+const balancesUpdate = `UPDATE members AS m SET available = v.a, pending = v.p, lifetime = v.l, last_activity_at = v.act
+	FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v(id, a, p, l, act) WHERE m.id = v.id`
 
 func (t *txn) balanceArrays() []any {
 	rows := t.dirty
 	t.dirty = rows[:0]
 	n := len(rows)
 	id := make([]string, n)
-	a, p, l := make([]int64, n), make([]int64, n), make([]int64, n)
+	a, p, l, act := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, m := range rows {
 		m.dirty = false
-		id[i], a[i], p[i], l[i] = m.id, m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned
+		id[i], a[i], p[i], l[i], act[i] = m.id, m.bal.Available, m.bal.Pending, m.bal.LifetimeEarned, m.lastActivity
 	}
-	return []any{id, a, p, l}
+	return []any{id, a, p, l, act}
 }
 
 // flushAllStatement writes events, lots, entries, keys and balances with one

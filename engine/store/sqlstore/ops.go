@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	}
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, req.Fingerprint, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
 		if m, ok := tx.members[norm.MemberID]; ok && m.exists {
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
@@ -39,8 +40,10 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		if err != nil {
 			return ledger.EnrollResult{}, fmt.Errorf("encode tags: %w", err)
 		}
-		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime)
-			VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING`, m.ID, string(tags), m.EnrolledAt.UnixMicro())
+		// Enrolment starts the inactivity clock.
+		enrolled := m.EnrolledAt.UnixMicro()
+		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at)
+			VALUES (?, ?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING`, m.ID, string(tags), enrolled, enrolled)
 		if err != nil {
 			return ledger.EnrollResult{}, fmt.Errorf("insert member: %w", err)
 		}
@@ -49,7 +52,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		} else if n == 0 {
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
-		tx.members[m.ID] = &memberRow{id: m.ID, exists: true}
+		tx.members[m.ID] = &memberRow{id: m.ID, lastActivity: enrolled, exists: true}
 		return ledger.EnrollResult{Member: m}, nil
 	})
 	out.Replayed = replayed
@@ -73,7 +76,7 @@ func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	return s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyEarn(ctx, tx, norm)
 		if err != nil {
 			return nil, err
@@ -177,7 +180,7 @@ func (s *Store) Redeem(ctx context.Context, req ledger.RedeemRequest) (ledger.Re
 	if err != nil {
 		return ledger.RedeemResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.RedeemResult, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.RedeemResult, error) {
 		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
 		if err != nil {
 			return ledger.RedeemResult{}, err
@@ -215,7 +218,7 @@ func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.ReverseResult, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.ReverseResult, error) {
 		return s.applyReverse(ctx, tx, norm)
 	})
 	out.Replayed = replayed
@@ -284,7 +287,7 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 	if err != nil {
 		return ledger.AdjustResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
+	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
 		e := entry{kind: ledger.EntryAdjust, reference: norm.Reference, reason: norm.Reason}
 		var (
 			seq int64
@@ -320,15 +323,22 @@ func (s *Store) credit(ctx context.Context, tx *txn, memberID string, points int
 // ProcessDue implements ledger.Ledger. It finds members with due lots and
 // hands each to its writer, so releases and expiries are batched like other
 // writes and serialised with them per member.
-func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDueResult, error) {
+func (s *Store) ProcessDue(ctx context.Context, opts ledger.DueOptions) (ledger.ProcessDueResult, error) {
+	now := opts.Now
 	if now.IsZero() {
 		now = s.now()
 	}
 	now = ledger.NormTime(now)
+	// Members whose last activity is at or before the cutoff are inactive;
+	// without an inactivity expiry no time qualifies.
+	inactiveBy := int64(math.MinInt64)
+	if opts.ExpireAfterInactivity > 0 {
+		inactiveBy = now.Add(-opts.ExpireAfterInactivity).UnixMicro()
+	}
 	const page = 500
 	var total ledger.ProcessDueResult
 	for {
-		members, err := s.dueMembers(ctx, now, page)
+		members, err := s.dueMembers(ctx, now, inactiveBy, page)
 		if err != nil {
 			return total, err
 		}
@@ -338,7 +348,7 @@ func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDu
 		for i, id := range members {
 			wg.Go(func() {
 				j := &job{memberID: id, done: make(chan jobResult, 1), apply: func(ctx context.Context, tx *txn) (any, []byte, error) {
-					r, err := s.processMember(ctx, tx, id, now)
+					r, err := s.processMember(ctx, tx, id, now, inactiveBy)
 					if err != nil {
 						return nil, nil, err
 					}
@@ -362,6 +372,8 @@ func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDu
 			total.ReleasedPoints += results[i].ReleasedPoints
 			total.ExpiredLots += results[i].ExpiredLots
 			total.ExpiredPoints += results[i].ExpiredPoints
+			total.InactiveMembers += results[i].InactiveMembers
+			total.InactiveExpiredPoints += results[i].InactiveExpiredPoints
 		}
 		if len(members) < page {
 			return total, nil
@@ -369,12 +381,14 @@ func (s *Store) ProcessDue(ctx context.Context, now time.Time) (ledger.ProcessDu
 	}
 }
 
-func (s *Store) dueMembers(ctx context.Context, now time.Time, limit int) ([]string, error) {
+func (s *Store) dueMembers(ctx context.Context, now time.Time, inactiveBy int64, limit int) ([]string, error) {
 	rows, err := s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(`
 		SELECT member_id FROM lots WHERE state = 'pending' AND available_at <= ?
 		UNION
 		SELECT member_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= ?
-		LIMIT ?`), now.UnixMicro(), now.UnixMicro(), limit)
+		UNION
+		SELECT id FROM members WHERE last_activity_at <= ? AND (available > 0 OR pending > 0)
+		LIMIT ?`), now.UnixMicro(), now.UnixMicro(), inactiveBy, limit)
 	if err != nil {
 		return nil, fmt.Errorf("find due lots: %w", err)
 	}
@@ -393,8 +407,9 @@ func (s *Store) dueMembers(ctx context.Context, now time.Time, limit int) ([]str
 	return ids, nil
 }
 
-// processMember releases, then expires, the member's due lots, one entry per lot.
-func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now time.Time) (ledger.ProcessDueResult, error) {
+// processMember releases, then expires, the member's due lots, one entry per
+// lot; a member inactive since inactiveBy then loses every live lot.
+func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now time.Time, inactiveBy int64) (ledger.ProcessDueResult, error) {
 	var r ledger.ProcessDueResult
 	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
@@ -430,5 +445,32 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 		r.ExpiredLots++
 		r.ExpiredPoints += l.remaining
 	}
+	// Checked again under the member's lock: a write since dueMembers may
+	// have made the member active.
+	if m.lastActivity > inactiveBy || m.bal.Available+m.bal.Pending == 0 {
+		return r, nil
+	}
+	for _, state := range []string{lotPending, lotAvailable} {
+		live, err := lotsWhere(ctx, tx, `member_id = ? AND state = ? AND remaining > 0 ORDER BY id`, memberID, state)
+		if err != nil {
+			return r, err
+		}
+		for _, l := range live {
+			if _, err := tx.exec(ctx, `UPDATE lots SET state = 'expired', remaining = 0 WHERE id = ?`, l.id); err != nil {
+				return r, fmt.Errorf("expire lot of inactive member: %w", err)
+			}
+			e := entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, reason: "inactivity", at: now}
+			if state == lotPending {
+				e.available, e.pending = 0, -l.remaining
+			}
+			if _, _, err = record(ctx, tx, m, e); err != nil {
+				return r, err
+			}
+			r.ExpiredLots++
+			r.ExpiredPoints += l.remaining
+			r.InactiveExpiredPoints += l.remaining
+		}
+	}
+	r.InactiveMembers++
 	return r, nil
 }

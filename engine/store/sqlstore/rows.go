@@ -41,7 +41,18 @@ func record(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, ledger.
 		return 0, m.bal, err
 	}
 	m.bal = bal
+	if isActivity(e.kind) {
+		m.lastActivity = max(m.lastActivity, e.at.UnixMicro())
+	}
 	return seq, bal, nil
+}
+
+// isActivity reports whether an entry is the member's own doing, which
+// resets the inactivity clock. Releases and expiries are the engine's, and a
+// reversal is the merchant taking back a refunded purchase: none of them keep
+// a dormant balance alive.
+func isActivity(k ledger.EntryKind) bool {
+	return k == ledger.EntryEarn || k == ledger.EntryRedeem || k == ledger.EntryAdjust
 }
 
 func insertLot(tx *txn, memberID, eventID string, points int64, state string, availableAt, expiresAt time.Time) {

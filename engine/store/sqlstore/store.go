@@ -25,6 +25,10 @@ type Config struct {
 	MaxBatch int
 	// Now is the clock for recording times; defaults to time.Now.
 	Now func() time.Time
+	// OnCommit, if set, is told of every group commit: the writes it
+	// committed and how long its transaction took, begin to durable commit.
+	// It runs on the writer's goroutine, so it must be quick.
+	OnCommit func(ops int, d time.Duration)
 }
 
 // Store is a ledger.Ledger over a SQL database.
@@ -57,7 +61,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.stmts = newStmtCache(cfg.WriteDB)
 	}
 	for range cfg.Shards {
-		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts))
+		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit))
 	}
 	return s, nil
 }
@@ -110,8 +114,14 @@ func (s *Store) writerFor(memberID string) *writer {
 // before the operation runs, so that a concurrent writer of the same key in
 // another process waits for ours and then sees it; operations that lock an
 // existing member row are serialised by that lock instead.
-func (s *Store) newJob(memberID, eventID string, op ledger.Op, key string, normReq any, claimFirst bool, apply func(context.Context, *txn) (any, error)) *job {
-	hash := ledger.RequestHash(op, normReq)
+//
+// The request is identified by the caller's fingerprint when given, else by
+// the hash of the normalised request.
+func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint string, normReq any, claimFirst bool, apply func(context.Context, *txn) (any, error)) *job {
+	hash := fingerprint
+	if hash == "" {
+		hash = ledger.RequestHash(op, normReq)
+	}
 	now := s.now().UnixMicro()
 	j := &job{memberID: memberID, key: key, eventID: eventID, done: make(chan jobResult, 1)}
 	j.apply = func(ctx context.Context, tx *txn) (any, []byte, error) {
@@ -202,8 +212,8 @@ func decode[T any](r jobResult, op ledger.Op, memberID string) (T, bool, error) 
 
 // write runs an idempotent operation and returns its result, reporting
 // whether it was a replay.
-func write[T any](ctx context.Context, s *Store, memberID, eventID string, op ledger.Op, key string, normReq any, claimFirst bool, apply func(context.Context, *txn) (T, error)) (T, bool, error) {
-	j := s.newJob(memberID, eventID, op, key, normReq, claimFirst, func(ctx context.Context, tx *txn) (any, error) {
+func write[T any](ctx context.Context, s *Store, memberID, eventID string, op ledger.Op, key, fingerprint string, normReq any, claimFirst bool, apply func(context.Context, *txn) (T, error)) (T, bool, error) {
+	j := s.newJob(memberID, eventID, op, key, fingerprint, normReq, claimFirst, func(ctx context.Context, tx *txn) (any, error) {
 		v, err := apply(ctx, tx)
 		if err != nil {
 			return nil, err

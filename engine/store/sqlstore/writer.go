@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
@@ -51,6 +52,7 @@ type writer struct {
 	dialect  *Dialect
 	maxBatch int
 	stmts    *stmtCache
+	onCommit func(ops int, d time.Duration) // may be nil
 
 	commits, ops atomic.Int64 // committed batches and the jobs in them
 
@@ -60,8 +62,9 @@ type writer struct {
 	done   chan struct{}
 }
 
-func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache) *writer {
+func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache, onCommit func(int, time.Duration)) *writer {
 	w := &writer{
+		onCommit: onCommit,
 		db:       db,
 		dialect:  d,
 		maxBatch: maxBatch,
@@ -200,6 +203,7 @@ type opFailure struct {
 func (e *opFailure) Error() string { return fmt.Sprintf("operation %d: %v", e.index, e.err) }
 
 func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult) error {
+	start := time.Now()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %v", ledger.ErrStoreUnavailable, err)
@@ -234,5 +238,8 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	}
 	w.commits.Add(1)
 	w.ops.Add(int64(len(batch)))
+	if w.onCommit != nil {
+		w.onCommit(len(batch), time.Since(start))
+	}
 	return nil
 }

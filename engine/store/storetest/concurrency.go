@@ -150,7 +150,7 @@ func testConcurrentMixed(t *testing.T, s ledger.Ledger) {
 	go func() {
 		defer wg.Done()
 		for d := range 6 {
-			if _, err := s.ProcessDue(ctx, day(d*3)); err != nil {
+			if _, err := s.ProcessDue(ctx, ledger.DueOptions{Now: day(d * 3)}); err != nil {
 				t.Errorf("process due: %v", err)
 			}
 		}

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentReplays", testConcurrentReplays},
 		{"ConcurrentMixed", testConcurrentMixed},
 		{"BatchMixedOutcomes", testBatchMixedOutcomes},
+		{"Fingerprint", testFingerprint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +99,7 @@ func redeem(t testing.TB, s ledger.Ledger, id, key string, points int64) ledger.
 
 func processDue(t testing.TB, s ledger.Ledger, now time.Time) ledger.ProcessDueResult {
 	t.Helper()
-	res, err := s.ProcessDue(ctx, now)
+	res, err := s.ProcessDue(ctx, ledger.DueOptions{Now: now})
 	if err != nil {
 		t.Fatalf("process due at %v: %v", now, err)
 	}

@@ -124,7 +124,11 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	store, err := openStore(ctx, o)
+	holder := config.NewHolder(log)
+	reg := prometheus.NewRegistry()
+	// Made before the store, whose group commits they observe.
+	metrics := httpapi.NewMetrics(reg, holder)
+	store, err := openStore(ctx, o, metrics.ObserveCommit)
 	if err != nil {
 		return err
 	}
@@ -134,7 +138,6 @@ func run(args []string) error {
 		}
 	}()
 
-	holder := config.NewHolder(log)
 	// Watchers stop with watchCtx, after the server has drained.
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
@@ -150,7 +153,6 @@ func run(args []string) error {
 	authn := auth.NewAuthenticator(keys, auth.NewFailureLimiter(10, time.Second), log)
 	go authn.WatchDir(watchCtx, o.apiKeysDir, 2*time.Second)
 
-	reg := prometheus.NewRegistry()
 	// Group commit: the mean batch size is rate(writes) / rate(commits).
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -160,7 +162,7 @@ func run(args []string) error {
 			Name: "loyalty_engine_store_committed_writes_total", Help: "Writes committed by the ledger store's group commits.",
 		}, func() float64 { return float64(store.Stats().Ops) }),
 	)
-	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg})
+	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics})
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -204,15 +206,15 @@ func run(args []string) error {
 	return nil
 }
 
-func openStore(ctx context.Context, o options) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, o options, onCommit func(int, time.Duration)) (*sqlstore.Store, error) {
 	if o.store == "postgres" {
-		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema})
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, OnCommit: onCommit})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath})
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath, OnCommit: onCommit})
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}

@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,10 +17,58 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
+// fingerprint identifies a request for its idempotency key by what the
+// client sent: the body in canonical form (keys sorted, no insignificant
+// whitespace, numbers as written) with the operation. A retry is then the
+// same request whatever the configuration or the clock now say. Single and
+// batch earns share the operation, so an event may be retried either way.
+func fingerprint(op ledger.Op, raw []byte) string {
+	canon := raw
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) == nil { // the body was decoded strictly already
+		if b, err := json.Marshal(v); err == nil {
+			canon = b
+		}
+	}
+	h := sha256.New()
+	h.Write([]byte(op))
+	h.Write([]byte{0})
+	h.Write(canon)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// replayed answers a known idempotency key with the original result, before
+// anything that depends on the configuration or the clock.
+func replayed[T any](s *Server, r *http.Request, key, fp string) (T, bool, error) {
+	var out T
+	if key == "" {
+		return out, false, nil // refused by validation further on
+	}
+	a, err := s.ledger.Replay(r.Context(), []ledger.ReplayQuery{{Key: key, Fingerprint: fp}})
+	if err != nil || !a[0].Found {
+		return out, false, err
+	}
+	if a[0].Err != nil {
+		return out, false, a[0].Err
+	}
+	if err := json.Unmarshal(a[0].Result, &out); err != nil {
+		return out, false, fmt.Errorf("idempotencyKey %q: decode stored result: %w", key, err)
+	}
+	return out, true, nil
+}
+
 func (s *Server) enroll(r *http.Request) (int, any, error) {
 	var req ledger.EnrollRequest
-	if err := decode(r, &req); err != nil {
+	raw, err := decode(r, &req)
+	if err != nil {
 		return 0, nil, err
+	}
+	req.Fingerprint = fingerprint(ledger.OpEnroll, raw)
+	if res, ok, err := replayed[ledger.EnrollResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
+		res.Replayed = true
+		return http.StatusOK, res, err
 	}
 	res, err := s.ledger.Enroll(r.Context(), req)
 	if err != nil {
@@ -158,8 +210,14 @@ func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnRe
 
 func (s *Server) earn(r *http.Request) (int, any, error) {
 	var ev EarnEvent
-	if err := decode(r, &ev); err != nil {
+	raw, err := decode(r, &ev)
+	if err != nil {
 		return 0, nil, err
+	}
+	fp := fingerprint(ledger.OpEarn, raw)
+	if res, ok, err := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); err != nil || ok {
+		res.Replayed = true
+		return http.StatusOK, res, err
 	}
 	snap, err := s.snapshot()
 	if err != nil {
@@ -169,6 +227,7 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	req.Fingerprint = fp
 	res, err := s.earnOne(r, req)
 	if err != nil {
 		return 0, nil, err
@@ -178,7 +237,8 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	var b EarnBatch
-	if err := decode(r, &b); err != nil {
+	raw, err := decode(r, &b)
+	if err != nil {
 		return 0, nil, err
 	}
 	switch {
@@ -186,6 +246,20 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 		return 0, nil, invalid("events", "required")
 	case len(b.Events) > ledger.MaxBatchEvents:
 		return 0, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
+	}
+	// Each event is fingerprinted like a single earn's body, and all the
+	// keys are looked up at once before any event is priced.
+	var rawEvents struct{ Events []json.RawMessage }
+	if err := json.Unmarshal(raw, &rawEvents); err != nil || len(rawEvents.Events) != len(b.Events) {
+		return 0, nil, invalid("events", "malformed")
+	}
+	queries := make([]ledger.ReplayQuery, len(b.Events))
+	for i, ev := range b.Events {
+		queries[i] = ledger.ReplayQuery{Key: ev.IdempotencyKey, Fingerprint: fingerprint(ledger.OpEarn, rawEvents.Events[i])}
+	}
+	known, err := s.ledger.Replay(r.Context(), queries)
+	if err != nil {
+		return 0, nil, err
 	}
 	snap, err := s.snapshot()
 	if err != nil {
@@ -197,7 +271,21 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	var batchIndex []int // position in the request of each ledger batch event
 	for i, ev := range b.Events {
 		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
+		if k := known[i]; k.Found {
+			if k.Err != nil {
+				out.Items[i].Err = k.Err
+				continue
+			}
+			var res ledger.EarnResult
+			if err := json.Unmarshal(k.Result, &res); err != nil {
+				return 0, nil, fmt.Errorf("events[%d].idempotencyKey %q: decode stored result: %w", i, ev.IdempotencyKey, err)
+			}
+			res.Replayed = true
+			out.Items[i].Result = &res
+			continue
+		}
 		req, err := s.price(snap, ev, now)
+		req.Fingerprint = queries[i].Fingerprint
 		switch {
 		case err != nil:
 			out.Items[i].Err = err
@@ -247,13 +335,22 @@ func itemError(i int, err error) *ledger.ItemError {
 	if errors.As(err, &te) {
 		return &ledger.ItemError{Code: "late_event", Field: fmt.Sprintf("events[%d].occurredAt", i), Message: te.Detail}
 	}
+	if errors.Is(err, ledger.ErrIdempotencyReuse) {
+		return &ledger.ItemError{Code: ledger.ErrorCode(err), Field: fmt.Sprintf("events[%d].idempotencyKey", i), Message: err.Error()}
+	}
 	return ledger.NewItemError(ledger.BatchItemError(i, err))
 }
 
 func (s *Server) redeem(r *http.Request) (int, any, error) {
 	var req ledger.RedeemRequest
-	if err := decode(r, &req); err != nil {
+	raw, err := decode(r, &req)
+	if err != nil {
 		return 0, nil, err
+	}
+	req.Fingerprint = fingerprint(ledger.OpRedeem, raw)
+	if res, ok, err := replayed[ledger.RedeemResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
+		res.Replayed = true
+		return http.StatusOK, res, err
 	}
 	res, err := s.ledger.Redeem(r.Context(), req)
 	if err != nil {
@@ -281,11 +378,17 @@ type ReverseBody struct {
 
 func (s *Server) reverse(r *http.Request) (int, any, error) {
 	var body ReverseBody
-	if err := decode(r, &body); err != nil {
+	raw, err := decode(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	req := ledger.ReverseRequest{IdempotencyKey: body.IdempotencyKey, MemberID: body.MemberID, EventID: body.EventID,
-		Points: body.Points, Reference: body.Reference, Reason: body.Reason}
+		Points: body.Points, Reference: body.Reference, Reason: body.Reason, Fingerprint: fingerprint(ledger.OpReverse, raw)}
+	// Looked up before the refund amount is converted with the configuration's currency.
+	if res, ok, err := replayed[ledger.ReverseResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
+		res.Replayed = true
+		return http.StatusOK, res, err
+	}
 	if body.RefundAmount != "" {
 		snap, err := s.snapshot()
 		if err != nil {
@@ -314,8 +417,14 @@ func (s *Server) reverse(r *http.Request) (int, any, error) {
 
 func (s *Server) adjust(r *http.Request) (int, any, error) {
 	var req ledger.AdjustRequest
-	if err := decode(r, &req); err != nil {
+	raw, err := decode(r, &req)
+	if err != nil {
 		return 0, nil, err
+	}
+	req.Fingerprint = fingerprint(ledger.OpAdjust, raw)
+	if res, ok, err := replayed[ledger.AdjustResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
+		res.Replayed = true
+		return http.StatusOK, res, err
 	}
 	res, err := s.ledger.Adjust(r.Context(), req)
 	if err != nil {

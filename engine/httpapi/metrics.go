@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -17,6 +19,9 @@ type Metrics struct {
 	adjusted *prometheus.CounterVec
 	released prometheus.Counter
 	expired  prometheus.Counter
+
+	commitBatch    prometheus.Histogram
+	commitDuration prometheus.Histogram
 }
 
 // NewMetrics registers the engine's metrics, the Go runtime's and the
@@ -46,8 +51,16 @@ func NewMetrics(reg prometheus.Registerer, holder *config.Holder) *Metrics {
 		expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loyalty_engine_points_expired_total", Help: "Points that expired.",
 		}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loyalty_engine_commit_batch_size", Help: "Writes committed together by one group commit of the ledger store.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 to 1024, the largest batch
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loyalty_engine_commit_duration_seconds", Help: "Time of a group-commit transaction of the ledger store, from begin to durable commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
 	}
-	reg.MustRegister(m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
+	reg.MustRegister(m.commitBatch, m.commitDuration, m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_engine_config_loaded", Help: "1 when a configuration snapshot is in effect.",
 		}, func() float64 {
@@ -68,6 +81,12 @@ func NewMetrics(reg prometheus.Registerer, holder *config.Holder) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// ObserveCommit records a group commit; it is the store's OnCommit hook.
+func (m *Metrics) ObserveCommit(ops int, d time.Duration) {
+	m.commitBatch.Observe(float64(ops))
+	m.commitDuration.Observe(d.Seconds())
 }
 
 // ObserveProcessDue counts the points a due-processing run released and expired.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,7 +85,10 @@ func problemFor(err error) *Problem {
 		return limited
 	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound):
 		return newProblem(http.StatusNotFound, ledger.ErrorCode(err), "Not found", err.Error())
-	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent), errors.Is(err, ledger.ErrIdempotencyReuse):
+	case errors.Is(err, ledger.ErrIdempotencyReuse):
+		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error(),
+			FieldIssue{Field: "idempotencyKey", Reason: "already used with a different request body"})
+	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
@@ -110,24 +114,25 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 
 // decode reads a JSON body into dst strictly: unknown fields, trailing data,
 // wrong types and oversize bodies are problems naming the field when known.
-func decode(r *http.Request, dst any) error {
+// It returns the body as sent, for fingerprinting.
+func decode(r *http.Request, dst any) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
 			fmt.Sprintf("Content-Type %q: send application/json", ct))
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeProblem(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeProblem(err)
+		return nil, decodeProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeProblem(err)
-		}
-		return invalid("(body)", "unexpected data after the JSON object")
+		return nil, invalid("(body)", "unexpected data after the JSON object")
 	}
-	return nil
+	return raw, nil
 }
 
 func decodeProblem(err error) *Problem {

@@ -42,6 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics and is served at /metrics.
 	Registry *prometheus.Registry
+	// Metrics, when set, were made by NewMetrics on Registry beforehand, so
+	// that the store's commit hook could be wired to them; else New makes them.
+	Metrics *Metrics
 	// Now is the clock for pricing events; defaults to time.Now.
 	Now func() time.Time
 }
@@ -68,12 +71,15 @@ func New(o Options) *Server {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(o.Registry, o.Config)
+	}
 	s := &Server{
 		ledger:  o.Ledger,
 		config:  o.Config,
 		auth:    o.Auth,
 		log:     o.Logger,
-		metrics: NewMetrics(o.Registry, o.Config),
+		metrics: o.Metrics,
 		now:     o.Now,
 		mux:     http.NewServeMux(),
 	}

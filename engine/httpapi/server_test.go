@@ -9,8 +9,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -37,16 +40,20 @@ type env struct {
 	srv    *httptest.Server
 	store  ledger.Ledger
 	holder *config.Holder
+	// ahead moves the server's clock (pricing) forward of the real one.
+	ahead atomic.Int64
 }
 
 func newEnv(t *testing.T, snapshot string) *env {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db")})
+	holder := config.NewHolder(nil)
+	reg := prometheus.NewRegistry()
+	metrics := NewMetrics(reg, holder)
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), OnCommit: metrics.ObserveCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	holder := config.NewHolder(nil)
 	if snapshot != "" {
 		if err := holder.Apply("test", []byte(snapshot)); err != nil {
 			t.Fatal(err)
@@ -56,10 +63,12 @@ func newEnv(t *testing.T, snapshot string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil)})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, store: store, holder: holder}
+	e := &env{store: store, holder: holder}
+	s := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics,
+		Now: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
+	e.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
 }
 
 type response struct {

@@ -169,7 +169,8 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) ([]led
 	set, args := listSet(s.cfg.Dialect, [][]string{keys})
 	rows, err := s.cfg.ReadDB.QueryContext(ctx, fmt.Sprintf(`SELECT idem_key, op, request_hash, result FROM idempotency_keys WHERE idem_key IN (%s)`, set), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read idempotency keys: %w", err)
+		// Like a write that cannot reach the store: the client retries.
+		return nil, fmt.Errorf("%w: read idempotency keys: %v", ledger.ErrStoreUnavailable, err)
 	}
 	defer rows.Close()
 	for rows.Next() {

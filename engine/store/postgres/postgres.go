@@ -55,6 +55,10 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	}
 	// Acknowledged writes must be durable whatever the server default.
 	cfg.RuntimeParams["synchronous_commit"] = "on"
+	// Plan each execution for its own arguments: a generic plan cached while
+	// the tables were small keeps scanning them whole once they have grown
+	// (seen as sequential scans of events behind the duplicate-event check).
+	cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	if opts.Schema != "" {
 		if err := createSchema(ctx, cfg, opts.Schema); err != nil {
 			return nil, err

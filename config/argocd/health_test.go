@@ -218,3 +218,15 @@ func TestConfigMapPatch(t *testing.T) {
 		}
 	}
 }
+
+// TestOneScriptForEveryKind keeps the four scripts identical: Argo CD wants a
+// file per kind, but the health rules are the same for all of them (a phase
+// is only ever set on Campaigns), so there is one script to review.
+func TestOneScriptForEveryKind(t *testing.T) {
+	want := string(readFile(t, filepath.Join(kindDir("Campaign"), "health.lua")))
+	for _, kind := range kinds {
+		if got := string(readFile(t, filepath.Join(kindDir(kind), "health.lua"))); got != want {
+			t.Errorf("%s/health.lua differs from Campaign/health.lua; the four scripts must stay identical", kind)
+		}
+	}
+}

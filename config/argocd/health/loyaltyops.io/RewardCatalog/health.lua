@@ -58,8 +58,23 @@ if ready == nil then
   return hs
 end
 if ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = messageOr(ready, "Ready")
+  -- A Scheduled campaign is Healthy so that later sync waves are not held
+  -- back until it starts; a paused one is Suspended, as a user chose that.
+  local phase = obj.status.phase
+  local nextTransition = obj.status.nextTransitionTime
+  if phase == "Paused" then
+    hs.status = "Suspended"
+    hs.message = "Paused; set spec.paused to false to resume"
+  elseif (phase == "Scheduled" or phase == "Active") and nextTransition ~= nil then
+    hs.status = "Healthy"
+    hs.message = phase .. "; next transition at " .. nextTransition
+  elseif phase ~= nil then
+    hs.status = "Healthy"
+    hs.message = phase
+  else
+    hs.status = "Healthy"
+    hs.message = messageOr(ready, "Ready")
+  end
   return hs
 end
 

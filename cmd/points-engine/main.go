@@ -297,20 +297,27 @@ func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpa
 			continue
 		}
 		m.ObserveProcessDue(res)
-		if res.ReleasedLots > 0 || res.ExpiredLots > 0 {
+		if res.ReleasedLots > 0 || res.ExpiredLots > 0 || res.TierUpgrades > 0 || res.TierDowngrades > 0 {
 			log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
 				"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints,
-				"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints)
+				"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints,
+				"tierUpgrades", res.TierUpgrades, "tierDowngrades", res.TierDowngrades)
 		}
 	}
 }
 
-// dueOptions takes the inactivity expiry from the snapshot; without a
-// snapshot nothing expires for inactivity, as the policy is unknown.
+// dueOptions takes the inactivity expiry and the tiers (re-evaluated, with
+// downgrades after their grace period) from the snapshot; without a
+// snapshot nothing expires for inactivity and no tier changes, as the
+// policy is unknown.
 func dueOptions(snap *config.Snapshot) ledger.DueOptions {
 	var o ledger.DueOptions
-	if snap != nil && snap.Points.Expiry != nil && snap.Points.Expiry.AfterInactivity != nil {
+	if snap == nil {
+		return o
+	}
+	if snap.Points.Expiry != nil && snap.Points.Expiry.AfterInactivity != nil {
 		o.ExpireAfterInactivity = snap.Points.Expiry.AfterInactivity.D()
 	}
+	o.Tiers = snap.Tiers
 	return o
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -114,19 +115,24 @@ func (s *Server) history(r *http.Request) (int, any, error) {
 	return http.StatusOK, page, nil
 }
 
-// EarnEvent is a purchase to credit. Points are computed by the engine from
-// the configuration in effect; clients send what happened, not points.
+// EarnEvent is a purchase or an action to credit. Points are computed by
+// the engine from the configuration in effect; clients send what happened,
+// not points.
 type EarnEvent struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	MemberID       string `json:"memberId"`
 	EventID        string `json:"eventId"`
-	// Amount spent, as a decimal string in the program's currency, such as "12.50".
-	Amount string `json:"amount"`
+	// Amount spent, as a decimal string in the program's currency, such as
+	// "12.50", for a purchase; Action instead names an action of the
+	// program (such as "review"). Exactly one of them is given.
+	Amount string `json:"amount,omitempty"`
+	Action string `json:"action,omitempty"`
 	// Currency, when given, must be the program's.
 	Currency string `json:"currency,omitempty"`
 	// OccurredAt is when the purchase happened, in RFC 3339. It is required
-	// because pending and expiry times derive from it: a retry must price
-	// exactly like the original to be recognised as the same request.
+	// because pending and expiry times and campaign windows derive from it:
+	// a retry must price exactly like the original to be recognised as the
+	// same request.
 	OccurredAt string `json:"occurredAt"`
 }
 
@@ -136,22 +142,36 @@ type EarnBatch struct {
 }
 
 // price turns an event into a ledger request under the configuration in
-// effect. Field errors are named relative to the event.
-func (s *Server) price(snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
-	if ev.Amount == "" {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: "required"}
-	}
-	amount, err := config.ParseDecimal(ev.Amount)
-	if err != nil {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
-	}
+// effect, for the member as the store has them now. The store enforces the
+// campaigns' caps and the action's maxPerDay again when it writes, and
+// rewrites the explanation with what it granted. Field errors are named
+// relative to the event.
+func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
 	currency := snap.Program.Currency
-	if ev.Currency != "" && ev.Currency != currency {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
-	}
-	minor, err := rules.ToMinor(amount, currency)
-	if err != nil {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: err.Error()}
+	event := rules.Event{ID: ev.EventID, Kind: rules.EventPurchase, Action: ev.Action}
+	var minor int64
+	switch {
+	case ev.Amount != "" && ev.Action != "":
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "action", Reason: "give amount (a purchase) or action, not both"}
+	case ev.Action != "":
+		event.Kind = rules.EventAction
+		if ev.Currency != "" {
+			return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: "only for a purchase (amount)"}
+		}
+	case ev.Amount == "":
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: "required (or action, for an action event)"}
+	default:
+		amount, err := config.ParseDecimal(ev.Amount)
+		if err != nil {
+			return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
+		}
+		if ev.Currency != "" && ev.Currency != currency {
+			return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
+		}
+		if minor, err = rules.ToMinor(amount, currency); err != nil {
+			return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: err.Error()}
+		}
+		event.Amount = amount
 	}
 	if ev.OccurredAt == "" {
 		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: "required"}
@@ -160,21 +180,66 @@ func (s *Server) price(snap *config.Snapshot, ev EarnEvent, now time.Time) (ledg
 	if err != nil {
 		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
 	}
-	e, err := rules.Earn(snap, rules.Purchase{Amount: amount, OccurredAt: occurred}, now)
+	event.OccurredAt = occurred
+	st, err := s.ledger.PricingContext(ctx, ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred})
 	if err != nil {
 		return ledger.EarnRequest{}, err
 	}
-	return ledger.EarnRequest{
+	mc := st.Member
+	mc.BudgetRemaining = map[string]int64{}
+	for _, c := range snap.Campaigns {
+		if c.Limits != nil && c.Limits.TotalBonusBudget != nil {
+			mc.BudgetRemaining[c.Name] = max(*c.Limits.TotalBonusBudget-st.CampaignGranted[c.Name], 0)
+		}
+	}
+	p, err := rules.Price(snap, event, mc, now)
+	var re *rules.Error
+	if errors.As(err, &re) {
+		return ledger.EarnRequest{}, &ledger.FieldError{Field: re.Field, Reason: re.Message}
+	}
+	if err != nil {
+		return ledger.EarnRequest{}, err
+	}
+	req := ledger.EarnRequest{
 		IdempotencyKey: ev.IdempotencyKey,
 		MemberID:       ev.MemberID,
 		EventID:        ev.EventID,
-		Points:         e.Points,
-		PurchaseAmount: minor,
-		Currency:       currency,
+		Points:         p.Explanation.PointsWithoutCampaigns,
 		OccurredAt:     occurred,
-		AvailableAt:    e.AvailableAt,
-		ExpiresAt:      e.ExpiresAt,
-	}, nil
+		AvailableAt:    p.AvailableAt,
+		ExpiresAt:      p.ExpiresAt,
+		Explanation:    &p.Explanation,
+	}
+	if event.Kind == rules.EventPurchase {
+		req.PurchaseAmount, req.Currency = minor, currency
+	} else {
+		req.Action, req.MaxPerDay = ev.Action, p.Explanation.Base.MaxPerDay
+	}
+	for _, c := range p.Explanation.Campaigns {
+		if !c.Applied || c.Attributed <= 0 {
+			continue
+		}
+		b := ledger.CampaignBonus{Campaign: c.Name, Attributed: c.Attributed}
+		if camp := findCampaign(snap, c.Name); camp != nil && camp.Limits != nil {
+			b.Budget, b.PerMemberCap = camp.Limits.TotalBonusBudget, camp.Limits.PerMemberCap
+		}
+		req.Campaigns = append(req.Campaigns, b)
+	}
+	return req, nil
+}
+
+func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
+	for i := range snap.Campaigns {
+		if snap.Campaigns[i].Name == name {
+			return &snap.Campaigns[i]
+		}
+	}
+	return nil
+}
+
+// earnsNothing: the event earns no points even before caps.
+func earnsNothing(req ledger.EarnRequest) bool {
+	return req.Points == 0 && len(req.Campaigns) == 0
 }
 
 func (s *Server) snapshot() (*config.Snapshot, error) {
@@ -189,7 +254,7 @@ func (s *Server) snapshot() (*config.Snapshot, error) {
 // amount rounded down) records nothing: the ledger holds no empty lots. The
 // member's current balance is returned so that the answer has the same shape.
 func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnResult, error) {
-	if req.Points > 0 {
+	if !earnsNothing(req) {
 		res, err := s.ledger.Earn(r.Context(), req)
 		if err == nil && !res.Replayed {
 			s.metrics.issued.Add(float64(res.Points))
@@ -205,7 +270,7 @@ func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnRe
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance}, nil
+	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance, Explanation: req.Explanation}, nil
 }
 
 func (s *Server) earn(r *http.Request) (int, any, error) {
@@ -216,6 +281,10 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	}
 	fp := fingerprint(ledger.OpEarn, raw)
 	if res, ok, err := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); err != nil || ok {
+		if err == nil {
+			// A retry also finishes the tier evaluation a failed original may have missed.
+			err = s.evaluateTiers(r, []ledger.EarnResult{res})
+		}
 		res.Replayed = true
 		return http.StatusOK, res, err
 	}
@@ -223,7 +292,7 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := s.price(snap, ev, s.now())
+	req, err := s.price(r.Context(), snap, ev, s.now())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -232,7 +301,32 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := s.evaluateTiers(r, []ledger.EarnResult{res}); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, res, nil
+}
+
+// evaluateTiers upgrades the members who earned points, once their earns
+// committed, so that the next read shows the new tier. It only upgrades:
+// downgrades wait for the due job and the tier's grace period. An error
+// fails the request, whose retry replays the earn and evaluates again.
+func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult) error {
+	snap := s.config.Current()
+	if snap == nil || len(snap.Tiers) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, res := range earned {
+		if res.Points <= 0 || seen[res.MemberID] {
+			continue
+		}
+		seen[res.MemberID] = true
+		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: res.MemberID, Tiers: snap.Tiers, Now: s.now()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {
@@ -284,12 +378,12 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 			out.Items[i].Result = &res
 			continue
 		}
-		req, err := s.price(snap, ev, now)
+		req, err := s.price(r.Context(), snap, ev, now)
 		req.Fingerprint = queries[i].Fingerprint
 		switch {
 		case err != nil:
 			out.Items[i].Err = err
-		case req.Points == 0:
+		case earnsNothing(req):
 			res, err := s.earnOne(r, req)
 			out.Items[i].Result, out.Items[i].Err = &res, err
 		default:
@@ -314,6 +408,15 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 				s.metrics.issued.Add(float64(it.Result.Points))
 			}
 		}
+	}
+	var earned []ledger.EarnResult
+	for _, it := range out.Items {
+		if it.Err == nil && it.Result != nil {
+			earned = append(earned, *it.Result)
+		}
+	}
+	if err := s.evaluateTiers(r, earned); err != nil {
+		return 0, nil, err
 	}
 	for i := range out.Items {
 		it := &out.Items[i]

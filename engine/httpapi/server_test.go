@@ -180,7 +180,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "negative amount", method: "POST", path: "/v1/earn", key: ingestKey, body: earnBody("k", "m1", "e", "-5"),
 			status: 400, code: "invalid_request", errors: []issue{{"amount", "must not be negative"}}},
 		{name: "missing amount", method: "POST", path: "/v1/earn", key: ingestKey, body: earnBody("k", "m1", "e", ""),
-			status: 400, code: "invalid_request", errors: []issue{{"amount", "required"}}},
+			status: 400, code: "invalid_request", errors: []issue{{"amount", "required (or action, for an action event)"}}},
 		{name: "too many decimals", method: "POST", path: "/v1/earn", key: ingestKey, body: earnBody("k", "m1", "e", "12.345"),
 			status: 400, code: "invalid_request", errors: []issue{{"amount", "12.345 has at most 2 decimal places in EUR"}}},
 		{name: "other currency", method: "POST", path: "/v1/earn", key: ingestKey,

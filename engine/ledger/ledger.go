@@ -25,6 +25,9 @@ const (
 	EntryAdjust EntryKind = "adjust"
 	// EntryExpire removes points whose lot expired.
 	EntryExpire EntryKind = "expire"
+	// EntryTier records a tier change with zero point deltas: Reference is
+	// the new tier, Reason says "upgrade from X" or "downgrade from X".
+	EntryTier EntryKind = "tier"
 )
 
 // Member is an enrolled customer.

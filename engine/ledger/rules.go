@@ -128,7 +128,28 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 	if err := checkID("eventId", r.EventID); err != nil {
 		return r, err
 	}
-	if err := checkPositive("points", r.Points); err != nil {
+	// Points without campaigns may be zero when a campaign bonus makes the
+	// event earn; the total before caps must be positive.
+	total := r.Points
+	if r.Points < 0 || r.Points > MaxPoints {
+		return r, fieldErr("points", "must be 0 to 2^40")
+	}
+	for i, c := range r.Campaigns {
+		if err := checkID(fmt.Sprintf("campaigns[%d].campaign", i), c.Campaign); err != nil {
+			return r, err
+		}
+		if err := checkPositive(fmt.Sprintf("campaigns[%d].attributed", i), c.Attributed); err != nil {
+			return r, err
+		}
+		total += c.Attributed
+	}
+	if err := checkPositive("points", total); err != nil {
+		return r, err
+	}
+	if r.MaxPerDay != nil && r.Action == "" {
+		return r, fieldErr("action", "required with maxPerDay")
+	}
+	if err := checkText("action", r.Action); err != nil {
 		return r, err
 	}
 	if r.PurchaseAmount < 0 {

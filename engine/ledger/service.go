@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // Limits of the public API.
@@ -69,8 +72,58 @@ type Ledger interface {
 	CheckInvariants(ctx context.Context) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+	// PricingContext reads what pricing an event for a member depends on:
+	// the member's tags, enrolment and tier, the bonus each campaign already
+	// gave the member, how often the member already earned for q.Action on
+	// the UTC day of q.OccurredAt, and each campaign's total granted bonus.
+	// It is a read: Earn enforces budgets, caps and maxPerDay again under lock.
+	PricingContext(ctx context.Context, q PricingQuery) (PricingState, error)
+	// CampaignSpend returns the bonus points each campaign has granted, by
+	// name; campaigns that granted nothing are missing.
+	CampaignSpend(ctx context.Context) (map[string]int64, error)
+	// TierStatus reads the member's tier state and qualifying activity over
+	// each tier's window at now (see QualifyingActivity).
+	TierStatus(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (TierStatus, error)
+	// EvaluateTier re-evaluates the member's tier under the member's lock
+	// and records a change as a "tier" entry. Downgrades are applied only
+	// with req.AllowDowngrade (the due job); an earn only upgrades.
+	EvaluateTier(ctx context.Context, req TierRequest) (TierResult, error)
 	// Close finishes in-flight writes and releases the store.
 	Close() error
+}
+
+// PricingQuery selects the member state an event is priced with.
+type PricingQuery struct {
+	MemberID string
+	// Action, when set, is counted over the UTC day of OccurredAt.
+	Action     string
+	OccurredAt time.Time
+}
+
+// PricingState is the member context for rules.Price (with BudgetRemaining
+// left nil) and each campaign's total granted bonus, by name.
+type PricingState struct {
+	Member          rules.MemberContext
+	CampaignGranted map[string]int64
+}
+
+// TierStatus is a member's stored tier and the input to rules.EvaluateTier.
+type TierStatus struct {
+	Input rules.TierInput
+}
+
+// TierRequest re-evaluates one member's tier at Now under Tiers.
+type TierRequest struct {
+	MemberID       string
+	Tiers          []config.Tier
+	Now            time.Time
+	AllowDowngrade bool
+}
+
+// TierResult is the evaluation and whether it changed the stored tier.
+type TierResult struct {
+	Decision rules.TierDecision
+	Changed  bool
 }
 
 // EnrollRequest enrolls a member.
@@ -112,6 +165,30 @@ type EarnRequest struct {
 	// ExpiresAt is when the lot's unspent points expire; zero means never.
 	// It must be after AvailableAt.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Action names the action of an action event; it is counted against
+	// MaxPerDay over the UTC day of OccurredAt.
+	Action string `json:"action,omitempty"`
+	// MaxPerDay, when set, limits how many action events of Action the
+	// member earns for per UTC day; the store counts under the member's
+	// lock, and an event over the limit earns nothing.
+	MaxPerDay *int32 `json:"maxPerDay,omitempty"`
+	// Campaigns are the bonuses of the applied campaigns, added to Points
+	// after the store cut each to what its caps still allow.
+	Campaigns []CampaignBonus `json:"campaigns,omitempty"`
+	// Explanation, when set, is rewritten with what the store granted and
+	// returned (and stored for replays) with the result.
+	Explanation *rules.Explanation `json:"explanation,omitempty"`
+}
+
+// CampaignBonus is a campaign's bonus for one earn and the caps on it.
+type CampaignBonus struct {
+	Campaign string `json:"campaign"`
+	// Attributed is the bonus before caps.
+	Attributed int64 `json:"attributed"`
+	// Budget is the campaign's totalBonusBudget, over all members.
+	Budget *int64 `json:"budget,omitempty"`
+	// PerMemberCap is the most bonus the campaign gives one member.
+	PerMemberCap *int64 `json:"perMemberCap,omitempty"`
 }
 
 // EarnResult reports an applied earn.
@@ -121,9 +198,12 @@ type EarnResult struct {
 	EventID  string `json:"eventId"`
 	Points   int64  `json:"points"`
 	// Pending is true when the points wait for AvailableAt.
-	Pending  bool    `json:"pending"`
-	Balance  Balance `json:"balance"`
-	Replayed bool    `json:"replayed,omitempty"`
+	Pending bool    `json:"pending"`
+	Balance Balance `json:"balance"`
+	// Explanation is the request's, with the campaign bonuses the store
+	// granted and the caps that cut them.
+	Explanation *rules.Explanation `json:"explanation,omitempty"`
+	Replayed    bool               `json:"replayed,omitempty"`
 }
 
 // EarnBatchRequest carries independent earns, each with its own key.
@@ -243,6 +323,10 @@ type MemberView struct {
 	// ExpiringSoon is the points of live lots expiring by ExpiringBy.
 	ExpiringSoon int64     `json:"expiringSoon"`
 	ExpiringBy   time.Time `json:"expiringBy"`
+	// Tier is the member's stored tier, "" until first evaluated (the
+	// entry tier); TierSince is when the member reached it.
+	Tier      string     `json:"tier,omitempty"`
+	TierSince *time.Time `json:"tierSince,omitempty"`
 }
 
 // HistoryQuery selects a page of a member's entries.
@@ -270,6 +354,9 @@ type ProcessDueResult struct {
 	// InactiveExpiredPoints (included in ExpiredPoints) is what they lost.
 	InactiveMembers       int   `json:"inactiveMembers,omitempty"`
 	InactiveExpiredPoints int64 `json:"inactiveExpiredPoints,omitempty"`
+	// TierUpgrades and TierDowngrades count the tier changes of the run.
+	TierUpgrades   int `json:"tierUpgrades,omitempty"`
+	TierDowngrades int `json:"tierDowngrades,omitempty"`
 }
 
 // DueOptions says what a ProcessDue run processes.
@@ -281,6 +368,9 @@ type DueOptions struct {
 	// releases, expiries or the reversal of a purchase) is at least this long
 	// before Now. The configuration lives with the caller, so it passes this in.
 	ExpireAfterInactivity time.Duration
+	// Tiers, when set, re-evaluates the tier of every member above the
+	// entry tier at Now, downgrades included (after their grace period).
+	Tiers []config.Tier
 }
 
 // ReplayQuery is an idempotency key and the fingerprint of the request

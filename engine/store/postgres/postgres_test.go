@@ -94,6 +94,14 @@ func TestReplicasShareDatabase(t *testing.T) {
 		url, schema := freshSchema(t)
 		storetest.ConcurrentRedeem(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
 	})
+	t.Run("budget", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ConcurrentBudget(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
+	})
+	t.Run("member cap", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ConcurrentMemberCap(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
+	})
 	t.Run("replays", func(t *testing.T) {
 		storetest.ConcurrentReplays(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema), open(t, url, schema)})
 	})

@@ -29,6 +29,11 @@ type txn struct {
 	keys    map[string]idemRecord
 	events  map[eventKey]bool // true: the event exists
 
+	// Campaign spend rows locked by the batch and member grants read, with
+	// the operations' grants applied; written when the batch ends.
+	campaigns       map[string]*grantRow
+	memberCampaigns map[memberCampaignKey]*grantRow
+
 	newEvents  []eventRow
 	newLots    []lotRow
 	newEntries []entryRow
@@ -62,8 +67,8 @@ type idemRecord struct {
 type eventKey struct{ member, event string }
 
 type eventRow struct {
-	memberID, eventID, currency       string
-	points, purchase, occurred, recAt int64
+	memberID, eventID, currency, action string
+	points, purchase, occurred, recAt   int64
 }
 
 type lotRow struct {
@@ -90,6 +95,9 @@ func newTxn(tx *sql.Tx, d *Dialect, stmts *stmtCache) *txn {
 		members: make(map[string]*memberRow),
 		keys:    make(map[string]idemRecord),
 		events:  make(map[eventKey]bool),
+
+		campaigns:       make(map[string]*grantRow),
+		memberCampaigns: make(map[memberCampaignKey]*grantRow),
 	}
 }
 
@@ -99,6 +107,7 @@ type opMark struct {
 	saved                              memberRow
 	events, lots, entries, keys, dirty int
 	writes, appends, flushes           int
+	grants                             map[*grantRow]grantRow
 }
 
 func (t *txn) mark(memberID string) opMark {
@@ -109,6 +118,17 @@ func (t *txn) mark(memberID string) opMark {
 	}
 	if m.member != nil {
 		m.saved = *m.member
+	}
+	// The batch's grant rows are few (its campaigns and its members' grants
+	// from them), so all are saved.
+	if len(t.campaigns)+len(t.memberCampaigns) > 0 {
+		m.grants = make(map[*grantRow]grantRow, len(t.campaigns)+len(t.memberCampaigns))
+		for _, g := range t.campaigns {
+			m.grants[g] = *g
+		}
+		for _, g := range t.memberCampaigns {
+			m.grants[g] = *g
+		}
 	}
 	return m
 }
@@ -133,6 +153,21 @@ func (t *txn) undo(m opMark) bool {
 	}
 	if m.member != nil {
 		*m.member = m.saved
+	}
+	for g, saved := range m.grants {
+		*g = saved
+	}
+	// Rows first read by the failed operation hold what the database holds
+	// unless it granted from them: drop those so they are read again.
+	for k, g := range t.memberCampaigns {
+		if _, ok := m.grants[g]; !ok && g.dirty {
+			delete(t.memberCampaigns, k)
+		}
+	}
+	for k, g := range t.campaigns {
+		if _, ok := m.grants[g]; !ok && g.dirty {
+			delete(t.campaigns, k)
+		}
 	}
 	return true
 }
@@ -338,6 +373,9 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 		})
 	if err != nil {
 		return fmt.Errorf("lock members: %w", err)
+	}
+	if err := t.lockCampaigns(ctx, batch); err != nil {
+		return err
 	}
 	if t.d.Arrays {
 		return t.prefetchArrays(ctx, keys, evMembers, evIDs, len(batch))
@@ -634,6 +672,9 @@ func (t *txn) flushLotsEvents(ctx context.Context) error {
 // flushAll writes every buffered row and balance.
 func (t *txn) flushAll(ctx context.Context) error {
 	t.flushes++
+	if err := t.flushGrants(ctx); err != nil {
+		return err
+	}
 	if t.d.Arrays {
 		return t.flushAllArrays(ctx)
 	}
@@ -658,8 +699,8 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	}
 	t.newEvents = rows[:0]
 	for _, row := range rows {
-		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
-			VALUES (?, ?, ?, 0, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt); err != nil {
+		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action)
+			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt, row.action); err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
 	}
@@ -736,19 +777,19 @@ func (t *txn) flushBalances(ctx context.Context) error {
 // The array forms of the buffered writes, as statements with "?"
 // placeholders; flushAll runs them together as one statement on PostgreSQL.
 
-const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at)
-	SELECT m, e, p, 0, pa, c, o, r FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[]) AS v(m, e, p, pa, c, o, r)`
+const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action)
+	SELECT m, e, p, 0, pa, c, o, r, a FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[]) AS v(m, e, p, pa, c, o, r, a)`
 
 func (t *txn) eventArrays() []any {
 	rows := t.newEvents
 	t.newEvents = rows[:0]
 	n := len(rows)
-	m, e, c := make([]string, n), make([]string, n), make([]string, n)
+	m, e, c, a := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	p, pa, o, r := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, row := range rows {
-		m[i], e[i], c[i], p[i], pa[i], o[i], r[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt
+		m[i], e[i], c[i], p[i], pa[i], o[i], r[i], a[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt, row.action
 	}
-	return []any{m, e, p, pa, c, o, r}
+	return []any{m, e, p, pa, c, o, r, a}
 }
 
 const lotsInsert = `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)

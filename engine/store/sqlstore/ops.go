@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // Lot states.
@@ -76,13 +78,15 @@ func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyEarn(ctx, tx, norm)
 		if err != nil {
 			return nil, err
 		}
 		return r, nil
-	}), nil
+	})
+	j.campaigns = budgetCampaigns(norm)
+	return j, nil
 }
 
 func earnResult(r jobResult, memberID string) (ledger.EarnResult, error) {
@@ -106,8 +110,42 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if occurred.IsZero() {
 		occurred = now
 	}
+	var ex *rules.Explanation
+	if r.Explanation != nil {
+		cp := *r.Explanation
+		cp.Campaigns = slices.Clone(cp.Campaigns)
+		ex = &cp
+	}
+	// maxPerDay is checked under the member's lock: concurrent earns of the
+	// same action cannot both take the last one of the day.
+	if r.MaxPerDay != nil {
+		n, err := tx.actionsOn(ctx, r.MemberID, r.Action, occurred)
+		if err != nil {
+			return ledger.EarnResult{}, err
+		}
+		if n >= int64(*r.MaxPerDay) {
+			if ex != nil {
+				ex.LimitDaily(n)
+			}
+			// Nothing is recorded but the idempotency key and its result.
+			return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
+		}
+	}
+	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	if ex != nil {
+		ex.Regrant(grants)
+	}
+	points := r.Points + bonus
+	if points == 0 {
+		// Caps left nothing of an event that only earned a bonus.
+		return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
+	}
+	r.Points = points
 	tx.addEvent(eventRow{memberID: r.MemberID, eventID: r.EventID, points: r.Points, purchase: r.PurchaseAmount,
-		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro()})
+		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action})
 
 	pending := r.AvailableAt.After(now)
 	state, availableAt := lotAvailable, now
@@ -121,7 +159,7 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	return ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Balance: bal}, nil
+	return ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Balance: bal, Explanation: ex}, nil
 }
 
 // EarnBatch implements ledger.Ledger. Items are queued to the writers all at
@@ -376,9 +414,15 @@ func (s *Store) ProcessDue(ctx context.Context, opts ledger.DueOptions) (ledger.
 			total.InactiveExpiredPoints += results[i].InactiveExpiredPoints
 		}
 		if len(members) < page {
-			return total, nil
+			break
 		}
 	}
+	if len(opts.Tiers) > 0 {
+		if err := s.processTiers(ctx, opts.Tiers, now, &total); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (s *Store) dueMembers(ctx context.Context, now time.Time, inactiveBy int64, limit int) ([]string, error) {

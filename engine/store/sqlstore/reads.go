@@ -31,12 +31,13 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 	}
 	v.ExpiringBy = ledger.NormTime(now.Add(ledger.ExpiringWindow))
 	var tags string
-	var enrolled int64
+	var enrolled, tierSince int64
 	err := s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
 			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
-			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?)
+			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?),
+			m.tier, m.tier_since
 		FROM members m WHERE m.id = ?`, v.ExpiringBy.UnixMicro(), memberID).
-		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon)
+		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ledger.ErrMemberNotFound
 	}
@@ -47,6 +48,10 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 		return v, fmt.Errorf("read member %s: decode tags: %w", memberID, err)
 	}
 	v.EnrolledAt = time.UnixMicro(enrolled).UTC()
+	if v.Tier != "" {
+		since := time.UnixMicro(tierSince).UTC()
+		v.TierSince = &since
+	}
 	return v, nil
 }
 

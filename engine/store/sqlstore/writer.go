@@ -21,8 +21,11 @@ type job struct {
 	key string
 	// eventID is the earn event whose existence the batch prefetches.
 	eventID string
-	apply   func(ctx context.Context, tx *txn) (any, []byte, error)
-	done    chan jobResult // buffered, so the writer never blocks on answering
+	// campaigns are the budgeted campaigns the job grants from; the batch
+	// locks their spend rows after its members.
+	campaigns []string
+	apply     func(ctx context.Context, tx *txn) (any, []byte, error)
+	done      chan jobResult // buffered, so the writer never blocks on answering
 }
 
 type jobResult struct {

@@ -41,6 +41,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMixed", testConcurrentMixed},
 		{"BatchMixedOutcomes", testBatchMixedOutcomes},
 		{"Fingerprint", testFingerprint},
+		{"ConcurrentBudget", testConcurrentBudget},
+		{"ConcurrentMemberCap", testConcurrentMemberCap},
+		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
+		{"Tiers", testTiers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

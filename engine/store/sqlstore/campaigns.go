@@ -1,0 +1,268 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
+)
+
+// grantRow is a campaign's granted bonus, in total (campaign_spend) or to
+// one member (member_campaigns), as the batch has it.
+type grantRow struct {
+	granted int64
+	// exists: the row is in the database (else it is inserted on flush).
+	exists bool
+	dirty  bool
+}
+
+type memberCampaignKey struct{ member, campaign string }
+
+// budgetCampaigns are the campaigns of an earn whose budget it grants from.
+func budgetCampaigns(r ledger.EarnRequest) []string {
+	var names []string
+	for _, c := range r.Campaigns {
+		if c.Budget != nil {
+			names = append(names, c.Campaign)
+		}
+	}
+	return names
+}
+
+// lockCampaigns locks the spend rows of the batch's budgeted campaigns, in
+// name order and after the members (also in order), so that transactions of
+// several writers and processes always lock in the same order. Rows missing
+// are created by campaign when first granted from.
+func (t *txn) lockCampaigns(ctx context.Context, batch []*job) error {
+	var names []string
+	for _, j := range batch {
+		names = append(names, j.campaigns...)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	err := t.listQuery(ctx, `SELECT campaign, granted FROM campaign_spend WHERE campaign IN (%s) ORDER BY campaign`+t.d.ForUpdate,
+		[][]string{names}, func(rows *sql.Rows) error {
+			var name string
+			var granted int64
+			if err := rows.Scan(&name, &granted); err != nil {
+				return err
+			}
+			t.campaigns[name] = &grantRow{granted: granted, exists: true}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("lock campaign spend: %w", err)
+	}
+	return nil
+}
+
+// campaign returns the campaign's spend row, locked. A campaign granting for
+// the first time has no row: it is inserted (waiting for a concurrent
+// insert of the same row to commit) and then locked.
+func (t *txn) campaign(ctx context.Context, name string) (*grantRow, error) {
+	if g, ok := t.campaigns[name]; ok {
+		return g, nil
+	}
+	if _, err := t.exec(ctx, `INSERT INTO campaign_spend (campaign, granted) VALUES (?, 0) ON CONFLICT DO NOTHING`, name); err != nil {
+		return nil, fmt.Errorf("create spend of campaign %s: %w", name, err)
+	}
+	g := &grantRow{exists: true}
+	if err := t.queryRow(ctx, `SELECT granted FROM campaign_spend WHERE campaign = ?`+t.d.ForUpdate, []any{&g.granted}, name); err != nil {
+		return nil, fmt.Errorf("lock spend of campaign %s: %w", name, err)
+	}
+	t.campaigns[name] = g
+	return g, nil
+}
+
+// memberCampaign returns what the campaign granted the member; the member's
+// lock, held by the caller, serialises its changes.
+func (t *txn) memberCampaign(ctx context.Context, memberID, name string) (*grantRow, error) {
+	k := memberCampaignKey{memberID, name}
+	if g, ok := t.memberCampaigns[k]; ok {
+		return g, nil
+	}
+	g := &grantRow{}
+	err := t.queryRow(ctx, `SELECT granted FROM member_campaigns WHERE member_id = ? AND campaign = ?`, []any{&g.granted}, memberID, name)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("read bonus of campaign %s to %s: %w", name, memberID, err)
+	default:
+		g.exists = true
+	}
+	t.memberCampaigns[k] = g
+	return g, nil
+}
+
+// flushGrants writes the batch's changed grant rows.
+func (t *txn) flushGrants(ctx context.Context) error {
+	names := make([]string, 0, len(t.campaigns))
+	for name, g := range t.campaigns {
+		if g.dirty {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		g := t.campaigns[name]
+		if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE campaign_spend SET granted = ? WHERE campaign = ?`), g.granted, name); err != nil {
+			return fmt.Errorf("update spend of campaign %s: %w", name, err)
+		}
+		g.dirty = false
+	}
+	for k, g := range t.memberCampaigns {
+		if !g.dirty {
+			continue
+		}
+		q := `UPDATE member_campaigns SET granted = ? WHERE member_id = ? AND campaign = ?`
+		args := []any{g.granted, k.member, k.campaign}
+		if !g.exists {
+			q = `INSERT INTO member_campaigns (granted, member_id, campaign) VALUES (?, ?, ?)`
+		}
+		if _, err := t.rawExec(ctx, t.d.rebind(q), args...); err != nil {
+			return fmt.Errorf("update bonus of campaign %s to %s: %w", k.campaign, k.member, err)
+		}
+		g.exists, g.dirty = true, false
+	}
+	return nil
+}
+
+// grantBonuses grants each campaign bonus of the earn what its caps still
+// allow: min(attributed, budget − granted in total, perMemberCap − granted
+// to the member), under the campaign's row lock and the member's lock, and
+// records the grants. It returns the grants by campaign name.
+func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledger.CampaignBonus) (map[string]rules.Grant, int64, error) {
+	grants := make(map[string]rules.Grant, len(bonuses))
+	var total int64
+	for _, b := range bonuses {
+		g := rules.Grant{Granted: b.Attributed}
+		var spend, mine *grantRow
+		var err error
+		if b.Budget != nil {
+			if spend, err = t.campaign(ctx, b.Campaign); err != nil {
+				return nil, 0, err
+			}
+			if room := max(*b.Budget-spend.granted, 0); room < g.Granted {
+				g = rules.Grant{Granted: room, Cap: rules.CapBudget, Remaining: room}
+			}
+		}
+		if b.PerMemberCap != nil {
+			if mine, err = t.memberCampaign(ctx, memberID, b.Campaign); err != nil {
+				return nil, 0, err
+			}
+			if room := max(*b.PerMemberCap-mine.granted, 0); room < g.Granted {
+				g = rules.Grant{Granted: room, Cap: rules.CapPerMember, Remaining: room}
+			}
+		}
+		if g.Granted > 0 {
+			if spend != nil {
+				spend.granted += g.Granted
+				spend.dirty = true
+			}
+			if mine == nil {
+				if mine, err = t.memberCampaign(ctx, memberID, b.Campaign); err != nil {
+					return nil, 0, err
+				}
+			}
+			mine.granted += g.Granted
+			mine.dirty = true
+		}
+		grants[b.Campaign] = g
+		total += g.Granted
+	}
+	return grants, total, nil
+}
+
+// actionsOn counts the member's earned events of the action on the UTC day
+// of at; the caller holds the member's lock.
+func (t *txn) actionsOn(ctx context.Context, memberID, action string, at time.Time) (int64, error) {
+	start, end := utcDay(at)
+	var n int64
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
+		[]any{&n}, memberID, action, start, end)
+	if err != nil {
+		return 0, fmt.Errorf("count action %s of %s: %w", action, memberID, err)
+	}
+	return n, nil
+}
+
+// utcDay is the UTC day of t as [start, end) in Unix microseconds.
+func utcDay(t time.Time) (int64, int64) {
+	u := t.UTC()
+	start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	return start.UnixMicro(), start.AddDate(0, 0, 1).UnixMicro()
+}
+
+// PricingContext implements ledger.Ledger.
+func (s *Store) PricingContext(ctx context.Context, q ledger.PricingQuery) (ledger.PricingState, error) {
+	v, err := s.Member(ctx, q.MemberID, time.Time{})
+	if err != nil {
+		return ledger.PricingState{}, err
+	}
+	st := ledger.PricingState{Member: rules.MemberContext{ID: q.MemberID, Tags: v.Tags, EnrolledAt: v.EnrolledAt, Tier: v.Tier, BonusGranted: map[string]int64{}}}
+	err = s.eachRow(ctx, `SELECT campaign, granted FROM member_campaigns WHERE member_id = ?`, []any{q.MemberID}, func(rows *sql.Rows) error {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		st.Member.BonusGranted[name] = n
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("read campaign bonuses of %s: %w", q.MemberID, err)
+	}
+	if st.CampaignGranted, err = s.CampaignSpend(ctx); err != nil {
+		return st, err
+	}
+	if q.Action != "" {
+		start, end := utcDay(q.OccurredAt)
+		err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
+			q.MemberID, q.Action, start, end).Scan(&st.Member.ActionsToday)
+		if err != nil {
+			return st, fmt.Errorf("count action %s of %s: %w", q.Action, q.MemberID, err)
+		}
+	}
+	return st, nil
+}
+
+// CampaignSpend implements ledger.Ledger.
+func (s *Store) CampaignSpend(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.eachRow(ctx, `SELECT campaign, granted FROM campaign_spend WHERE granted > 0`, nil, func(rows *sql.Rows) error {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		out[name] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read campaign spend: %w", err)
+	}
+	return out, nil
+}
+
+// eachRow runs a read and hands each row to row.
+func (s *Store) eachRow(ctx context.Context, q string, args []any, row func(*sql.Rows) error) error {
+	rows, err := s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(q), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

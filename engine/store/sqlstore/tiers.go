@@ -1,0 +1,230 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
+)
+
+// activityQuery sums a member's qualifying activity with occurredAt in
+// [start, end]: the points of earn events (purchases and actions, with the
+// tier multiplier and campaign bonuses they earned) minus the points
+// reversed on them, and their purchase amounts scaled by the share of their
+// points not reversed (a refund reverses the same share of the points).
+// Adjustments, redemptions and expiries are not events and do not count.
+// Amounts are in minor units, so they are summed per currency.
+const activityQuery = `SELECT currency, CAST(COALESCE(SUM(points - reversed), 0) AS BIGINT),
+		CAST(COALESCE(SUM(purchase_amount * (points - reversed) / points), 0) AS BIGINT)
+	FROM events WHERE member_id = ? AND occurred_at >= ? AND occurred_at <= ? GROUP BY currency`
+
+// queryFunc runs a read in a transaction or on the read pool.
+type queryFunc func(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+
+// tierInput reads the member's qualified times and activity over each
+// tier's qualification window at now.
+func tierInput(ctx context.Context, query queryFunc, memberID, current string, since int64, tiers []config.Tier, now time.Time) (rules.TierInput, error) {
+	in := rules.TierInput{Current: current, Activity: map[string]rules.Activity{}, LastQualifiedAt: map[string]time.Time{}}
+	if since != 0 {
+		in.TierSince = time.UnixMicro(since).UTC()
+	}
+	rows, err := query(ctx, `SELECT tier, last_qualified_at FROM member_tiers WHERE member_id = ?`, memberID)
+	if err != nil {
+		return in, fmt.Errorf("read tier qualifications of %s: %w", memberID, err)
+	}
+	for rows.Next() {
+		var name string
+		var at int64
+		if err := rows.Scan(&name, &at); err != nil {
+			rows.Close()
+			return in, fmt.Errorf("read tier qualifications of %s: %w", memberID, err)
+		}
+		in.LastQualifiedAt[name] = time.UnixMicro(at).UTC()
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return in, fmt.Errorf("read tier qualifications of %s: %w", memberID, err)
+	}
+	byStart := map[time.Time]rules.Activity{} // tiers often share a window
+	for _, t := range tiers {
+		start := rules.QualificationWindowStart(t, now)
+		a, ok := byStart[start]
+		if !ok {
+			if a, err = activity(ctx, query, memberID, start, now); err != nil {
+				return in, err
+			}
+			byStart[start] = a
+		}
+		in.Activity[t.Name] = a
+	}
+	return in, nil
+}
+
+func activity(ctx context.Context, query queryFunc, memberID string, start, end time.Time) (rules.Activity, error) {
+	var a rules.Activity
+	rows, err := query(ctx, activityQuery, memberID, start.UnixMicro(), end.UnixMicro())
+	if err != nil {
+		return a, fmt.Errorf("sum qualifying activity of %s: %w", memberID, err)
+	}
+	defer rows.Close()
+	var spend int64 // in 1/10^4 of the currency, config.Decimal's units
+	for rows.Next() {
+		var currency string
+		var points, minor int64
+		if err := rows.Scan(&currency, &points, &minor); err != nil {
+			return a, fmt.Errorf("sum qualifying activity of %s: %w", memberID, err)
+		}
+		a.Points += points
+		for range 4 - rules.MinorUnits(currency) {
+			minor *= 10
+		}
+		spend += minor
+	}
+	a.Spend = config.DecimalFromUnits(spend)
+	return a, rows.Err()
+}
+
+// TierStatus implements ledger.Ledger.
+func (s *Store) TierStatus(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (ledger.TierStatus, error) {
+	if err := ledger.CheckMemberID(memberID); err != nil {
+		return ledger.TierStatus{}, err
+	}
+	var current string
+	var since int64
+	if err := s.queryRow(ctx, `SELECT tier, tier_since FROM members WHERE id = ?`, memberID).Scan(&current, &since); errors.Is(err, sql.ErrNoRows) {
+		return ledger.TierStatus{}, ledger.ErrMemberNotFound
+	} else if err != nil {
+		return ledger.TierStatus{}, fmt.Errorf("read tier of %s: %w", memberID, err)
+	}
+	read := func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+		return s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(q), args...)
+	}
+	in, err := tierInput(ctx, read, memberID, current, since, tiers, now)
+	return ledger.TierStatus{Input: in}, err
+}
+
+// EvaluateTier implements ledger.Ledger.
+func (s *Store) EvaluateTier(ctx context.Context, req ledger.TierRequest) (ledger.TierResult, error) {
+	if err := ledger.CheckMemberID(req.MemberID); err != nil {
+		return ledger.TierResult{}, err
+	}
+	if req.Now.IsZero() {
+		req.Now = s.now()
+	}
+	req.Now = ledger.NormTime(req.Now)
+	j := &job{memberID: req.MemberID, done: make(chan jobResult, 1), apply: func(ctx context.Context, tx *txn) (any, []byte, error) {
+		r, err := s.applyTier(ctx, tx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, nil, nil
+	}}
+	if err := s.submit(ctx, j); err != nil {
+		return ledger.TierResult{}, err
+	}
+	r := wait(ctx, j)
+	if r.err != nil {
+		return ledger.TierResult{}, fmt.Errorf("evaluate tier of %s: %w", req.MemberID, r.err)
+	}
+	return r.val.(ledger.TierResult), nil
+}
+
+// applyTier evaluates the member's tier under the member's lock, records
+// the tiers the member qualifies for now and applies a change as an entry
+// with zero deltas, so Σ entries still equals the balance.
+func (s *Store) applyTier(ctx context.Context, tx *txn, req ledger.TierRequest) (ledger.TierResult, error) {
+	m, err := lockMember(ctx, tx, req.MemberID)
+	if err != nil {
+		return ledger.TierResult{}, err
+	}
+	var current string
+	var since int64
+	if err := tx.queryRow(ctx, `SELECT tier, tier_since FROM members WHERE id = ?`, []any{&current, &since}, req.MemberID); err != nil {
+		return ledger.TierResult{}, fmt.Errorf("read tier of %s: %w", req.MemberID, err)
+	}
+	in, err := tierInput(ctx, tx.query, req.MemberID, current, since, req.Tiers, req.Now)
+	if err != nil {
+		return ledger.TierResult{}, err
+	}
+	d := rules.EvaluateTier(&config.Snapshot{Tiers: req.Tiers}, in, req.Now)
+	now := req.Now.UnixMicro()
+	for _, name := range d.Qualified {
+		if _, err := tx.exec(ctx, `INSERT INTO member_tiers (member_id, tier, last_qualified_at) VALUES (?, ?, ?)
+			ON CONFLICT (member_id, tier) DO UPDATE SET last_qualified_at = excluded.last_qualified_at`, req.MemberID, name, now); err != nil {
+			return ledger.TierResult{}, fmt.Errorf("record qualification of %s for %s: %w", req.MemberID, name, err)
+		}
+	}
+	if d.Change == rules.TierDowngrade && !req.AllowDowngrade {
+		// Only the due job downgrades; the member keeps the tier until then.
+		return ledger.TierResult{Decision: rules.TierDecision{Tier: d.Previous, Previous: d.Previous, Change: rules.TierUnchanged, Qualified: d.Qualified}}, nil
+	}
+	if d.Change == rules.TierUnchanged {
+		return ledger.TierResult{Decision: d}, nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE members SET tier = ?, tier_since = ? WHERE id = ?`, d.Tier, now, req.MemberID); err != nil {
+		return ledger.TierResult{}, fmt.Errorf("update tier of %s: %w", req.MemberID, err)
+	}
+	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now}
+	if _, _, err := record(ctx, tx, m, e); err != nil {
+		return ledger.TierResult{}, err
+	}
+	return ledger.TierResult{Decision: d, Changed: true}, nil
+}
+
+// processTiers re-evaluates, downgrades included, every member above the
+// entry tier; members at the entry tier only move up, on earning.
+func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.Time, total *ledger.ProcessDueResult) error {
+	entry := ""
+	for _, t := range tiers {
+		if t.Rank == 0 {
+			entry = t.Name
+		}
+	}
+	after := ""
+	const page = 500
+	for {
+		var ids []string
+		err := s.eachRow(ctx, `SELECT id FROM members WHERE tier <> '' AND tier <> ? AND id > ? ORDER BY id LIMIT ?`, []any{entry, after, page}, func(rows *sql.Rows) error {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("find members with tiers: %w", err)
+		}
+		results := make([]ledger.TierResult, len(ids))
+		errs := make([]error, len(ids))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() {
+				results[i], errs[i] = s.EvaluateTier(ctx, ledger.TierRequest{MemberID: id, Tiers: tiers, Now: now, AllowDowngrade: true})
+			})
+		}
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			switch {
+			case !results[i].Changed:
+			case results[i].Decision.Change == rules.TierUpgrade:
+				total.TierUpgrades++
+			default:
+				total.TierDowngrades++
+			}
+		}
+		if len(ids) < page {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}

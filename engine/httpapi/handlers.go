@@ -81,18 +81,6 @@ func (s *Server) enroll(r *http.Request) (int, any, error) {
 	return http.StatusCreated, res, nil
 }
 
-func (s *Server) member(r *http.Request) (int, any, error) {
-	id := r.PathValue("id")
-	if err := ledger.CheckMemberID(id); err != nil {
-		return 0, nil, err
-	}
-	v, err := s.ledger.Member(r.Context(), id, s.now())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, v, nil
-}
-
 func (s *Server) history(r *http.Request) (int, any, error) {
 	q := ledger.HistoryQuery{MemberID: r.PathValue("id"), Cursor: r.URL.Query().Get("cursor")}
 	if l := r.URL.Query().Get("limit"); l != "" {

@@ -35,6 +35,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	slices.Sort(documented)
 	served := []string{
 		"GET /healthz", "GET /metrics", "GET /openapi.yaml", "GET /readyz",
+		"GET /v1/campaigns", "GET /v1/campaigns/{name}",
 		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/status",
 		"POST /v1/adjustments", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/members",
 		"POST /v1/redeem", "POST /v1/reverse",
@@ -46,7 +47,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	e := newEnv(t, testSnapshot)
 	for _, route := range served {
 		method, path, _ := strings.Cut(route, " ")
-		path = strings.ReplaceAll(path, "{id}", "m1")
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "m1"), "{name}", "c1")
 		r := e.do(t, method, path, "", nil)
 		if r.status == 404 && strings.Contains(string(r.body), `"not_found"`) {
 			t.Errorf("%s is documented but not served", route)
@@ -59,7 +60,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 	}
 	for _, code := range []string{"invalid_request", "unauthorized", "forbidden", "not_found", "member_not_found",
-		"event_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
+		"event_not_found", "campaign_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
 		"unsupported_media_type", "insufficient_points", "nothing_to_reverse", "late_event", "rate_limited",
 		"internal", "unavailable"} {
 		if !strings.Contains(string(OpenAPI), "`"+code+"`") {

@@ -86,6 +86,8 @@ func New(o Options) *Server {
 	s.handle("POST /v1/members", auth.ScopeIngest, MaxBody, s.enroll)
 	s.handle("GET /v1/members/{id}", auth.ScopeRead, 0, s.member)
 	s.handle("GET /v1/members/{id}/ledger", auth.ScopeRead, 0, s.history)
+	s.handle("GET /v1/campaigns", auth.ScopeRead, 0, s.campaigns)
+	s.handle("GET /v1/campaigns/{name}", auth.ScopeRead, 0, s.campaign)
 	s.handle("POST /v1/earn", auth.ScopeIngest, MaxBody, s.earn)
 	s.handle("POST /v1/earn/batch", auth.ScopeIngest, MaxBatchBody, s.earnBatch)
 	s.handle("POST /v1/redeem", auth.ScopeIngest, MaxBody, s.redeem)

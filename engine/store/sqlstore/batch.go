@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ type txn struct {
 	// the operations' grants applied; written when the batch ends.
 	campaigns       map[string]*grantRow
 	memberCampaigns map[memberCampaignKey]*grantRow
+	// spendDelta is what campaigns without a budget granted in the batch:
+	// their spend is only counted, so their rows are not locked until the
+	// batch's end adds it.
+	spendDelta map[string]int64
 
 	newEvents  []eventRow
 	newLots    []lotRow
@@ -98,6 +103,7 @@ func newTxn(tx *sql.Tx, d *Dialect, stmts *stmtCache) *txn {
 
 		campaigns:       make(map[string]*grantRow),
 		memberCampaigns: make(map[memberCampaignKey]*grantRow),
+		spendDelta:      make(map[string]int64),
 	}
 }
 
@@ -108,6 +114,7 @@ type opMark struct {
 	events, lots, entries, keys, dirty int
 	writes, appends, flushes           int
 	grants                             map[*grantRow]grantRow
+	spendDelta                         map[string]int64
 }
 
 func (t *txn) mark(memberID string) opMark {
@@ -129,6 +136,9 @@ func (t *txn) mark(memberID string) opMark {
 		for _, g := range t.memberCampaigns {
 			m.grants[g] = *g
 		}
+	}
+	if len(t.spendDelta) > 0 {
+		m.spendDelta = maps.Clone(t.spendDelta)
 	}
 	return m
 }
@@ -156,6 +166,12 @@ func (t *txn) undo(m opMark) bool {
 	}
 	for g, saved := range m.grants {
 		*g = saved
+	}
+	if len(t.spendDelta) > 0 {
+		t.spendDelta = maps.Clone(m.spendDelta)
+		if t.spendDelta == nil {
+			t.spendDelta = make(map[string]int64)
+		}
 	}
 	// Rows first read by the failed operation hold what the database holds
 	// unless it granted from them: drop those so they are read again.

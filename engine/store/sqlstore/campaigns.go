@@ -102,7 +102,8 @@ func (t *txn) memberCampaign(ctx context.Context, memberID, name string) (*grant
 	return g, nil
 }
 
-// flushGrants writes the batch's changed grant rows.
+// flushGrants writes the batch's changed grant rows and adds the spend of
+// the campaigns without a budget.
 func (t *txn) flushGrants(ctx context.Context) error {
 	names := make([]string, 0, len(t.campaigns))
 	for name, g := range t.campaigns {
@@ -110,14 +111,26 @@ func (t *txn) flushGrants(ctx context.Context) error {
 			names = append(names, name)
 		}
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		g := t.campaigns[name]
-		if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE campaign_spend SET granted = ? WHERE campaign = ?`), g.granted, name); err != nil {
-			return fmt.Errorf("update spend of campaign %s: %w", name, err)
-		}
-		g.dirty = false
+	for name := range t.spendDelta {
+		names = append(names, name)
 	}
+	// In name order, like the locks taken in prefetch.
+	slices.Sort(names)
+	for _, name := range slices.Compact(names) {
+		if g, ok := t.campaigns[name]; ok && g.dirty {
+			if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE campaign_spend SET granted = ? WHERE campaign = ?`), g.granted, name); err != nil {
+				return fmt.Errorf("update spend of campaign %s: %w", name, err)
+			}
+			g.dirty = false
+		}
+		if n := t.spendDelta[name]; n > 0 {
+			if _, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO campaign_spend (campaign, granted) VALUES (?, ?)
+				ON CONFLICT (campaign) DO UPDATE SET granted = campaign_spend.granted + excluded.granted`), name, n); err != nil {
+				return fmt.Errorf("add to spend of campaign %s: %w", name, err)
+			}
+		}
+	}
+	clear(t.spendDelta)
 	for k, g := range t.memberCampaigns {
 		if !g.dirty {
 			continue
@@ -166,6 +179,8 @@ func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledge
 			if spend != nil {
 				spend.granted += g.Granted
 				spend.dirty = true
+			} else {
+				t.spendDelta[b.Campaign] += g.Granted
 			}
 			if mine == nil {
 				if mine, err = t.memberCampaign(ctx, memberID, b.Campaign); err != nil {

@@ -119,6 +119,10 @@ func ConcurrentMemberCap(t *testing.T, stores []ledger.Ledger) {
 	if err != nil || st.Member.BonusGranted["spring"] != limit {
 		t.Fatalf("bonus granted to m1 %v, %v; want spring: %d", st.Member.BonusGranted, err, limit)
 	}
+	// A campaign without a budget counts its spend all the same.
+	if spend, err := s.CampaignSpend(ctx); err != nil || spend["spring"] != limit {
+		t.Fatalf("campaign spend %v, %v; want spring: %d", spend, err, limit)
+	}
 	wantBalance(t, s, "m1", 64+limit, 0, 64+limit)
 	CheckInvariants(t, s)
 }

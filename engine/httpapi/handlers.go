@@ -169,7 +169,7 @@ func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent,
 		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
 	}
 	event.OccurredAt = occurred
-	st, err := s.ledger.PricingContext(ctx, ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred})
+	st, err := s.ledger.PricingContext(ctx, ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: len(snap.Campaigns) > 0})
 	if err != nil {
 		return ledger.EarnRequest{}, err
 	}

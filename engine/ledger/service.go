@@ -98,6 +98,9 @@ type PricingQuery struct {
 	// Action, when set, is counted over the UTC day of OccurredAt.
 	Action     string
 	OccurredAt time.Time
+	// Grants asks for the campaigns' grants (to the member and in total);
+	// without campaigns pricing needs neither.
+	Grants bool
 }
 
 // PricingState is the member context for rules.Price (with BudgetRemaining

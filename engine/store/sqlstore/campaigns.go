@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -218,25 +219,40 @@ func utcDay(t time.Time) (int64, int64) {
 
 // PricingContext implements ledger.Ledger.
 func (s *Store) PricingContext(ctx context.Context, q ledger.PricingQuery) (ledger.PricingState, error) {
-	v, err := s.Member(ctx, q.MemberID, time.Time{})
-	if err != nil {
+	if err := ledger.CheckMemberID(q.MemberID); err != nil {
 		return ledger.PricingState{}, err
 	}
-	st := ledger.PricingState{Member: rules.MemberContext{ID: q.MemberID, Tags: v.Tags, EnrolledAt: v.EnrolledAt, Tier: v.Tier, BonusGranted: map[string]int64{}}}
-	err = s.eachRow(ctx, `SELECT campaign, granted FROM member_campaigns WHERE member_id = ?`, []any{q.MemberID}, func(rows *sql.Rows) error {
-		var name string
-		var n int64
-		if err := rows.Scan(&name, &n); err != nil {
-			return err
-		}
-		st.Member.BonusGranted[name] = n
-		return nil
-	})
-	if err != nil {
-		return st, fmt.Errorf("read campaign bonuses of %s: %w", q.MemberID, err)
+	st := ledger.PricingState{Member: rules.MemberContext{ID: q.MemberID}}
+	var tags string
+	var enrolled int64
+	err := s.queryRow(ctx, `SELECT tags, enrolled_at, tier FROM members WHERE id = ?`, q.MemberID).Scan(&tags, &enrolled, &st.Member.Tier)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, ledger.ErrMemberNotFound
 	}
-	if st.CampaignGranted, err = s.CampaignSpend(ctx); err != nil {
-		return st, err
+	if err != nil {
+		return st, fmt.Errorf("read member %s: %w", q.MemberID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &st.Member.Tags); err != nil {
+		return st, fmt.Errorf("read member %s: decode tags: %w", q.MemberID, err)
+	}
+	st.Member.EnrolledAt = time.UnixMicro(enrolled).UTC()
+	if q.Grants {
+		st.Member.BonusGranted = map[string]int64{}
+		err = s.eachRow(ctx, `SELECT campaign, granted FROM member_campaigns WHERE member_id = ?`, []any{q.MemberID}, func(rows *sql.Rows) error {
+			var name string
+			var n int64
+			if err := rows.Scan(&name, &n); err != nil {
+				return err
+			}
+			st.Member.BonusGranted[name] = n
+			return nil
+		})
+		if err != nil {
+			return st, fmt.Errorf("read campaign bonuses of %s: %w", q.MemberID, err)
+		}
+		if st.CampaignGranted, err = s.CampaignSpend(ctx); err != nil {
+			return st, err
+		}
 	}
 	if q.Action != "" {
 		start, end := utcDay(q.OccurredAt)

@@ -154,7 +154,14 @@ func (s *Store) applyTier(ctx context.Context, tx *txn, req ledger.TierRequest) 
 	}
 	d := rules.EvaluateTier(&config.Snapshot{Tiers: req.Tiers}, in, req.Now)
 	now := req.Now.UnixMicro()
+	isEntry := map[string]bool{}
+	for _, t := range req.Tiers {
+		isEntry[t.Name] = t.Rank == 0
+	}
 	for _, name := range d.Qualified {
+		if isEntry[name] {
+			continue // the entry tier always holds: its qualification is never needed
+		}
 		if _, err := tx.exec(ctx, `INSERT INTO member_tiers (member_id, tier, last_qualified_at) VALUES (?, ?, ?)
 			ON CONFLICT (member_id, tier) DO UPDATE SET last_qualified_at = excluded.last_qualified_at`, req.MemberID, name, now); err != nil {
 			return ledger.TierResult{}, fmt.Errorf("record qualification of %s for %s: %w", req.MemberID, name, err)

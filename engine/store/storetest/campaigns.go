@@ -115,7 +115,7 @@ func ConcurrentMemberCap(t *testing.T, stores []ledger.Ledger) {
 	const limit, attributed = 100, 7
 	granted := grantRace(t, stores, func(int) string { return "m1" }, 1, attributed, nil, ptr(int64(limit)))
 	wantGrants(t, granted, attributed, limit)
-	st, err := s.PricingContext(ctx, ledger.PricingQuery{MemberID: "m1"})
+	st, err := s.PricingContext(ctx, ledger.PricingQuery{MemberID: "m1", Grants: true})
 	if err != nil || st.Member.BonusGranted["spring"] != limit {
 		t.Fatalf("bonus granted to m1 %v, %v; want spring: %d", st.Member.BonusGranted, err, limit)
 	}

@@ -17,23 +17,10 @@ import (
 // one member (member_campaigns), as the batch has it.
 type grantRow struct {
 	granted int64
-	// exists: the row is in the database (else it is inserted on flush).
-	exists bool
-	dirty  bool
+	dirty   bool // changed by the batch, written when it ends
 }
 
 type memberCampaignKey struct{ member, campaign string }
-
-// budgetCampaigns are the campaigns of an earn whose budget it grants from.
-func budgetCampaigns(r ledger.EarnRequest) []string {
-	var names []string
-	for _, c := range r.Campaigns {
-		if c.Budget != nil {
-			names = append(names, c.Campaign)
-		}
-	}
-	return names
-}
 
 // lockCampaigns locks the spend rows of the batch's budgeted campaigns, in
 // name order and after the members (also in order), so that transactions of
@@ -45,7 +32,7 @@ func (t *txn) lockCampaigns(ctx context.Context, batch []*job) error {
 		names = append(names, j.campaigns...)
 	}
 	if len(names) == 0 {
-		return nil
+		return t.readMemberCampaigns(ctx, batch)
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
@@ -56,11 +43,43 @@ func (t *txn) lockCampaigns(ctx context.Context, batch []*job) error {
 			if err := rows.Scan(&name, &granted); err != nil {
 				return err
 			}
-			t.campaigns[name] = &grantRow{granted: granted, exists: true}
+			t.campaigns[name] = &grantRow{granted: granted}
 			return nil
 		})
 	if err != nil {
 		return fmt.Errorf("lock campaign spend: %w", err)
+	}
+	return t.readMemberCampaigns(ctx, batch)
+}
+
+// readMemberCampaigns reads what the batch's campaigns granted its members
+// so far, in one statement; the members are locked already.
+func (t *txn) readMemberCampaigns(ctx context.Context, batch []*job) error {
+	var members, names []string
+	for _, j := range batch {
+		for _, name := range j.bonuses {
+			k := memberCampaignKey{j.memberID, name}
+			if _, ok := t.memberCampaigns[k]; !ok {
+				t.memberCampaigns[k] = &grantRow{}
+				members, names = append(members, j.memberID), append(names, name)
+			}
+		}
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	err := t.listQuery(ctx, `SELECT member_id, campaign, granted FROM member_campaigns WHERE (member_id, campaign) IN (%s)`,
+		[][]string{members, names}, func(rows *sql.Rows) error {
+			var m, name string
+			var granted int64
+			if err := rows.Scan(&m, &name, &granted); err != nil {
+				return err
+			}
+			t.memberCampaigns[memberCampaignKey{m, name}] = &grantRow{granted: granted}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("read campaign bonuses: %w", err)
 	}
 	return nil
 }
@@ -75,7 +94,7 @@ func (t *txn) campaign(ctx context.Context, name string) (*grantRow, error) {
 	if _, err := t.exec(ctx, `INSERT INTO campaign_spend (campaign, granted) VALUES (?, 0) ON CONFLICT DO NOTHING`, name); err != nil {
 		return nil, fmt.Errorf("create spend of campaign %s: %w", name, err)
 	}
-	g := &grantRow{exists: true}
+	g := &grantRow{}
 	if err := t.queryRow(ctx, `SELECT granted FROM campaign_spend WHERE campaign = ?`+t.d.ForUpdate, []any{&g.granted}, name); err != nil {
 		return nil, fmt.Errorf("lock spend of campaign %s: %w", name, err)
 	}
@@ -90,14 +109,12 @@ func (t *txn) memberCampaign(ctx context.Context, memberID, name string) (*grant
 	if g, ok := t.memberCampaigns[k]; ok {
 		return g, nil
 	}
+	// Prefetched for the batch's earns; read here for an operation that
+	// was not (none yet).
 	g := &grantRow{}
 	err := t.queryRow(ctx, `SELECT granted FROM member_campaigns WHERE member_id = ? AND campaign = ?`, []any{&g.granted}, memberID, name)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read bonus of campaign %s to %s: %w", name, memberID, err)
-	default:
-		g.exists = true
 	}
 	t.memberCampaigns[k] = g
 	return g, nil
@@ -132,19 +149,38 @@ func (t *txn) flushGrants(ctx context.Context) error {
 		}
 	}
 	clear(t.spendDelta)
+	return t.flushMemberCampaigns(ctx)
+}
+
+// memberCampaignsUpsert writes members' grants with absolute values: they
+// were read and changed under the members' locks.
+const memberCampaignsUpsert = `INSERT INTO member_campaigns (member_id, campaign, granted) %s
+	ON CONFLICT (member_id, campaign) DO UPDATE SET granted = excluded.granted`
+
+func (t *txn) flushMemberCampaigns(ctx context.Context) error {
+	var members, names []string
+	var granted []int64
 	for k, g := range t.memberCampaigns {
-		if !g.dirty {
-			continue
+		if g.dirty {
+			members, names, granted = append(members, k.member), append(names, k.campaign), append(granted, g.granted)
+			g.dirty = false
 		}
-		q := `UPDATE member_campaigns SET granted = ? WHERE member_id = ? AND campaign = ?`
-		args := []any{g.granted, k.member, k.campaign}
-		if !g.exists {
-			q = `INSERT INTO member_campaigns (granted, member_id, campaign) VALUES (?, ?, ?)`
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	if t.d.Arrays {
+		q := fmt.Sprintf(memberCampaignsUpsert, `SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`)
+		if _, err := t.rawExec(ctx, q, members, names, granted); err != nil {
+			return fmt.Errorf("update campaign bonuses: %w", err)
 		}
-		if _, err := t.rawExec(ctx, t.d.rebind(q), args...); err != nil {
-			return fmt.Errorf("update bonus of campaign %s to %s: %w", k.campaign, k.member, err)
+		return nil
+	}
+	q := t.d.rebind(fmt.Sprintf(memberCampaignsUpsert, `VALUES (?, ?, ?)`))
+	for i := range members {
+		if _, err := t.rawExec(ctx, q, members[i], names[i], granted[i]); err != nil {
+			return fmt.Errorf("update bonus of campaign %s to %s: %w", names[i], members[i], err)
 		}
-		g.exists, g.dirty = true, false
 	}
 	return nil
 }

@@ -85,7 +85,12 @@ func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
 		}
 		return r, nil
 	})
-	j.campaigns = budgetCampaigns(norm)
+	for _, c := range norm.Campaigns {
+		j.bonuses = append(j.bonuses, c.Campaign)
+		if c.Budget != nil {
+			j.campaigns = append(j.campaigns, c.Campaign)
+		}
+	}
 	return j, nil
 }
 

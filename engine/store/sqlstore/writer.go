@@ -22,10 +22,11 @@ type job struct {
 	// eventID is the earn event whose existence the batch prefetches.
 	eventID string
 	// campaigns are the budgeted campaigns the job grants from; the batch
-	// locks their spend rows after its members.
-	campaigns []string
-	apply     func(ctx context.Context, tx *txn) (any, []byte, error)
-	done      chan jobResult // buffered, so the writer never blocks on answering
+	// locks their spend rows after its members. bonuses are all the
+	// campaigns it grants from, whose grants to the member the batch reads.
+	campaigns, bonuses []string
+	apply              func(ctx context.Context, tx *txn) (any, []byte, error)
+	done               chan jobResult // buffered, so the writer never blocks on answering
 }
 
 type jobResult struct {

@@ -129,49 +129,61 @@ type EarnBatch struct {
 	Events []EarnEvent `json:"events"`
 }
 
-// price turns an event into a ledger request under the configuration in
-// effect, for the member as the store has them now. The store enforces the
-// campaigns' caps and the action's maxPerDay again when it writes, and
-// rewrites the explanation with what it granted. Field errors are named
-// relative to the event.
-func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
+// parsedEvent is an event checked and ready to price, with the query of
+// the member state it is priced with.
+type parsedEvent struct {
+	event rules.Event
+	minor int64 // purchase amount in minor units
+	query ledger.PricingQuery
+}
+
+// parse checks an event's fields against the configuration in effect.
+// Field errors are named relative to the event.
+func parse(snap *config.Snapshot, ev EarnEvent) (parsedEvent, error) {
+	p := parsedEvent{event: rules.Event{ID: ev.EventID, Kind: rules.EventPurchase, Action: ev.Action}}
 	currency := snap.Program.Currency
-	event := rules.Event{ID: ev.EventID, Kind: rules.EventPurchase, Action: ev.Action}
-	var minor int64
 	switch {
 	case ev.Amount != "" && ev.Action != "":
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "action", Reason: "give amount (a purchase) or action, not both"}
+		return p, &ledger.FieldError{Field: "action", Reason: "give amount (a purchase) or action, not both"}
 	case ev.Action != "":
-		event.Kind = rules.EventAction
+		p.event.Kind = rules.EventAction
 		if ev.Currency != "" {
-			return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: "only for a purchase (amount)"}
+			return p, &ledger.FieldError{Field: "currency", Reason: "only for a purchase (amount)"}
 		}
 	case ev.Amount == "":
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: "required (or action, for an action event)"}
+		return p, &ledger.FieldError{Field: "amount", Reason: "required (or action, for an action event)"}
 	default:
 		amount, err := config.ParseDecimal(ev.Amount)
 		if err != nil {
-			return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
+			return p, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
 		}
 		if ev.Currency != "" && ev.Currency != currency {
-			return ledger.EarnRequest{}, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
+			return p, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
 		}
-		if minor, err = rules.ToMinor(amount, currency); err != nil {
-			return ledger.EarnRequest{}, &ledger.FieldError{Field: "amount", Reason: err.Error()}
+		if p.minor, err = rules.ToMinor(amount, currency); err != nil {
+			return p, &ledger.FieldError{Field: "amount", Reason: err.Error()}
 		}
-		event.Amount = amount
+		p.event.Amount = amount
 	}
 	if ev.OccurredAt == "" {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: "required"}
+		return p, &ledger.FieldError{Field: "occurredAt", Reason: "required"}
 	}
 	occurred, err := time.Parse(time.RFC3339, ev.OccurredAt)
 	if err != nil {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
+		return p, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
 	}
-	event.OccurredAt = occurred
-	st, err := s.ledger.PricingContext(ctx, ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: len(snap.Campaigns) > 0})
-	if err != nil {
-		return ledger.EarnRequest{}, err
+	p.event.OccurredAt = occurred
+	p.query = ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: len(snap.Campaigns) > 0}
+	return p, nil
+}
+
+// price turns a parsed event into a ledger request under the configuration
+// in effect, for the member as the store had them (st). The store enforces
+// the campaigns' caps and the action's maxPerDay again when it writes, and
+// rewrites the explanation with what it granted.
+func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.PricingState, now time.Time) (ledger.EarnRequest, error) {
+	if st.Err != nil {
+		return ledger.EarnRequest{}, st.Err
 	}
 	mc := st.Member
 	mc.BudgetRemaining = map[string]int64{}
@@ -180,7 +192,7 @@ func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent,
 			mc.BudgetRemaining[c.Name] = max(*c.Limits.TotalBonusBudget-st.CampaignGranted[c.Name], 0)
 		}
 	}
-	p, err := rules.Price(snap, event, mc, now)
+	pr, err := rules.Price(snap, p.event, mc, now)
 	var re *rules.Error
 	if errors.As(err, &re) {
 		return ledger.EarnRequest{}, &ledger.FieldError{Field: re.Field, Reason: re.Message}
@@ -192,18 +204,18 @@ func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent,
 		IdempotencyKey: ev.IdempotencyKey,
 		MemberID:       ev.MemberID,
 		EventID:        ev.EventID,
-		Points:         p.Explanation.PointsWithoutCampaigns,
-		OccurredAt:     occurred,
-		AvailableAt:    p.AvailableAt,
-		ExpiresAt:      p.ExpiresAt,
-		Explanation:    &p.Explanation,
+		Points:         pr.Explanation.PointsWithoutCampaigns,
+		OccurredAt:     p.event.OccurredAt,
+		AvailableAt:    pr.AvailableAt,
+		ExpiresAt:      pr.ExpiresAt,
+		Explanation:    &pr.Explanation,
 	}
-	if event.Kind == rules.EventPurchase {
-		req.PurchaseAmount, req.Currency = minor, currency
+	if p.event.Kind == rules.EventPurchase {
+		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency
 	} else {
-		req.Action, req.MaxPerDay = ev.Action, p.Explanation.Base.MaxPerDay
+		req.Action, req.MaxPerDay = ev.Action, pr.Explanation.Base.MaxPerDay
 	}
-	for _, c := range p.Explanation.Campaigns {
+	for _, c := range pr.Explanation.Campaigns {
 		if !c.Applied || c.Attributed <= 0 {
 			continue
 		}
@@ -214,6 +226,19 @@ func (s *Server) price(ctx context.Context, snap *config.Snapshot, ev EarnEvent,
 		req.Campaigns = append(req.Campaigns, b)
 	}
 	return req, nil
+}
+
+// priceOne parses and prices a single event.
+func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
+	p, err := parse(snap, ev)
+	if err != nil {
+		return ledger.EarnRequest{}, err
+	}
+	st, err := s.ledger.PricingContexts(ctx, []ledger.PricingQuery{p.query})
+	if err != nil {
+		return ledger.EarnRequest{}, err
+	}
+	return price(snap, ev, p, st[0], now)
 }
 
 func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
@@ -280,7 +305,7 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := s.price(r.Context(), snap, ev, s.now())
+	req, err := s.priceOne(r.Context(), snap, ev, s.now())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -349,8 +374,11 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	}
 	now := s.now()
 	out := ledger.EarnBatchResult{Items: make([]ledger.EarnBatchItem, len(b.Events))}
-	var batch ledger.EarnBatchRequest
-	var batchIndex []int // position in the request of each ledger batch event
+	// Events not replayed are parsed, then the state of their members is
+	// read at once, then each is priced.
+	parsed := make([]parsedEvent, len(b.Events))
+	var toPrice []int
+	var pq []ledger.PricingQuery
 	for i, ev := range b.Events {
 		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
 		if k := known[i]; k.Found {
@@ -366,7 +394,21 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 			out.Items[i].Result = &res
 			continue
 		}
-		req, err := s.price(r.Context(), snap, ev, now)
+		if parsed[i], err = parse(snap, ev); err != nil {
+			out.Items[i].Err = err
+			continue
+		}
+		toPrice = append(toPrice, i)
+		pq = append(pq, parsed[i].query)
+	}
+	states, err := s.ledger.PricingContexts(r.Context(), pq)
+	if err != nil {
+		return 0, nil, err
+	}
+	var batch ledger.EarnBatchRequest
+	var batchIndex []int // position in the request of each ledger batch event
+	for j, i := range toPrice {
+		req, err := price(snap, b.Events[i], parsed[i], states[j], now)
 		req.Fingerprint = queries[i].Fingerprint
 		switch {
 		case err != nil:

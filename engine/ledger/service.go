@@ -72,12 +72,14 @@ type Ledger interface {
 	CheckInvariants(ctx context.Context) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
-	// PricingContext reads what pricing an event for a member depends on:
-	// the member's tags, enrolment and tier, the bonus each campaign already
-	// gave the member, how often the member already earned for q.Action on
-	// the UTC day of q.OccurredAt, and each campaign's total granted bonus.
-	// It is a read: Earn enforces budgets, caps and maxPerDay again under lock.
-	PricingContext(ctx context.Context, q PricingQuery) (PricingState, error)
+	// PricingContexts reads, for each query in order, what pricing an event
+	// for a member depends on: the member's tags, enrolment and tier, the
+	// bonus each campaign already gave the member, how often the member
+	// already earned for the query's Action on the UTC day of its
+	// OccurredAt, and each campaign's total granted bonus. A member not
+	// enrolled answers Err. It is a read: Earn enforces budgets, caps and
+	// maxPerDay again under lock. The error is for an unusable store.
+	PricingContexts(ctx context.Context, qs []PricingQuery) ([]PricingState, error)
 	// CampaignSpend returns the bonus points each campaign has granted, by
 	// name; campaigns that granted nothing are missing.
 	CampaignSpend(ctx context.Context) (map[string]int64, error)
@@ -104,10 +106,12 @@ type PricingQuery struct {
 }
 
 // PricingState is the member context for rules.Price (with BudgetRemaining
-// left nil) and each campaign's total granted bonus, by name.
+// left nil) and each campaign's total granted bonus, by name; or Err, such
+// as ErrMemberNotFound or an invalid memberId.
 type PricingState struct {
 	Member          rules.MemberContext
 	CampaignGranted map[string]int64
+	Err             error
 }
 
 // TierStatus is a member's stored tier and the input to rules.EvaluateTier.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -253,52 +254,105 @@ func utcDay(t time.Time) (int64, int64) {
 	return start.UnixMicro(), start.AddDate(0, 0, 1).UnixMicro()
 }
 
-// PricingContext implements ledger.Ledger.
-func (s *Store) PricingContext(ctx context.Context, q ledger.PricingQuery) (ledger.PricingState, error) {
-	if err := ledger.CheckMemberID(q.MemberID); err != nil {
-		return ledger.PricingState{}, err
+// PricingContexts implements ledger.Ledger with one read of the members,
+// one of their grants and one of the spend, whatever the number of queries;
+// actions are counted per distinct member, action and day.
+func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) ([]ledger.PricingState, error) {
+	out := make([]ledger.PricingState, len(qs))
+	type found struct {
+		mc     rules.MemberContext
+		grants map[string]int64
 	}
-	st := ledger.PricingState{Member: rules.MemberContext{ID: q.MemberID}}
-	var tags string
-	var enrolled int64
-	err := s.queryRow(ctx, `SELECT tags, enrolled_at, tier FROM members WHERE id = ?`, q.MemberID).Scan(&tags, &enrolled, &st.Member.Tier)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, ledger.ErrMemberNotFound
+	members := map[string]*found{}
+	var ids []string
+	grants := false
+	for i, q := range qs {
+		if out[i].Err = ledger.CheckMemberID(q.MemberID); out[i].Err != nil {
+			continue
+		}
+		if _, ok := members[q.MemberID]; !ok {
+			members[q.MemberID] = nil
+			ids = append(ids, q.MemberID)
+		}
+		grants = grants || q.Grants
 	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	set, args := listSet(s.cfg.Dialect, [][]string{ids})
+	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
+		f := &found{grants: map[string]int64{}}
+		var tags string
+		var enrolled int64
+		if err := rows.Scan(&f.mc.ID, &tags, &enrolled, &f.mc.Tier); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(tags), &f.mc.Tags); err != nil {
+			return fmt.Errorf("member %s: decode tags: %w", f.mc.ID, err)
+		}
+		f.mc.EnrolledAt = time.UnixMicro(enrolled).UTC()
+		members[f.mc.ID] = f
+		return nil
+	})
 	if err != nil {
-		return st, fmt.Errorf("read member %s: %w", q.MemberID, err)
+		return nil, fmt.Errorf("%w: read members: %v", ledger.ErrStoreUnavailable, err)
 	}
-	if err := json.Unmarshal([]byte(tags), &st.Member.Tags); err != nil {
-		return st, fmt.Errorf("read member %s: decode tags: %w", q.MemberID, err)
-	}
-	st.Member.EnrolledAt = time.UnixMicro(enrolled).UTC()
-	if q.Grants {
-		st.Member.BonusGranted = map[string]int64{}
-		err = s.eachRow(ctx, `SELECT campaign, granted FROM member_campaigns WHERE member_id = ?`, []any{q.MemberID}, func(rows *sql.Rows) error {
-			var name string
+	var spend map[string]int64
+	if grants {
+		err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
+			var id, name string
 			var n int64
-			if err := rows.Scan(&name, &n); err != nil {
+			if err := rows.Scan(&id, &name, &n); err != nil {
 				return err
 			}
-			st.Member.BonusGranted[name] = n
+			if f := members[id]; f != nil {
+				f.grants[name] = n
+			}
 			return nil
 		})
 		if err != nil {
-			return st, fmt.Errorf("read campaign bonuses of %s: %w", q.MemberID, err)
+			return nil, fmt.Errorf("%w: read campaign bonuses: %v", ledger.ErrStoreUnavailable, err)
 		}
-		if st.CampaignGranted, err = s.CampaignSpend(ctx); err != nil {
-			return st, err
+		if spend, err = s.CampaignSpend(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
 		}
 	}
-	if q.Action != "" {
+	type actionDay struct {
+		member, action string
+		day            int64
+	}
+	counts := map[actionDay]int64{}
+	for i, q := range qs {
+		f := members[q.MemberID]
+		if out[i].Err != nil {
+			continue
+		}
+		if f == nil {
+			out[i].Err = ledger.ErrMemberNotFound
+			continue
+		}
+		out[i].Member = f.mc
+		if q.Grants {
+			// Each state gets its own maps: callers may change them.
+			out[i].Member.BonusGranted, out[i].CampaignGranted = maps.Clone(f.grants), maps.Clone(spend)
+		}
+		if q.Action == "" {
+			continue
+		}
 		start, end := utcDay(q.OccurredAt)
-		err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-			q.MemberID, q.Action, start, end).Scan(&st.Member.ActionsToday)
-		if err != nil {
-			return st, fmt.Errorf("count action %s of %s: %w", q.Action, q.MemberID, err)
+		k := actionDay{q.MemberID, q.Action, start}
+		n, ok := counts[k]
+		if !ok {
+			err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
+				q.MemberID, q.Action, start, end).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("%w: count action %s of %s: %v", ledger.ErrStoreUnavailable, q.Action, q.MemberID, err)
+			}
+			counts[k] = n
 		}
+		out[i].Member.ActionsToday = n
 	}
-	return st, nil
+	return out, nil
 }
 
 // CampaignSpend implements ledger.Ledger.

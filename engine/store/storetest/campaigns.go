@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func ConcurrentMemberCap(t *testing.T, stores []ledger.Ledger) {
 	const limit, attributed = 100, 7
 	granted := grantRace(t, stores, func(int) string { return "m1" }, 1, attributed, nil, ptr(int64(limit)))
 	wantGrants(t, granted, attributed, limit)
-	st, err := s.PricingContext(ctx, ledger.PricingQuery{MemberID: "m1", Grants: true})
+	st, err := pricingContext(s, ledger.PricingQuery{MemberID: "m1", Grants: true})
 	if err != nil || st.Member.BonusGranted["spring"] != limit {
 		t.Fatalf("bonus granted to m1 %v, %v; want spring: %d", st.Member.BonusGranted, err, limit)
 	}
@@ -161,7 +162,7 @@ func testConcurrentMaxPerDay(t *testing.T, s ledger.Ledger) {
 	// Another day has its own count.
 	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "next-day", Points: 10, Action: "review", MaxPerDay: ptr(int32(maxPerDay)), OccurredAt: t0.Add(24 * time.Hour)})
 	wantBalance(t, s, "m1", 40, 0, 40)
-	st, err := s.PricingContext(ctx, ledger.PricingQuery{MemberID: "m1", Action: "review", OccurredAt: t0})
+	st, err := pricingContext(s, ledger.PricingQuery{MemberID: "m1", Action: "review", OccurredAt: t0})
 	if err != nil || st.Member.ActionsToday != maxPerDay {
 		t.Errorf("actions today %d, %v; want %d", st.Member.ActionsToday, err, maxPerDay)
 	}
@@ -244,5 +245,48 @@ func testTiers(t *testing.T, s ledger.Ledger) {
 	}
 	if len(changes) != 2 || changes[0] != "bronze: downgrade from silver" || changes[1] != "silver: upgrade from bronze" {
 		t.Errorf("tier entries %q", changes)
+	}
+}
+
+func pricingContext(s ledger.Ledger, q ledger.PricingQuery) (ledger.PricingState, error) {
+	st, err := s.PricingContexts(ctx, []ledger.PricingQuery{q})
+	if err != nil {
+		return ledger.PricingState{}, err
+	}
+	return st[0], st[0].Err
+}
+
+// testPricingContexts: one read answers many queries, in order, each with
+// its member's state, unknown members with ErrMemberNotFound.
+func testPricingContexts(t *testing.T, s ledger.Ledger) {
+	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e1", MemberID: "m1", Tags: []string{"vip"}, EnrolledAt: day(-3)}); err != nil {
+		t.Fatal(err)
+	}
+	enroll(t, s, "m2")
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "r1", Points: 10, Action: "review", OccurredAt: t0,
+		Campaigns: []ledger.CampaignBonus{{Campaign: "spring", Attributed: 5, PerMemberCap: ptr(int64(100))}}})
+	st, err := s.PricingContexts(ctx, []ledger.PricingQuery{
+		{MemberID: "m2", Grants: true},
+		{MemberID: "nobody"},
+		{MemberID: "m1", Action: "review", OccurredAt: t0, Grants: true},
+		{MemberID: "m1", Action: "review", OccurredAt: t0.Add(24 * time.Hour)},
+		{MemberID: ""},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := st[2].Member
+	switch {
+	case st[0].Err != nil || st[0].Member.ID != "m2" || len(st[0].Member.BonusGranted) != 0 || st[0].CampaignGranted["spring"] != 5:
+		t.Errorf("m2: %+v", st[0])
+	case !errors.Is(st[1].Err, ledger.ErrMemberNotFound):
+		t.Errorf("unknown member: %+v", st[1])
+	case st[2].Err != nil || m1.ID != "m1" || len(m1.Tags) != 1 || m1.Tags[0] != "vip" || !m1.EnrolledAt.Equal(day(-3)) ||
+		m1.ActionsToday != 1 || m1.BonusGranted["spring"] != 5:
+		t.Errorf("m1: %+v", st[2])
+	case st[3].Err != nil || st[3].Member.ActionsToday != 0 || st[3].Member.BonusGranted != nil:
+		t.Errorf("m1 the next day: %+v", st[3])
+	case !errors.Is(st[4].Err, ledger.ErrInvalidRequest):
+		t.Errorf("empty member id: %+v", st[4])
 	}
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMemberCap", testConcurrentMemberCap},
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
 		{"Tiers", testTiers},
+		{"PricingContexts", testPricingContexts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,9 +53,10 @@ type TimeError struct {
 func (e *TimeError) Error() string { return e.Detail }
 func (e *TimeError) Unwrap() error { return e.Kind }
 
-// Earn prices a purchase at now under s: base points only: tier multipliers and campaigns need the
-// member's tier and the campaigns' budgets and caps, which only the store can
-// enforce atomically, so they apply through Price once the store provides them.
+// Earn prices a purchase at now under s: base points only, without tier
+// multipliers and campaigns, which need the member's state; the HTTP API
+// prices through Price with the member context the store reads, and the
+// store enforces the campaigns' caps when it writes.
 func Earn(s *config.Snapshot, p Purchase, now time.Time) (Earning, error) {
 	base := *s
 	base.Tiers, base.Campaigns = nil, nil

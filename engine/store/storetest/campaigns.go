@@ -131,6 +131,12 @@ func ConcurrentMemberCap(t *testing.T, stores []ledger.Ledger) {
 // testConcurrentMaxPerDay: 64 earns of one action by one member at once:
 // exactly maxPerDay earn, the others earn nothing and record no event.
 func testConcurrentMaxPerDay(t *testing.T, s ledger.Ledger) {
+	ConcurrentMaxPerDay(t, []ledger.Ledger{s})
+}
+
+// ConcurrentMaxPerDay runs the maxPerDay race over several stores.
+func ConcurrentMaxPerDay(t *testing.T, stores []ledger.Ledger) {
+	s := stores[0]
 	enroll(t, s, "m1")
 	const maxPerDay = 3
 	var wg sync.WaitGroup
@@ -138,7 +144,7 @@ func testConcurrentMaxPerDay(t *testing.T, s ledger.Ledger) {
 	earned := 0
 	for i := range 64 {
 		wg.Go(func() {
-			res, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: key("a", i), MemberID: "m1", EventID: key("review", i),
+			res, err := stores[i%len(stores)].Earn(ctx, ledger.EarnRequest{IdempotencyKey: key("a", i), MemberID: "m1", EventID: key("review", i),
 				Points: 10, Action: "review", MaxPerDay: ptr(int32(maxPerDay)), OccurredAt: t0,
 				Explanation: &rules.Explanation{Kind: rules.EventAction, Base: rules.BaseExplanation{Action: "review", Points: 10}, PointsWithoutCampaigns: 10, Points: 10}})
 			if err != nil {

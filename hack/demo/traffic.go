@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,10 +18,57 @@ type balance struct {
 }
 
 type earnResult struct {
-	Points   int64   `json:"points"`
-	Pending  bool    `json:"pending"`
-	Balance  balance `json:"balance"`
-	Replayed bool    `json:"replayed"`
+	Points      int64       `json:"points"`
+	Pending     bool        `json:"pending"`
+	Balance     balance     `json:"balance"`
+	Replayed    bool        `json:"replayed"`
+	Explanation explanation `json:"explanation"`
+}
+
+// explanation is the part of an earn's explanation the demo narrates.
+type explanation struct {
+	Base struct {
+		Points int64 `json:"points"`
+	} `json:"base"`
+	Tier *struct {
+		Name           string `json:"name"`
+		EarnMultiplier string `json:"earnMultiplier"`
+	} `json:"tier"`
+	PointsWithoutCampaigns int64 `json:"pointsWithoutCampaigns"`
+	Points                 int64 `json:"points"`
+	Campaigns              []struct {
+		Name       string `json:"name"`
+		Applied    bool   `json:"applied"`
+		Reason     string `json:"reason"`
+		Multiplier string `json:"multiplier"`
+		Granted    int64  `json:"granted"`
+	} `json:"campaigns"`
+}
+
+// campaign says whether the named campaign applied to the earn, and why not.
+func (e explanation) campaign(name string) (applied bool, reason string) {
+	for _, c := range e.Campaigns {
+		if c.Name == name {
+			return c.Applied, c.Reason
+		}
+	}
+	return false, "not considered"
+}
+
+func (e explanation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "base %d", e.Base.Points)
+	if e.Tier != nil {
+		fmt.Fprintf(&b, ", tier %s ×%s → %d", e.Tier.Name, e.Tier.EarnMultiplier, e.PointsWithoutCampaigns)
+	}
+	for _, c := range e.Campaigns {
+		if c.Applied {
+			fmt.Fprintf(&b, "; %s ×%s +%d", c.Name, c.Multiplier, c.Granted)
+		} else {
+			fmt.Fprintf(&b, "; %s: %s", c.Name, c.Reason)
+		}
+	}
+	return b.String()
 }
 
 type memberView struct {
@@ -75,6 +123,25 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 	if err != nil {
 		return err
 	}
+	if err := expectCampaign(before, false, "before the window"); err != nil {
+		return err
+	}
+	if err := expectCampaign(during, true, "inside the window"); err != nil {
+		return err
+	}
+	if err := expectCampaign(after, false, "after the window"); err != nil {
+		return err
+	}
+	d.say("double beans applied inside the window only: %d, %d and %d beans for purchases before, during and after it", before.Points, during.Points, after.Points)
+
+	var order earnResult
+	if _, err := d.call("POST", "/v1/earn", "ingest", map[string]any{
+		"idempotencyKey": "earn-app-2001", "memberId": "alice", "eventId": "app-2001",
+		"action": "app-order", "occurredAt": time.Now().UTC().Format(time.RFC3339Nano),
+	}, &order); err != nil {
+		return err
+	}
+	d.say("alice orders in the app: %d beans (%s)", order.Points, order.Explanation)
 
 	var redeemed struct {
 		Balance balance `json:"balance"`
@@ -94,7 +161,7 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 
 	d.section("Balances")
 	want := map[string]balance{
-		"alice": {Available: 100 - 60, Pending: before.Points - reversed.Requested, LifetimeEarned: 100 + before.Points - reversed.Requested},
+		"alice": {Available: 100 - 60, Pending: before.Points + order.Points - reversed.Requested, LifetimeEarned: 100 + before.Points + order.Points - reversed.Requested},
 		"bob":   {Pending: during.Points, LifetimeEarned: during.Points},
 		"carol": {Pending: after.Points, LifetimeEarned: after.Points},
 	}
@@ -127,9 +194,23 @@ func (d *demo) purchase(member, order, amount string, at time.Time) (earnResult,
 		state = "pending for the program's 7-day return window"
 	}
 	if !res.Replayed {
-		d.say("%s buys for %s EUR (%s): %d beans, %s", member, amount, order, res.Points, state)
+		d.say("%s buys for %s EUR (%s): %d beans, %s\n        %s", member, amount, order, res.Points, state, res.Explanation)
 	}
 	return res, nil
+}
+
+// expectCampaign checks that the demo campaign applied to an earn exactly when it should have.
+func expectCampaign(res earnResult, want bool, when string) error {
+	applied, reason := res.Explanation.campaign("double-beans-now")
+	switch {
+	case applied != want:
+		return fmt.Errorf("double-beans-now applied=%v %s (reason %q); want %v", applied, when, reason, want)
+	case want && res.Points != 2*res.Explanation.PointsWithoutCampaigns:
+		return fmt.Errorf("double-beans-now gave %d beans for %d without it %s; want double", res.Points, res.Explanation.PointsWithoutCampaigns, when)
+	case !want && reason != "outsideWindow":
+		return fmt.Errorf("double-beans-now did not apply %s for reason %q; want outsideWindow", when, reason)
+	}
+	return nil
 }
 
 // awaitPhase waits for a campaign's phase change and checks it happened at its boundary.

@@ -11,12 +11,14 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // Labels and annotations of a report Lease.
@@ -30,6 +32,9 @@ const (
 	LabelPod = "loyaltyops.io/pod"
 	// AnnotationSnapshot carries the hash of the snapshot the replica applied.
 	AnnotationSnapshot = "loyaltyops.io/applied-snapshot"
+	// AnnotationExhausted lists, comma-separated and sorted, the campaigns
+	// whose total bonus budget the engine has granted in full.
+	AnnotationExhausted = "loyaltyops.io/exhausted-campaigns"
 )
 
 // Reporter writes one replica's report.
@@ -85,6 +90,46 @@ func (r *Reporter) Applied(ctx context.Context, hash string) error {
 	r.stamp(&existing.ObjectMeta, hash)
 	if _, err := leases.Update(ctx, existing, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
 		return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)
+	}
+	return nil
+}
+
+// Exhausted records the campaigns whose budget is spent. It writes only when
+// the list changes, and only once the replica has reported a snapshot: the
+// Lease is created by Applied.
+func (r *Reporter) Exhausted(ctx context.Context, campaigns []string) error {
+	sorted := slices.Clone(campaigns)
+	slices.Sort(sorted)
+	value := strings.Join(slices.Compact(sorted), ",")
+	leases := r.Client.CoordinationV1().Leases(r.Namespace)
+	name := LeaseName(r.Program, r.Identity)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lease, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading report lease %s/%s: %w", r.Namespace, name, err)
+		}
+		if lease.Annotations[AnnotationExhausted] == value {
+			return nil
+		}
+		if value == "" {
+			delete(lease.Annotations, AnnotationExhausted)
+		} else {
+			lease.Annotations[AnnotationExhausted] = value
+		}
+		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
+			return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)
+		}
+		return nil
+	})
+}
+
+// ExhaustedCampaigns reads the campaigns a report lists as exhausted.
+func ExhaustedCampaigns(annotations map[string]string) []string {
+	if v := annotations[AnnotationExhausted]; v != "" {
+		return strings.Split(v, ",")
 	}
 	return nil
 }

@@ -2,8 +2,11 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -13,6 +16,7 @@ import (
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // CampaignReconciler reports each Campaign's phase and wakes up exactly at
@@ -57,13 +61,42 @@ func (r *CampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			status.reason, status.message = phaseCondition(c.Status.Phase, c.Status.NextTransitionTime)
 		}
 	}
+	if c.Status.BudgetExhausted, err = r.budgetExhausted(ctx, &c); err != nil {
+		return ctrl.Result{}, err
+	}
 	status.apply(&c.Status.Conditions, c.Generation)
 	c.Status.ObservedGeneration = c.Generation
 	if err := patchStatus(ctx, r.Client, &c, before); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.announce(&c, before.Status.Phase)
+	if c.Status.BudgetExhausted && !before.Status.BudgetExhausted && r.Recorder != nil {
+		r.Recorder.Eventf(&c, nil, corev1.EventTypeWarning, "BudgetExhausted", "BudgetSpent",
+			"the engine granted the whole bonus budget of %d points; the campaign adds no more bonus", budgetOf(&c))
+	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// budgetExhausted says whether any engine replica of the campaign's program
+// reports the campaign's budget as spent.
+func (r *CampaignReconciler) budgetExhausted(ctx context.Context, c *loyaltyv1alpha1.Campaign) (bool, error) {
+	var leases coordinationv1.LeaseList
+	if err := r.List(ctx, &leases, client.InNamespace(c.Namespace), client.MatchingLabels{report.LabelProgram: c.Spec.ProgramRef.Name, report.LabelReport: "true"}); err != nil {
+		return false, fmt.Errorf("listing engine reports: %w", err)
+	}
+	for _, lease := range leases.Items {
+		if slices.Contains(report.ExhaustedCampaigns(lease.Annotations), c.Name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func budgetOf(c *loyaltyv1alpha1.Campaign) int64 {
+	if c.Spec.Limits != nil && c.Spec.Limits.TotalBonusBudget != nil {
+		return int64(*c.Spec.Limits.TotalBonusBudget)
+	}
+	return 0
 }
 
 // phaseCondition is the Ready reason and message of a campaign in effect.

@@ -7,9 +7,11 @@ import (
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // phaseChange waits for the campaign to enter phase and returns how late
@@ -117,5 +119,29 @@ var _ = Describe("Campaign controller", func() {
 		Expect(k8sClient.Create(ctx, c)).To(Succeed(), "the API server cannot see the 23h night")
 		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionStalled)).Should(haveCondition(metav1.ConditionTrue, "Invalid"))
 		Expect(message(c.Status.Conditions, loyaltyv1alpha1.ConditionStalled)).To(ContainSubstring("is not shorter than the 23h between the occurrences"))
+	})
+})
+
+var _ = Describe("Campaign budgets", func() {
+	It("records BudgetExhausted once an engine reports the budget spent", func() {
+		ns := newNamespace()
+		Expect(k8sClient.Create(ctx, program(ns, "beans"))).To(Succeed())
+		c := campaign(ns, "double", "beans", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		c.Spec.Limits = &loyaltyv1alpha1.CampaignLimits{TotalBonusBudget: ptr.To(loyaltyv1alpha1.Points(500))}
+		Expect(k8sClient.Create(ctx, c)).To(Succeed())
+		p := &loyaltyv1alpha1.LoyaltyProgram{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "beans"}}
+		stop := startEngine(ns, "beans", "engine-0")
+		defer stop()
+		Eventually(conditionOf(p, "ConfigApplied")).Should(haveCondition(metav1.ConditionTrue, "ConfigApplied"))
+		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, "Active"))
+		Expect(c.Status.BudgetExhausted).To(BeFalse())
+
+		reporter := &report.Reporter{Client: clientset, Namespace: ns, Program: "beans", Identity: "engine-0"}
+		Eventually(func() error { return reporter.Exhausted(ctx, []string{"double"}) }).Should(Succeed())
+		Eventually(func(g Gomega) bool {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(c), c)).To(Succeed())
+			return c.Status.BudgetExhausted
+		}).Should(BeTrue())
+		Eventually(func() []string { return campaignEvents(ns, "double") }).Should(ContainElement("BudgetExhausted"))
 	})
 })

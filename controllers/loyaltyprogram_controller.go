@@ -145,6 +145,12 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 	return kstatus{ready: true, reason: ReasonReconciled, message: fmt.Sprintf("%s; %s", readyMessage, applied.message)}, nil
 }
 
+// engineReport passes every change of an engine's report Lease: its
+// annotations, which never bump a generation, are what the operator reads.
+var engineReport = predicate.NewPredicateFuncs(func(o client.Object) bool {
+	return o.GetLabels()[report.LabelReport] == "true"
+})
+
 // deletionStarted passes the update that marks an object for deletion, which
 // a finalizer must act on whether or not the generation changed.
 var deletionStarted = predicate.Funcs{
@@ -165,9 +171,7 @@ func failed(err error) kstatus {
 // itself do not trigger work.
 func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	isReport := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return o.GetLabels()[report.LabelReport] == "true"
-	}))
+	isReport := builder.WithPredicates(engineReport)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&loyaltyv1alpha1.LoyaltyProgram{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
 		Owns(&corev1.ServiceAccount{}).

@@ -79,8 +79,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up the RewardCatalog controller: %w", err)
 	}
 	campaigns := &CampaignReconciler{Client: writer, Clock: opts.Clock, Recorder: mgr.GetEventRecorder(ManagerName)}
+	// Engine reports matter to campaigns: they carry spent budgets.
 	if err := setupMemberController(mgr, campaigns, &loyaltyv1alpha1.Campaign{},
-		func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} }, &loyaltyv1alpha1.Tier{}); err != nil {
+		func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} }, &loyaltyv1alpha1.Tier{}, &coordinationv1.Lease{}); err != nil {
 		return fmt.Errorf("setting up the Campaign controller: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -55,6 +56,10 @@ func setupMemberController(mgr ctrl.Manager, r reconcileFunc, forObj client.Obje
 	sameProgram := enqueueMembers(mgr.GetClient(), list)
 	b := ctrl.NewControllerManagedBy(mgr).For(forObj, specChanged)
 	for _, obj := range append([]client.Object{forObj, &loyaltyv1alpha1.LoyaltyProgram{}}, dependsOn...) {
+		if _, isLease := obj.(*coordinationv1.Lease); isLease {
+			b = b.Watches(obj, sameProgram, builder.WithPredicates(engineReport))
+			continue
+		}
 		b = b.Watches(obj, sameProgram, specChanged)
 	}
 	return b.Complete(r)

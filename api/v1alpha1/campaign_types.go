@@ -226,6 +226,11 @@ type CampaignStatus struct {
 	// NextTransitionTime is when the phase next changes by the clock alone.
 	// +optional
 	NextTransitionTime *metav1.Time `json:"nextTransitionTime,omitempty"`
+
+	// BudgetExhausted is true once an engine reports that the campaign has
+	// granted its whole spec.limits.totalBonusBudget; it then adds no bonus.
+	// +optional
+	BudgetExhausted bool `json:"budgetExhausted,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -184,7 +184,7 @@ func run(args []string) error {
 	jobs.Go(func() { processDue(watchCtx, store, holder, api.Metrics(), o.dueInterval, log) })
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
-		jobs.Go(func() { followReports(watchCtx, kube, holder, namespace, name, log) })
+		jobs.Go(func() { followReports(watchCtx, kube, holder, store, namespace, name, o.dueInterval, log) })
 	}
 
 	select {
@@ -248,10 +248,11 @@ func watchConfig(ctx context.Context, o options, h *config.Holder) (kubernetes.I
 	return client, k8swatch.Watch(ctx, client, h, namespace, name, o.configKey)
 }
 
-// followReports tells the operator which snapshot this replica applied,
-// through a Lease per replica, and withdraws it when ctx ends. The program's
-// name comes from the first snapshot, so it needs no flag of its own.
-func followReports(ctx context.Context, client kubernetes.Interface, h *config.Holder, namespace, configMap string, log *slog.Logger) {
+// followReports tells the operator which snapshot this replica applied and
+// which campaign budgets are spent, through a Lease per replica, and
+// withdraws it when ctx ends. The program's name comes from the first
+// snapshot, so it needs no flag of its own.
+func followReports(ctx context.Context, client kubernetes.Interface, h *config.Holder, l ledger.Ledger, namespace, configMap string, interval time.Duration, log *slog.Logger) {
 	for {
 		changed := h.Changed() // taken before the check, so a snapshot applied in between is not missed
 		if h.Current() != nil {
@@ -275,7 +276,47 @@ func followReports(ctx context.Context, client kubernetes.Interface, h *config.H
 		identity = host
 	}
 	r := &report.Reporter{Client: client, Namespace: namespace, Program: h.Current().Program.Name, Identity: identity, Pod: pod}
+	go reportExhausted(ctx, l, h, r, interval, log)
 	report.Follow(ctx, h, r, configMap, log)
+}
+
+// reportExhausted checks the campaigns' spend every interval and reports the
+// campaigns whose budget is spent; the report is written only when that list
+// changes, so a steady engine makes no API writes.
+func reportExhausted(ctx context.Context, l ledger.Ledger, h *config.Holder, r *report.Reporter, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		spend, err := l.CampaignSpend(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading campaign spend", "error", err.Error())
+			}
+			continue
+		}
+		if err := r.Exhausted(ctx, exhaustedCampaigns(h.Current(), spend)); err != nil && ctx.Err() == nil {
+			log.Warn("reporting spent campaign budgets", "error", err.Error())
+		}
+	}
+}
+
+// exhaustedCampaigns are the snapshot's campaigns that granted their whole budget.
+func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
+	var names []string
+	if s == nil {
+		return nil
+	}
+	for _, c := range s.Campaigns {
+		if c.Limits != nil && c.Limits.TotalBonusBudget != nil && spend[c.Name] >= *c.Limits.TotalBonusBudget {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
 
 // processDue releases pending points and expires lots every interval, and

@@ -84,3 +84,36 @@ func TestLeaseName(t *testing.T) {
 		t.Errorf("a lease name must fit in 253 characters, got %d", len(got))
 	}
 }
+
+func TestExhaustedWritesOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset()
+	r := &Reporter{Client: client, Namespace: "shop", Program: "beans", Identity: "e0"}
+	if err := r.Exhausted(ctx, []string{"double"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(writes(client)) != 0 {
+		t.Fatal("no report exists before a snapshot is applied; nothing to write")
+	}
+	if err := r.Applied(ctx, "aaa"); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range [][]string{{"weekend", "double"}, {"double", "weekend"}, {"double", "weekend", "double"}, nil, nil} {
+		if err := r.Exhausted(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(writes(client), ","); got != "create,update,update" {
+		t.Fatalf("writes = %s; want the create, one update for the list and one to clear it", got)
+	}
+	lease, err := client.CoordinationV1().Leases("shop").Get(ctx, LeaseName("beans", "e0"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ExhaustedCampaigns(lease.Annotations) != nil || lease.Annotations[AnnotationSnapshot] != "aaa" {
+		t.Errorf("annotations %v", lease.Annotations)
+	}
+	if got := ExhaustedCampaigns(map[string]string{AnnotationExhausted: "double,weekend"}); len(got) != 2 || got[1] != "weekend" {
+		t.Errorf("ExhaustedCampaigns = %v", got)
+	}
+}

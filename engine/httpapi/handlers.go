@@ -335,7 +335,17 @@ func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult) erro
 			continue
 		}
 		seen[res.MemberID] = true
-		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: res.MemberID, Tiers: snap.Tiers, Now: s.now()}); err != nil {
+		// A read decides first: most earns change no tier, and the write
+		// below takes the member's lock and a group-commit slot.
+		now := s.now()
+		st, err := s.ledger.TierStatus(r.Context(), res.MemberID, snap.Tiers, now)
+		if err != nil {
+			return err
+		}
+		if rules.EvaluateTier(snap, st.Input, now).Change != rules.TierUpgrade {
+			continue
+		}
+		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: res.MemberID, Tiers: snap.Tiers, Now: now}); err != nil {
 			return err
 		}
 	}

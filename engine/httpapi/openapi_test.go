@@ -36,9 +36,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	served := []string{
 		"GET /healthz", "GET /metrics", "GET /openapi.yaml", "GET /readyz",
 		"GET /v1/campaigns", "GET /v1/campaigns/{name}",
-		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/status",
+		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/members/{id}/redemptions", "GET /v1/status",
 		"POST /v1/adjustments", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/members",
-		"POST /v1/redeem", "POST /v1/reverse",
+		"POST /v1/redeem", "POST /v1/redemptions", "POST /v1/redemptions/{code}/cancel", "POST /v1/reverse",
 	}
 	if !slices.Equal(documented, served) {
 		t.Errorf("documented routes %v, served %v", documented, served)
@@ -47,7 +47,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	e := newEnv(t, testSnapshot)
 	for _, route := range served {
 		method, path, _ := strings.Cut(route, " ")
-		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "m1"), "{name}", "c1")
+		path = strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "m1"), "{name}", "c1"), "{code}", "X")
 		r := e.do(t, method, path, "", nil)
 		if r.status == 404 && strings.Contains(string(r.body), `"not_found"`) {
 			t.Errorf("%s is documented but not served", route)
@@ -62,7 +62,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	for _, code := range []string{"invalid_request", "unauthorized", "forbidden", "not_found", "member_not_found",
 		"event_not_found", "campaign_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
 		"unsupported_media_type", "insufficient_points", "nothing_to_reverse", "late_event", "rate_limited",
-		"internal", "unavailable"} {
+		"internal", "unavailable", "redemption_not_found", "redemption_cancelled",
+		"unknownReward", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
 		if !strings.Contains(string(OpenAPI), "`"+code+"`") {
 			t.Errorf("problem code %s is not documented", code)
 		}

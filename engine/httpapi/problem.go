@@ -69,6 +69,7 @@ func problemFor(err error) *Problem {
 	var fe *ledger.FieldError
 	var rl *auth.RateLimitedError
 	var te *rules.TimeError
+	var re *rules.Error
 	switch {
 	case errors.As(err, &fe):
 		return invalid(fe.Field, fe.Reason)
@@ -83,7 +84,15 @@ func problemFor(err error) *Problem {
 		limited := newProblem(http.StatusTooManyRequests, "rate_limited", "Too many requests", err.Error())
 		limited.retryAfter = rl.RetryAfter
 		return limited
-	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound):
+	case errors.As(err, &re) && re.Code != rules.CodeInvalidSnapshot:
+		// A refusal of the program's rules (a reward out of stock, a
+		// referral code unknown): its code is the problem's.
+		return newProblem(http.StatusUnprocessableEntity, re.Code, "Cannot be applied", re.Field+": "+re.Message,
+			FieldIssue{Field: re.Field, Reason: re.Message})
+	case errors.Is(err, ledger.ErrRedemptionCancelled):
+		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error(),
+			FieldIssue{Field: "code", Reason: "the redemption was cancelled already"})
+	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound), errors.Is(err, ledger.ErrRedemptionNotFound):
 		return newProblem(http.StatusNotFound, ledger.ErrorCode(err), "Not found", err.Error())
 	case errors.Is(err, ledger.ErrIdempotencyReuse):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error(),

@@ -118,6 +118,10 @@ func ErrorCode(err error) string {
 		return "insufficient_points"
 	case errors.Is(err, ErrIdempotencyReuse):
 		return "idempotency_key_reused"
+	case errors.Is(err, ErrRedemptionNotFound):
+		return "redemption_not_found"
+	case errors.Is(err, ErrRedemptionCancelled):
+		return "redemption_cancelled"
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrClosed):
 		return "unavailable"
 	default:

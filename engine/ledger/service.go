@@ -50,6 +50,19 @@ type Ledger interface {
 	// create an available lot; negative points debit like a redeem and fail
 	// with ErrInsufficientPoints rather than go below zero.
 	Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, error)
+	// RedeemReward redeems a catalog reward: under the member's lock it
+	// checks the reward with rules.CheckRedemption against the member's
+	// tier and redemptions of it in the current limit period, then under
+	// the reward's stock row lock takes one of its stock (refusing with
+	// rules.Error outOfStock when none is left), debits its cost like
+	// Redeem and issues a unique random code.
+	RedeemReward(ctx context.Context, req RedeemRewardRequest) (RedeemRewardResult, error)
+	// CancelRedemption returns a redemption's points, as a new available
+	// lot expiring at the earliest expiry of the lots spent, and its stock.
+	// A cancelled redemption fails with ErrRedemptionCancelled.
+	CancelRedemption(ctx context.Context, req CancelRedemptionRequest) (CancelRedemptionResult, error)
+	// Redemptions lists the member's redemptions, newest first.
+	Redemptions(ctx context.Context, memberID string) ([]Redemption, error)
 	// Member returns the member's balance and the points expiring within
 	// ExpiringWindow after now (the store's clock when zero).
 	Member(ctx context.Context, memberID string, now time.Time) (MemberView, error)

@@ -23,6 +23,9 @@ const (
 	CodeBelowMinimumTier = "belowMinimumTier"
 	CodeNotAvailable     = "notAvailable"
 	CodeLimitReached     = "limitReached"
+	// CodeOutOfStock: the reward's stock is taken. The store decides it, under
+	// the reward's stock row lock.
+	CodeOutOfStock = "outOfStock"
 )
 
 // Error is a refusal with a stable Code, the request or configuration Field

@@ -109,6 +109,10 @@ func TestReplicasShareDatabase(t *testing.T) {
 	t.Run("replays", func(t *testing.T) {
 		storetest.ConcurrentReplays(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema), open(t, url, schema)})
 	})
+	t.Run("reward stock", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ConcurrentStock(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
+	})
 }
 
 func BenchmarkLedger(b *testing.B) {

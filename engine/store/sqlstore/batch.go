@@ -393,6 +393,9 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	if err := t.lockCampaigns(ctx, batch); err != nil {
 		return err
 	}
+	if err := t.lockRewards(ctx, batch); err != nil {
+		return err
+	}
 	if t.d.Arrays {
 		return t.prefetchArrays(ctx, keys, evMembers, evIDs, len(batch))
 	}

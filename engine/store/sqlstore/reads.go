@@ -124,6 +124,11 @@ var invariantChecks = []struct{ name, query string }{
 		FROM lots WHERE remaining < 0 OR remaining > amount OR (state = 'expired' AND remaining <> 0)`},
 	{"reversals within earned points", `
 		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
+	{"reward stock counts the active redemptions", `
+		SELECT 'reward ' || s.reward_id || ': stock row ' || s.redeemed || ', active redemptions ' || COALESCE(r.n, 0)
+		FROM reward_stock s LEFT JOIN (SELECT reward_id, COUNT(*) n FROM redemptions WHERE status = 'active' GROUP BY reward_id) r
+			ON r.reward_id = s.reward_id
+		WHERE s.redeemed <> COALESCE(r.n, 0)`},
 	{"every idempotency key has its result", `
 		SELECT idem_key FROM idempotency_keys WHERE result = ''`},
 }

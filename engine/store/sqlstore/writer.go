@@ -25,8 +25,11 @@ type job struct {
 	// locks their spend rows after its members. bonuses are all the
 	// campaigns it grants from, whose grants to the member the batch reads.
 	campaigns, bonuses []string
-	apply              func(ctx context.Context, tx *txn) (any, []byte, error)
-	done               chan jobResult // buffered, so the writer never blocks on answering
+	// rewards are the rewards whose stock rows the batch locks after the
+	// campaigns' spend rows.
+	rewards []string
+	apply   func(ctx context.Context, tx *txn) (any, []byte, error)
+	done    chan jobResult // buffered, so the writer never blocks on answering
 }
 
 type jobResult struct {

@@ -46,6 +46,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
 		{"Tiers", testTiers},
 		{"PricingContexts", testPricingContexts},
+		{"RedemptionRefusals", testRedemptionRefusals},
+		{"RedeemAndCancel", testRedeemAndCancel},
+		{"ConcurrentStock", testConcurrentStock},
+		{"ConcurrentRewardLimit", testConcurrentRewardLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,6 +35,8 @@ type Member struct {
 	ID         string    `json:"memberId"`
 	Tags       []string  `json:"tags,omitempty"`
 	EnrolledAt time.Time `json:"enrolledAt"`
+	// ReferralCode is the member's own code to refer others with.
+	ReferralCode string `json:"referralCode,omitempty"`
 }
 
 // Balance is a member's materialised balance. Invariants: Available equals the

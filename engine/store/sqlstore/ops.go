@@ -44,8 +44,11 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		}
 		// Enrolment starts the inactivity clock.
 		enrolled := m.EnrolledAt.UnixMicro()
-		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at)
-			VALUES (?, ?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING`, m.ID, string(tags), enrolled, enrolled)
+		// The referral code is random like a redemption code; the unique
+		// index refuses a collision rather than share a code.
+		m.ReferralCode = newRedemptionCode()
+		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at, referral_code)
+			VALUES (?, ?, ?, 0, 0, 0, ?, ?) ON CONFLICT DO NOTHING`, m.ID, string(tags), enrolled, enrolled, m.ReferralCode)
 		if err != nil {
 			return ledger.EnrollResult{}, fmt.Errorf("insert member: %w", err)
 		}

@@ -35,9 +35,9 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 	err := s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
 			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
 			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?),
-			m.tier, m.tier_since
+			m.tier, m.tier_since, COALESCE(m.referral_code, '')
 		FROM members m WHERE m.id = ?`, v.ExpiringBy.UnixMicro(), memberID).
-		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince)
+		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince, &v.ReferralCode)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ledger.ErrMemberNotFound
 	}

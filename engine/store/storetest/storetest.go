@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RedeemAndCancel", testRedeemAndCancel},
 		{"ConcurrentStock", testConcurrentStock},
 		{"ConcurrentRewardLimit", testConcurrentRewardLimit},
+		{"ReferralCodes", testReferralCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,6 +71,13 @@ func (s *Server) enroll(r *http.Request) (int, any, error) {
 		res.Replayed = true
 		return http.StatusOK, res, err
 	}
+	if req.ReferralCode != "" {
+		snap, err := s.snapshot()
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Referral = snap.Referral
+	}
 	res, err := s.ledger.Enroll(r.Context(), req)
 	if err != nil {
 		return 0, nil, err
@@ -212,6 +219,7 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	}
 	if p.event.Kind == rules.EventPurchase {
 		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency
+		req.Referral = snap.Referral
 	} else {
 		req.Action, req.MaxPerDay = ev.Action, pr.Explanation.Base.MaxPerDay
 	}

@@ -112,6 +112,9 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 			return r, fieldErr(fmt.Sprintf("tags[%d]", i), "must be 1 to 128 bytes")
 		}
 	}
+	if len(r.ReferralCode) > MaxIDLength {
+		return r, fieldErr("referralCode", "longer than 128 bytes")
+	}
 	r.IdempotencyKey = ""
 	r.EnrolledAt = NormTime(r.EnrolledAt)
 	return r, nil

@@ -156,12 +156,19 @@ type EnrollRequest struct {
 	Tags        []string `json:"tags,omitempty"`
 	// EnrolledAt defaults to the store's clock when zero.
 	EnrolledAt time.Time `json:"enrolledAt,omitzero"`
+	// ReferralCode, when set, enrolls the member as the referee of the
+	// code's owner; Referral is the program's policy (nil: referrals
+	// disabled), checked with rules.CheckReferral.
+	ReferralCode string                 `json:"referralCode,omitempty"`
+	Referral     *config.ReferralPolicy `json:"-"`
 }
 
 // EnrollResult is the enrolled member.
 type EnrollResult struct {
-	Member   Member `json:"member"`
-	Replayed bool   `json:"replayed,omitempty"`
+	Member Member `json:"member"`
+	// ReferredBy is the referrer's member id when enrolled with a code.
+	ReferredBy string `json:"referredBy,omitempty"`
+	Replayed   bool   `json:"replayed,omitempty"`
 }
 
 // EarnRequest credits points already computed by the caller for one event.
@@ -198,6 +205,19 @@ type EarnRequest struct {
 	// Explanation, when set, is rewritten with what the store granted and
 	// returned (and stored for replays) with the result.
 	Explanation *rules.Explanation `json:"explanation,omitempty"`
+	// Referral is the program's referral policy for a purchase (nil for
+	// actions or without referrals): the member's first purchase of at
+	// least its qualifyingPurchaseMinimum converts their referral.
+	Referral *config.ReferralPolicy `json:"-"`
+}
+
+// ReferralConversion is a referral converted by the referee's qualifying
+// purchase: both rewards are pending until AvailableAt.
+type ReferralConversion struct {
+	ReferrerID     string    `json:"referrerId"`
+	ReferrerReward int64     `json:"referrerReward"`
+	RefereeReward  int64     `json:"refereeReward"`
+	AvailableAt    time.Time `json:"availableAt"`
 }
 
 // CampaignBonus is a campaign's bonus for one earn and the caps on it.
@@ -223,7 +243,9 @@ type EarnResult struct {
 	// Explanation is the request's, with the campaign bonuses the store
 	// granted and the caps that cut them.
 	Explanation *rules.Explanation `json:"explanation,omitempty"`
-	Replayed    bool               `json:"replayed,omitempty"`
+	// Referral is set when this purchase converted the member's referral.
+	Referral *ReferralConversion `json:"referral,omitempty"`
+	Replayed bool                `json:"replayed,omitempty"`
 }
 
 // EarnBatchRequest carries independent earns, each with its own key.
@@ -309,7 +331,12 @@ type ReverseResult struct {
 	FromAvailable int64   `json:"fromAvailable"`
 	Shortfall     int64   `json:"shortfall"`
 	Balance       Balance `json:"balance"`
-	Replayed      bool    `json:"replayed,omitempty"`
+	// ReferralClawedBack: this reversal completed the full reversal of the
+	// purchase that converted the member's referral, so both referral
+	// rewards were reversed (from pending, then available; the rest is
+	// the entries' shortfall).
+	ReferralClawedBack bool `json:"referralClawedBack,omitempty"`
+	Replayed           bool `json:"replayed,omitempty"`
 }
 
 // AdjustRequest is an admin correction.
@@ -347,6 +374,11 @@ type MemberView struct {
 	// entry tier); TierSince is when the member reached it.
 	Tier      string     `json:"tier,omitempty"`
 	TierSince *time.Time `json:"tierSince,omitempty"`
+	// ReferralsMade counts the members enrolled with this member's code;
+	// ReferralsConverted those whose qualifying purchase converted and was
+	// not clawed back.
+	ReferralsMade      int64 `json:"referralsMade"`
+	ReferralsConverted int64 `json:"referralsConverted"`
 }
 
 // HistoryQuery selects a page of a member's entries.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -359,10 +360,9 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	ids := make([]string, 0, len(batch))
 	var keys []string
 	var evMembers, evIDs []string
-	for i, j := range batch {
-		if i == 0 || j.memberID != batch[i-1].memberID {
-			ids = append(ids, j.memberID)
-		}
+	for _, j := range batch {
+		ids = append(ids, j.memberID)
+		ids = append(ids, j.members...)
 		if j.key != "" {
 			keys = append(keys, j.key)
 		}
@@ -371,6 +371,8 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 			evIDs = append(evIDs, j.eventID)
 		}
 	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	for _, id := range ids {
 		t.members[id] = &memberRow{id: id}
 	}

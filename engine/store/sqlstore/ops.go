@@ -32,7 +32,17 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	// processes enrolling with the same key: the key is claimed first.
 	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, req.Fingerprint, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
 		if m, ok := tx.members[norm.MemberID]; ok && m.exists {
+			if norm.ReferralCode != "" {
+				_, err := checkReferralCode(ctx, tx, norm, true)
+				return ledger.EnrollResult{}, err
+			}
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
+		}
+		var referrerID string
+		if norm.ReferralCode != "" {
+			if referrerID, err = checkReferralCode(ctx, tx, norm, false); err != nil {
+				return ledger.EnrollResult{}, err
+			}
 		}
 		m := ledger.Member{ID: norm.MemberID, Tags: norm.Tags, EnrolledAt: norm.EnrolledAt}
 		if m.EnrolledAt.IsZero() {
@@ -58,7 +68,14 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
 		tx.members[m.ID] = &memberRow{id: m.ID, lastActivity: enrolled, exists: true}
-		return ledger.EnrollResult{Member: m}, nil
+		if referrerID != "" {
+			// The referee is the key: a member is referred once.
+			if _, err := tx.exec(ctx, `INSERT INTO referrals (referee_id, referrer_id, created_at) VALUES (?, ?, ?)`,
+				m.ID, referrerID, enrolled); err != nil {
+				return ledger.EnrollResult{}, fmt.Errorf("insert referral: %w", err)
+			}
+		}
+		return ledger.EnrollResult{Member: m, ReferredBy: referrerID}, nil
 	})
 	out.Replayed = replayed
 	return out, err
@@ -66,7 +83,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 
 // Earn implements ledger.Ledger.
 func (s *Store) Earn(ctx context.Context, req ledger.EarnRequest) (ledger.EarnResult, error) {
-	j, err := s.earnJob(req)
+	j, err := s.earnJob(ctx, req)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
@@ -76,7 +93,7 @@ func (s *Store) Earn(ctx context.Context, req ledger.EarnRequest) (ledger.EarnRe
 	return earnResult(wait(ctx, j), j.memberID)
 }
 
-func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
+func (s *Store) earnJob(ctx context.Context, req ledger.EarnRequest) (*job, error) {
 	norm, err := req.Normalize()
 	if err != nil {
 		return nil, err
@@ -88,6 +105,12 @@ func (s *Store) earnJob(req ledger.EarnRequest) (*job, error) {
 		}
 		return r, nil
 	})
+	if norm.Referral != nil && norm.PurchaseAmount > 0 {
+		// The purchase may convert the member's referral and reward the referrer.
+		if j.members, err = s.referrerLock(ctx, norm.MemberID, `converted_at IS NULL`); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range norm.Campaigns {
 		j.bonuses = append(j.bonuses, c.Campaign)
 		if c.Budget != nil {
@@ -163,11 +186,18 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		e.available, e.pending = 0, r.Points
 	}
 	insertLot(tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt)
-	seq, bal, err := record(ctx, tx, m, e)
+	seq, _, err := record(ctx, tx, m, e)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	return ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Balance: bal, Explanation: ex}, nil
+	out := ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Explanation: ex}
+	if r.Referral != nil && r.PurchaseAmount > 0 {
+		if out.Referral, err = s.convertReferral(ctx, tx, m, r, occurred, now); err != nil {
+			return ledger.EarnResult{}, err
+		}
+	}
+	out.Balance = m.bal
+	return out, nil
 }
 
 // EarnBatch implements ledger.Ledger. Items are queued to the writers all at
@@ -184,7 +214,7 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 	}
 	for i, ev := range req.Events {
 		items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
-		j, err := s.earnJob(ev)
+		j, err := s.earnJob(ctx, ev)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -264,9 +294,21 @@ func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.ReverseResult, error) {
-		return s.applyReverse(ctx, tx, norm)
+	j := s.newJob(norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+		r, err := s.applyReverse(ctx, tx, norm)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	})
+	// A full reversal of a qualifying purchase claws back the referrer's reward too.
+	if j.members, err = s.referrerLock(ctx, norm.MemberID, `qualifying_event_id = ? AND NOT clawed_back`, norm.EventID); err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	if err := s.submit(ctx, j); err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	out, replayed, err := decode[ledger.ReverseResult](wait(ctx, j), ledger.OpReverse, norm.MemberID)
 	out.Replayed = replayed
 	return out, err
 }
@@ -314,17 +356,25 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ? WHERE member_id = ? AND event_id = ?`, requested, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
 	}
-	seq, bal, err := record(ctx, tx, m, entry{
+	now := s.now()
+	seq, _, err := record(ctx, tx, m, entry{
 		kind: ledger.EntryReverse, available: -fromAvailable, pending: -fromPending, lifetime: -requested,
-		eventID: r.EventID, reference: r.Reference, reason: r.Reason, shortfall: shortfall, at: s.now(),
+		eventID: r.EventID, reference: r.Reference, reason: r.Reason, shortfall: shortfall, at: now,
 	})
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	return ledger.ReverseResult{
+	out := ledger.ReverseResult{
 		EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Requested: requested,
-		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall, Balance: bal,
-	}, nil
+		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall,
+	}
+	if reversed+requested == earned {
+		if out.ReferralClawedBack, err = s.clawBackReferral(ctx, tx, m, r.EventID, now); err != nil {
+			return ledger.ReverseResult{}, err
+		}
+	}
+	out.Balance = m.bal
+	return out, nil
 }
 
 // Adjust implements ledger.Ledger.

@@ -35,9 +35,12 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 	err := s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
 			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
 			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?),
-			m.tier, m.tier_since, COALESCE(m.referral_code, '')
+			m.tier, m.tier_since, COALESCE(m.referral_code, ''),
+			(SELECT COUNT(*) FROM referrals r WHERE r.referrer_id = m.id),
+			(SELECT COUNT(*) FROM referrals r WHERE r.referrer_id = m.id AND r.converted_at IS NOT NULL AND NOT r.clawed_back)
 		FROM members m WHERE m.id = ?`, v.ExpiringBy.UnixMicro(), memberID).
-		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince, &v.ReferralCode)
+		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince, &v.ReferralCode,
+			&v.ReferralsMade, &v.ReferralsConverted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ledger.ErrMemberNotFound
 	}

@@ -28,6 +28,9 @@ type job struct {
 	// rewards are the rewards whose stock rows the batch locks after the
 	// campaigns' spend rows.
 	rewards []string
+	// members are other members the job writes to (a referrer), locked
+	// with the batch's members in id order.
+	members []string
 	apply   func(ctx context.Context, tx *txn) (any, []byte, error)
 	done    chan jobResult // buffered, so the writer never blocks on answering
 }

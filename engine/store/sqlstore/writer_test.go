@@ -37,7 +37,7 @@ func TestBatchFailureAfterWrite(t *testing.T) {
 		}
 	}
 	earn := func(id, ev string) *job {
-		j, err := s.earnJob(ledger.EarnRequest{IdempotencyKey: id + ev, MemberID: id, EventID: ev, Points: 10})
+		j, err := s.earnJob(context.Background(), ledger.EarnRequest{IdempotencyKey: id + ev, MemberID: id, EventID: ev, Points: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

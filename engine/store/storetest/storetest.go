@@ -51,6 +51,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentStock", testConcurrentStock},
 		{"ConcurrentRewardLimit", testConcurrentRewardLimit},
 		{"ReferralCodes", testReferralCodes},
+		{"ReferralRefusals", testReferralRefusals},
+		{"ReferralConversion", testReferralConversion},
+		{"ReferralClawback", testReferralClawback},
+		{"ConcurrentReferralConversions", testConcurrentConversions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

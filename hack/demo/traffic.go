@@ -18,7 +18,13 @@ type balance struct {
 }
 
 type earnResult struct {
-	Points      int64       `json:"points"`
+	Points   int64 `json:"points"`
+	Referral *struct {
+		ReferrerID     string    `json:"referrerId"`
+		ReferrerReward int64     `json:"referrerReward"`
+		RefereeReward  int64     `json:"refereeReward"`
+		AvailableAt    time.Time `json:"availableAt"`
+	} `json:"referral"`
 	Pending     bool        `json:"pending"`
 	Balance     balance     `json:"balance"`
 	Replayed    bool        `json:"replayed"`
@@ -63,7 +69,11 @@ func (e explanation) String() string {
 	}
 	for _, c := range e.Campaigns {
 		if c.Applied {
-			fmt.Fprintf(&b, "; %s ×%s +%d", c.Name, c.Multiplier, c.Granted)
+			fmt.Fprintf(&b, "; %s", c.Name)
+			if c.Multiplier != "" {
+				fmt.Fprintf(&b, " ×%s", c.Multiplier)
+			}
+			fmt.Fprintf(&b, " +%d", c.Granted)
 		} else {
 			fmt.Fprintf(&b, "; %s: %s", c.Name, c.Reason)
 		}
@@ -81,12 +91,27 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 	for _, m := range []struct {
 		id   string
 		tags []string
-	}{{"alice", []string{"app"}}, {"bob", nil}, {"carol", []string{"student"}}} {
+	}{{"alice", []string{"app"}}, {"bob", nil}} {
 		if _, err := d.call("POST", "/v1/members", "ingest", map[string]any{"idempotencyKey": "enroll-" + m.id, "memberId": m.id, "tags": m.tags}, nil); err != nil {
 			return err
 		}
 	}
-	d.say("enrolled alice, bob and carol")
+	var alice struct {
+		ReferralCode string `json:"referralCode"`
+	}
+	if _, err := d.call("GET", "/v1/members/alice", "read", nil, &alice); err != nil {
+		return err
+	}
+	var carol struct {
+		ReferredBy string `json:"referredBy"`
+	}
+	if _, err := d.call("POST", "/v1/members", "ingest", map[string]any{"idempotencyKey": "enroll-carol", "memberId": "carol", "tags": []string{"student"}, "referralCode": alice.ReferralCode}, &carol); err != nil {
+		return err
+	}
+	if carol.ReferredBy != "alice" {
+		return fmt.Errorf("carol enrolled with alice's code %s but is referred by %q", alice.ReferralCode, carol.ReferredBy)
+	}
+	d.say("enrolled alice and bob; carol enrolled with alice's referral code %s", alice.ReferralCode)
 
 	if _, err := d.call("POST", "/v1/adjustments", "admin", map[string]any{
 		"idempotencyKey": "welcome-alice", "memberId": "alice", "points": 100, "reason": "welcome bonus",
@@ -119,7 +144,7 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 	if err := d.awaitPhase(ctx, "double-beans-now", loyaltyv1alpha1.CampaignCompleted, closes); err != nil {
 		return err
 	}
-	after, err := d.purchase("carol", "order-1003", "5.00", time.Now().UTC())
+	after, err := d.purchase("carol", "order-1003", "12.00", time.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -133,6 +158,33 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 		return err
 	}
 	d.say("double beans applied inside the window only: %d, %d and %d beans for purchases before, during and after it", before.Points, during.Points, after.Points)
+	if after.Referral == nil || after.Referral.ReferrerID != "alice" {
+		return fmt.Errorf("carol's first purchase over the minimum must convert alice's referral, got %+v", after.Referral)
+	}
+	d.say("carol's first qualifying purchase converts the referral: carol gets %d, alice %d beans, both held until %s",
+		after.Referral.RefereeReward, after.Referral.ReferrerReward, after.Referral.AvailableAt.Format("2006-01-02"))
+
+	big, err := d.purchase("alice", "order-1004", "520.00", time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	var tiered struct {
+		Tier string `json:"tier"`
+	}
+	if _, err := d.call("GET", "/v1/members/alice", "read", nil, &tiered); err != nil {
+		return err
+	}
+	if tiered.Tier != "silver" {
+		return fmt.Errorf("alice earned %d qualifying beans this year but is in tier %q; want silver", before.Points+big.Points, tiered.Tier)
+	}
+	d.say("alice has %d qualifying beans this year and moves up to Silver", before.Points+big.Points)
+	next, err := d.purchase("alice", "order-1005", "10.00", time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if next.Explanation.Tier == nil || next.Explanation.Tier.Name != "silver" {
+		return fmt.Errorf("alice's next purchase was priced at tier %+v; want silver", next.Explanation.Tier)
+	}
 
 	var order earnResult
 	if _, err := d.call("POST", "/v1/earn", "ingest", map[string]any{
@@ -161,9 +213,13 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 
 	d.section("Balances")
 	want := map[string]balance{
-		"alice": {Available: 100 - 60, Pending: before.Points + order.Points - reversed.Requested, LifetimeEarned: 100 + before.Points + order.Points - reversed.Requested},
+		"alice": {
+			Available:      100 - 60,
+			Pending:        before.Points + big.Points + next.Points + order.Points + after.Referral.ReferrerReward - reversed.Requested,
+			LifetimeEarned: 100 + before.Points + big.Points + next.Points + order.Points + after.Referral.ReferrerReward - reversed.Requested,
+		},
 		"bob":   {Pending: during.Points, LifetimeEarned: during.Points},
-		"carol": {Pending: after.Points, LifetimeEarned: after.Points},
+		"carol": {Pending: after.Points + after.Referral.RefereeReward, LifetimeEarned: after.Points + after.Referral.RefereeReward},
 	}
 	for _, id := range []string{"alice", "bob", "carol"} {
 		var view memberView

@@ -716,7 +716,11 @@ func (t *txn) flushEvents(ctx context.Context) error {
 		return nil
 	}
 	if t.d.Arrays {
-		return t.execArrays(ctx, "insert events", eventsInsert, t.eventArrays())
+		act := activityArrays(rows)
+		if err := t.execArrays(ctx, "insert events", eventsInsert, t.eventArrays()); err != nil {
+			return err
+		}
+		return t.execArrays(ctx, "add activity", activityUpsert, act)
 	}
 	t.newEvents = rows[:0]
 	for _, row := range rows {
@@ -725,7 +729,49 @@ func (t *txn) flushEvents(ctx context.Context) error {
 			return fmt.Errorf("insert event: %w", err)
 		}
 	}
+	for _, a := range dailyActivity(rows) {
+		if _, err := t.rawExec(ctx, `INSERT INTO member_activity_daily (member_id, day, currency, points, spend) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (member_id, day, currency) DO UPDATE SET points = member_activity_daily.points + excluded.points,
+			spend = member_activity_daily.spend + excluded.spend`, a.memberID, a.day, a.currency, a.points, a.spend); err != nil {
+			return fmt.Errorf("add activity: %w", err)
+		}
+	}
 	return nil
+}
+
+// activityDay is the UTC day number of a time in Unix microseconds, the day
+// of member_activity_daily.
+func activityDay(micros int64) int64 { return micros / dayMicros }
+
+const dayMicros = 24 * 60 * 60 * 1_000_000
+
+type activityRow struct {
+	memberID, currency string
+	day, points, spend int64
+}
+
+// dailyActivity sums new events per member, day and currency, in their
+// first order. A new event has nothing reversed, so its spend is its
+// purchase amount.
+func dailyActivity(rows []eventRow) []activityRow {
+	type key struct {
+		member, currency string
+		day              int64
+	}
+	idx := make(map[key]int, len(rows))
+	var out []activityRow
+	for _, r := range rows {
+		k := key{r.memberID, r.currency, activityDay(r.occurred)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, activityRow{memberID: r.memberID, currency: r.currency, day: k.day})
+		}
+		out[i].points += r.points
+		out[i].spend += r.purchase
+	}
+	return out
 }
 
 func (t *txn) flushLots(ctx context.Context) error {
@@ -813,6 +859,22 @@ func (t *txn) eventArrays() []any {
 	return []any{m, e, p, pa, c, o, r, a}
 }
 
+const activityUpsert = `INSERT INTO member_activity_daily (member_id, day, currency, points, spend)
+	SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[])
+	ON CONFLICT (member_id, day, currency) DO UPDATE SET points = member_activity_daily.points + excluded.points,
+	spend = member_activity_daily.spend + excluded.spend`
+
+func activityArrays(rows []eventRow) []any {
+	act := dailyActivity(rows)
+	n := len(act)
+	m, c := make([]string, n), make([]string, n)
+	d, p, s := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, a := range act {
+		m[i], d[i], c[i], p[i], s[i] = a.memberID, a.day, a.currency, a.points, a.spend
+	}
+	return []any{m, d, c, p, s}
+}
+
 const lotsInsert = `INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at)
 	SELECT m, e, a, a, s, av, NULLIF(ex, ?::bigint) FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS v(m, e, a, s, av, ex, n) ORDER BY n`
 
@@ -881,7 +943,7 @@ func (t *txn) balanceArrays() []any {
 
 // flushAllStatement writes events, lots, entries, keys and balances with one
 // statement of data-modifying CTEs (one round trip).
-var flushAllStatement = `WITH ev AS (` + eventsInsert + `), lt AS (` + lotsInsert + `), en AS (` + entriesInsert +
+var flushAllStatement = `WITH ev AS (` + eventsInsert + `), ad AS (` + activityUpsert + `), lt AS (` + lotsInsert + `), en AS (` + entriesInsert +
 	`), ik AS (` + keysInsert + `), mb AS (` + balancesUpdate + `) SELECT 1`
 
 func (t *txn) flushAllArrays(ctx context.Context) error {
@@ -889,7 +951,9 @@ func (t *txn) flushAllArrays(ctx context.Context) error {
 		return nil
 	}
 	var args []any
+	act := activityArrays(t.newEvents)
 	args = append(args, t.eventArrays()...)
+	args = append(args, act...)
 	args = append(args, t.lotArrays()...)
 	args = append(args, t.entryArrays()...)
 	args = append(args, t.keyArrays()...)

@@ -318,9 +318,10 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	var earned, reversed, purchase int64
-	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount FROM events WHERE member_id = ? AND event_id = ?`,
-		[]any{&earned, &reversed, &purchase}, r.MemberID, r.EventID)
+	var earned, reversed, purchase, occurred int64
+	var currency string
+	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount, occurred_at, currency FROM events WHERE member_id = ? AND event_id = ?`,
+		[]any{&earned, &reversed, &purchase, &occurred, &currency}, r.MemberID, r.EventID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.ReverseResult{}, ledger.ErrEventNotFound
 	}
@@ -355,6 +356,14 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	shortfall := requested - fromPending - fromAvailable
 	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ? WHERE member_id = ? AND event_id = ?`, requested, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
+	}
+	// The event's qualifying activity: its spend is weighted by the share of
+	// its points not reversed, rounded per event as tier reads sum it.
+	spendBefore := purchase * (earned - reversed) / earned
+	spendAfter := purchase * (earned - reversed - requested) / earned
+	if _, err := tx.exec(ctx, `UPDATE member_activity_daily SET points = points - ?, spend = spend - ? WHERE member_id = ? AND day = ? AND currency = ?`,
+		requested, spendBefore-spendAfter, r.MemberID, activityDay(occurred), currency); err != nil {
+		return ledger.ReverseResult{}, fmt.Errorf("update activity: %w", err)
 	}
 	now := s.now()
 	seq, _, err := record(ctx, tx, m, entry{

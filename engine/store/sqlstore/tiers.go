@@ -24,6 +24,21 @@ const activityQuery = `SELECT currency, CAST(COALESCE(SUM(points - reversed), 0)
 		CAST(COALESCE(SUM(purchase_amount * (points - reversed) / points), 0) AS BIGINT)
 	FROM events WHERE member_id = ? AND occurred_at >= ? AND occurred_at <= ? GROUP BY currency`
 
+// bucketedActivityQuery is activityQuery over whole days: the daily sums of
+// member_activity_daily for the days after start's up to end's, plus the
+// events of start's day from start on, minus the events of end's day after
+// end. Each event counts with the same rounded amounts as in activityQuery,
+// so the sums are equal.
+const bucketedActivityQuery = `SELECT currency, CAST(COALESCE(SUM(p), 0) AS BIGINT), CAST(COALESCE(SUM(s), 0) AS BIGINT) FROM (
+		SELECT currency, points AS p, spend AS s FROM member_activity_daily WHERE member_id = ? AND day > ? AND day <= ?
+		UNION ALL
+		SELECT currency, points - reversed, purchase_amount * (points - reversed) / points
+		FROM events WHERE member_id = ? AND occurred_at >= ? AND occurred_at < ?
+		UNION ALL
+		SELECT currency, reversed - points, -(purchase_amount * (points - reversed) / points)
+		FROM events WHERE member_id = ? AND occurred_at > ? AND occurred_at < ?
+	) AS a GROUP BY currency`
+
 // queryFunc runs a read in a transaction or on the read pool.
 type queryFunc func(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 
@@ -68,7 +83,15 @@ func tierInput(ctx context.Context, query queryFunc, memberID, current string, s
 
 func activity(ctx context.Context, query queryFunc, memberID string, start, end time.Time) (rules.Activity, error) {
 	var a rules.Activity
-	rows, err := query(ctx, activityQuery, memberID, start.UnixMicro(), end.UnixMicro())
+	from, to := start.UnixMicro(), end.UnixMicro()
+	var rows *sql.Rows
+	var err error
+	if first, last := activityDay(from), activityDay(to); first >= last {
+		rows, err = query(ctx, activityQuery, memberID, from, to)
+	} else {
+		rows, err = query(ctx, bucketedActivityQuery, memberID, first, last,
+			memberID, from, (first+1)*dayMicros, memberID, to, (last+1)*dayMicros)
+	}
 	if err != nil {
 		return a, fmt.Errorf("sum qualifying activity of %s: %w", memberID, err)
 	}

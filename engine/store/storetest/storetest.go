@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMemberCap", testConcurrentMemberCap},
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
 		{"Tiers", testTiers},
+		{"TierActivity", testTierActivity},
 		{"PricingContexts", testPricingContexts},
 		{"RedemptionRefusals", testRedemptionRefusals},
 		{"RedeemAndCancel", testRedeemAndCancel},

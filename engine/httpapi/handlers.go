@@ -301,21 +301,26 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	fp := fingerprint(ledger.OpEarn, raw)
-	if res, ok, err := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); err != nil || ok {
-		if err == nil {
-			// A retry also finishes the tier evaluation a failed original may have missed.
-			err = s.evaluateTiers(r, []ledger.EarnResult{res})
-		}
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
+	// The ledger replays a known key itself, comparing the fingerprint, so
+	// the key is only looked up when the event cannot be priced or earns
+	// nothing now (late, or the configuration changed since the original).
 	snap, err := s.snapshot()
-	if err != nil {
-		return 0, nil, err
+	var req ledger.EarnRequest
+	if err == nil {
+		req, err = s.priceOne(r.Context(), snap, ev, s.now())
 	}
-	req, err := s.priceOne(r.Context(), snap, ev, s.now())
-	if err != nil {
-		return 0, nil, err
+	if err != nil || earnsNothing(req) {
+		if res, ok, rerr := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); rerr != nil || ok {
+			if rerr == nil {
+				// A retry also finishes the tier evaluation a failed original may have missed.
+				rerr = s.evaluateTiers(r, []ledger.EarnResult{res})
+			}
+			res.Replayed = true
+			return http.StatusOK, res, rerr
+		}
+		if err != nil {
+			return 0, nil, err
+		}
 	}
 	req.Fingerprint = fp
 	res, err := s.earnOne(r, req)
@@ -372,19 +377,12 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	case len(b.Events) > ledger.MaxBatchEvents:
 		return 0, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
 	}
-	// Each event is fingerprinted like a single earn's body, and all the
-	// keys are looked up at once before any event is priced.
+	// Each event is fingerprinted like a single earn's body. The ledger
+	// replays known keys itself, so only the keys of events that cannot be
+	// priced or earn nothing now are looked up, at once, after pricing.
 	var rawEvents struct{ Events []json.RawMessage }
 	if err := json.Unmarshal(raw, &rawEvents); err != nil || len(rawEvents.Events) != len(b.Events) {
 		return 0, nil, invalid("events", "malformed")
-	}
-	queries := make([]ledger.ReplayQuery, len(b.Events))
-	for i, ev := range b.Events {
-		queries[i] = ledger.ReplayQuery{Key: ev.IdempotencyKey, Fingerprint: fingerprint(ledger.OpEarn, rawEvents.Events[i])}
-	}
-	known, err := s.ledger.Replay(r.Context(), queries)
-	if err != nil {
-		return 0, nil, err
 	}
 	snap, err := s.snapshot()
 	if err != nil {
@@ -392,26 +390,15 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	}
 	now := s.now()
 	out := ledger.EarnBatchResult{Items: make([]ledger.EarnBatchItem, len(b.Events))}
-	// Events not replayed are parsed, then the state of their members is
-	// read at once, then each is priced.
+	// Events are parsed, then the state of their members is read at once,
+	// then each is priced.
 	parsed := make([]parsedEvent, len(b.Events))
+	reqs := make([]ledger.EarnRequest, len(b.Events))
 	var toPrice []int
 	var pq []ledger.PricingQuery
 	for i, ev := range b.Events {
 		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
-		if k := known[i]; k.Found {
-			if k.Err != nil {
-				out.Items[i].Err = k.Err
-				continue
-			}
-			var res ledger.EarnResult
-			if err := json.Unmarshal(k.Result, &res); err != nil {
-				return 0, nil, fmt.Errorf("events[%d].idempotencyKey %q: decode stored result: %w", i, ev.IdempotencyKey, err)
-			}
-			res.Replayed = true
-			out.Items[i].Result = &res
-			continue
-		}
+		reqs[i].Fingerprint = fingerprint(ledger.OpEarn, rawEvents.Events[i])
 		if parsed[i], err = parse(snap, ev); err != nil {
 			out.Items[i].Err = err
 			continue
@@ -423,19 +410,53 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	for j, i := range toPrice {
+		fp := reqs[i].Fingerprint
+		reqs[i], out.Items[i].Err = price(snap, b.Events[i], parsed[i], states[j], now)
+		reqs[i].Fingerprint = fp
+	}
+	var lookup []int
+	var queries []ledger.ReplayQuery
+	for i := range b.Events {
+		if out.Items[i].Err != nil || earnsNothing(reqs[i]) {
+			lookup = append(lookup, i)
+			queries = append(queries, ledger.ReplayQuery{Key: b.Events[i].IdempotencyKey, Fingerprint: reqs[i].Fingerprint})
+		}
+	}
+	replay := make([]bool, len(b.Events))
+	if len(queries) > 0 {
+		known, err := s.ledger.Replay(r.Context(), queries)
+		if err != nil {
+			return 0, nil, err
+		}
+		for j, i := range lookup {
+			k := known[j]
+			if !k.Found {
+				continue
+			}
+			replay[i] = true
+			if k.Err != nil {
+				out.Items[i].Err = k.Err
+				continue
+			}
+			var res ledger.EarnResult
+			if err := json.Unmarshal(k.Result, &res); err != nil {
+				return 0, nil, fmt.Errorf("events[%d].idempotencyKey %q: decode stored result: %w", i, b.Events[i].IdempotencyKey, err)
+			}
+			res.Replayed = true
+			out.Items[i].Result, out.Items[i].Err = &res, nil
+		}
+	}
 	var batch ledger.EarnBatchRequest
 	var batchIndex []int // position in the request of each ledger batch event
-	for j, i := range toPrice {
-		req, err := price(snap, b.Events[i], parsed[i], states[j], now)
-		req.Fingerprint = queries[i].Fingerprint
+	for i := range b.Events {
 		switch {
-		case err != nil:
-			out.Items[i].Err = err
-		case earnsNothing(req):
-			res, err := s.earnOne(r, req)
+		case replay[i] || out.Items[i].Err != nil:
+		case earnsNothing(reqs[i]):
+			res, err := s.earnOne(r, reqs[i])
 			out.Items[i].Result, out.Items[i].Err = &res, err
 		default:
-			batch.Events = append(batch.Events, req)
+			batch.Events = append(batch.Events, reqs[i])
 			batchIndex = append(batchIndex, i)
 		}
 	}

@@ -34,7 +34,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 	slices.Sort(documented)
 	served := []string{
-		"GET /healthz", "GET /metrics", "GET /openapi.yaml", "GET /readyz",
+		"GET /healthz", "GET /metrics", "GET /openapi.yaml", "GET /readyz", "GET /v1/analytics",
 		"GET /v1/campaigns", "GET /v1/campaigns/{name}",
 		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/members/{id}/redemptions", "GET /v1/status",
 		"POST /v1/adjustments", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/members",

@@ -74,6 +74,7 @@ func New(o Options) *Server {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Registry, o.Config)
 	}
+	o.Registry.MustRegister(&kpiCollector{ledger: o.Ledger, now: o.Now, log: o.Logger})
 	s := &Server{
 		ledger:  o.Ledger,
 		config:  o.Config,
@@ -96,6 +97,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/members/{id}/redemptions", auth.ScopeRead, 0, s.redemptions)
 	s.handle("POST /v1/reverse", auth.ScopeIngest, MaxBody, s.reverse)
 	s.handle("POST /v1/adjustments", auth.ScopeAdmin, MaxBody, s.adjust)
+	s.handle("GET /v1/analytics", auth.ScopeRead, 0, s.analytics)
 	s.handle("GET /v1/status", "", 0, s.status)
 	s.handle("GET /healthz", "", 0, func(*http.Request) (int, any, error) {
 		return http.StatusOK, map[string]string{"status": "ok"}, nil

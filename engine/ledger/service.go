@@ -103,6 +103,33 @@ type Ledger interface {
 	// and records a change as a "tier" entry. Downgrades are applied only
 	// with req.AllowDowngrade (the due job); an earn only upgrades.
 	EvaluateTier(ctx context.Context, req TierRequest) (TierResult, error)
+	// Aggregates reads the plain counts and sums of the KPIs over the
+	// window [from, to) (from before to, else a FieldError on from), in one
+	// statement and so on one consistent snapshot. Times are when the store
+	// recorded the entry (ProcessDue's Now for expiries):
+	//   - Members: enrolled before to.
+	//   - ActiveMembers: members with an earn, redeem or adjust entry in the
+	//     window (a referral reward is an earn, as for inactivity).
+	//   - PointsIssued: points of earn entries (purchases, actions and
+	//     referral rewards, pending or not) and of positive adjustments in
+	//     the window, gross of reversals.
+	//   - PointsRedeemed: points debited by redemptions in the window less
+	//     those returned by cancellations in the window.
+	//   - PointsExpired: points (available or pending) expired in the window.
+	//   - SpendSinceEnrollment: purchase amounts of events that occurred
+	//     before to, of members enrolled before to, each net of its
+	//     reversals as of now in proportion of its points reversed (in minor
+	//     units, rounded down), in the currency's units.
+	//   - ReferralsMade: referrals recorded in the window; ReferralsConverted
+	//     those converted in the window and not clawed back (as of now), so
+	//     that it may exceed ReferralsMade of the same window.
+	//   - Referrers, RepeatReferrers: referrers with at least one, two of
+	//     the window's ReferralsConverted.
+	//   - ReferralRewardsCost: referrer plus referee rewards of the window's
+	//     ReferralsConverted (clawed-back rewards were taken back).
+	//   - OutstandingAvailable, OutstandingPending: all members' balances now,
+	//     whatever the window.
+	Aggregates(ctx context.Context, from, to time.Time) (rules.Aggregates, error)
 	// Close finishes in-flight writes and releases the store.
 	Close() error
 }

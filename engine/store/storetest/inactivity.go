@@ -22,6 +22,11 @@ func RunClocked(t *testing.T, newStore ClockedFactory) {
 		testExpiryAfterInactivity(t, s, func(at time.Time) { clock.Store(at.UnixMicro()) })
 		CheckInvariants(t, s)
 	})
+	t.Run("Aggregates", func(t *testing.T) {
+		s := newStore(t, func() time.Time { return t0 })
+		testAggregates(t, s)
+		CheckInvariants(t, s)
+	})
 }
 
 func processDueInactive(t testing.TB, s ledger.Ledger, now time.Time, after time.Duration) ledger.ProcessDueResult {

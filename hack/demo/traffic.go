@@ -232,6 +232,38 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 		}
 	}
 	d.say("every balance equals the sum of what the engine acknowledged")
+
+	d.section("Loyalty KPIs (GET /v1/analytics, last 30 days)")
+	var report struct {
+		KPIs struct {
+			ParticipationRate      float64 `json:"participationRate"`
+			RedemptionRate         float64 `json:"redemptionRate"`
+			AverageCLV             string  `json:"averageClv"`
+			ReferralRate           float64 `json:"referralRate"`
+			ReferralConversionRate float64 `json:"referralConversionRate"`
+			RepeatReferrers        int64   `json:"repeatReferrers"`
+			ReferralCost           string  `json:"referralCostPerAcquiredMember"`
+			OutstandingLiability   int64   `json:"outstandingLiability"`
+			Breakage               float64 `json:"breakage"`
+		} `json:"kpis"`
+	}
+	if _, err := d.call("GET", "/v1/analytics", "read", nil, &report); err != nil {
+		return err
+	}
+	k := report.KPIs
+	d.say("participation %.0f%%, redemption rate %.1f%%, average CLV %s EUR, breakage %.0f%%", 100*k.ParticipationRate, 100*k.RedemptionRate, k.AverageCLV, 100*k.Breakage)
+	d.say("referral rate %.0f%%, conversion %.0f%%, repeat referrers %d, cost per acquired member %s beans", 100*k.ReferralRate, 100*k.ReferralConversionRate, k.RepeatReferrers, k.ReferralCost)
+	var outstanding int64
+	for _, b := range want {
+		outstanding += b.Available + b.Pending
+	}
+	d.say("outstanding liability %d beans", k.OutstandingLiability)
+	if k.OutstandingLiability != outstanding {
+		return fmt.Errorf("the KPIs report %d beans outstanding; the members' balances add up to %d", k.OutstandingLiability, outstanding)
+	}
+	if k.ReferralConversionRate != 1 || k.ParticipationRate != 1 {
+		return fmt.Errorf("one referral made and converted, every member active: want conversion and participation 100%%, got %+v", k)
+	}
 	return nil
 }
 

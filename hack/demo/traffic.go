@@ -196,12 +196,21 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 	d.say("alice orders in the app: %d beans (%s)", order.Points, order.Explanation)
 
 	var redeemed struct {
+		Redemption struct {
+			Code   string `json:"code"`
+			Points int64  `json:"points"`
+		} `json:"redemption"`
 		Balance balance `json:"balance"`
 	}
-	if _, err := d.call("POST", "/v1/redeem", "ingest", map[string]any{"idempotencyKey": "redeem-1", "memberId": "alice", "points": 60, "reference": "free-espresso"}, &redeemed); err != nil {
+	if _, err := d.call("POST", "/v1/redemptions", "ingest", map[string]any{"idempotencyKey": "redeem-1", "memberId": "alice", "rewardId": "free-espresso"}, &redeemed); err != nil {
 		return err
 	}
-	d.say("alice redeems 60 beans for a free espresso: available %d", redeemed.Balance.Available)
+	d.say("alice redeems a free espresso from the catalog for %d beans: code %s, available %d", redeemed.Redemption.Points, redeemed.Redemption.Code, redeemed.Balance.Available)
+	if _, err := d.call("POST", "/v1/redemptions", "ingest", map[string]any{"idempotencyKey": "redeem-2", "memberId": "alice", "rewardId": "free-espresso"}, nil); err == nil {
+		return fmt.Errorf("a second free espresso the same day must be refused: the catalog limits it to one a day")
+	} else {
+		d.say("a second espresso the same day is refused: %v", err)
+	}
 
 	var reversed struct {
 		Requested, FromPending, FromAvailable, Shortfall int64

@@ -284,6 +284,22 @@ func followReports(ctx context.Context, client kubernetes.Interface, h *config.H
 // campaigns whose budget is spent; the report is written only when that list
 // changes, so a steady engine makes no API writes.
 func reportExhausted(ctx context.Context, l ledger.Ledger, h *config.Holder, r *report.Reporter, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, func() {
+		spend, err := l.CampaignSpend(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading campaign spend", "error", err.Error())
+			}
+			return
+		}
+		if err := r.Exhausted(ctx, exhaustedCampaigns(h.Current(), spend)); err != nil && ctx.Err() == nil {
+			log.Warn("reporting spent campaign budgets", "error", err.Error())
+		}
+	})
+}
+
+// every runs f once per interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -291,16 +307,7 @@ func reportExhausted(ctx context.Context, l ledger.Ledger, h *config.Holder, r *
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		spend, err := l.CampaignSpend(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading campaign spend", "error", err.Error())
-			}
-			continue
-		}
-		if err := r.Exhausted(ctx, exhaustedCampaigns(h.Current(), spend)); err != nil && ctx.Err() == nil {
-			log.Warn("reporting spent campaign budgets", "error", err.Error())
+			f()
 		}
 	}
 }
@@ -322,20 +329,13 @@ func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
 // processDue releases pending points and expires lots every interval, and
 // the balances of inactive members when the snapshot in effect says so.
 func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		res, err := l.ProcessDue(ctx, dueOptions(h.Current())) // zero Now: the store's clock
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("processing due lots", "error", err.Error())
 			}
-			continue
+			return
 		}
 		m.ObserveProcessDue(res)
 		if res.ReleasedLots > 0 || res.ExpiredLots > 0 || res.TierUpgrades > 0 || res.TierDowngrades > 0 {
@@ -344,7 +344,7 @@ func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpa
 				"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints,
 				"tierUpgrades", res.TierUpgrades, "tierDowngrades", res.TierDowngrades)
 		}
-	}
+	})
 }
 
 // dueOptions takes the inactivity expiry and the tiers (re-evaluated, with

@@ -79,6 +79,21 @@ bench-engine: ## Measure the points engine's max sustained rate and half-load la
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
 	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
 
+.PHONY: bench-operator
+bench-operator: ## Measure the operator at scale on a real API server: 100 programs, ~1,500 objects (BENCH_FLAGS=...).
+	@assets="$$(hack/envtest-assets.sh)"; \
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine && \
+	go build -o $(LOCALBIN)/bench-operator ./hack/bench-operator && \
+	KUBEBUILDER_ASSETS="$$assets" $(LOCALBIN)/bench-operator --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
+
+##@ Fuzzing
+
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); seed corpora run in make test.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
 .PHONY: docker-build
 docker-build: ## Build the image (manager and points engine) with a Docker engine.
 	docker build --build-arg IMG=$(IMG) -t $(IMG) .

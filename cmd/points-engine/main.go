@@ -58,6 +58,7 @@ type options struct {
 	dueInterval     time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
+	debugListen     string
 }
 
 // env returns the environment variable's value, or def when it is unset or empty.
@@ -93,6 +94,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.dueInterval, "due-interval", envDuration("DUE_INTERVAL", 5*time.Second), "how often pending points are released and expired points removed (DUE_INTERVAL)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	fs.StringVar(&o.debugListen, "debug-listen", env("DEBUG_LISTEN", ""), "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -178,6 +180,11 @@ func run(args []string) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if o.debugListen != "" {
+		if err := serveProfiles(watchCtx, o.debugListen, log); err != nil {
+			return err
+		}
+	}
 	log.Info("points engine listening", "addr", ln.Addr().String(), "store", o.store)
 
 	var jobs sync.WaitGroup

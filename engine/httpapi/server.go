@@ -58,6 +58,15 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 	mux     *http.ServeMux
+	// routes lists every registered pattern with the scope it requires, so
+	// that a test can prove each one refuses the wrong key.
+	routes []route
+}
+
+// route is a registered pattern and its scope ("" for none).
+type route struct {
+	pattern string
+	scope   auth.Scope
 }
 
 // New builds the server and registers its metrics.
@@ -103,12 +112,11 @@ func New(o Options) *Server {
 		return http.StatusOK, map[string]string{"status": "ok"}, nil
 	})
 	s.handle("GET /readyz", "", 0, s.ready)
-	s.mux.Handle("GET /metrics", s.instrument("GET /metrics",
-		promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
-	s.mux.Handle("GET /openapi.yaml", s.instrument("GET /openapi.yaml", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	s.register("GET /metrics", "", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
+	s.register("GET /openapi.yaml", "", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
-	})))
+	}))
 	s.handle("/", "", 0, func(r *http.Request) (int, any, error) {
 		return 0, nil, newProblem(http.StatusNotFound, "not_found", "Not found", "no route for "+r.Method+" "+r.URL.Path)
 	})
@@ -127,7 +135,7 @@ type handlerFunc func(r *http.Request) (int, any, error)
 // handle registers pattern behind authentication for scope (none when
 // empty), a body limit (none when 0), metrics and logging.
 func (s *Server) handle(pattern string, scope auth.Scope, maxBody int64, h handlerFunc) {
-	s.mux.Handle(pattern, s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.register(pattern, scope, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if scope != "" {
 			if err := s.auth.Authenticate(r, scope); err != nil {
 				s.fail(w, r, err)
@@ -146,7 +154,14 @@ func (s *Server) handle(pattern string, scope auth.Scope, maxBody int64, h handl
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(body)
-	})))
+	}))
+}
+
+// register serves h at pattern, instrumented, and records the route with
+// the scope its handler checks.
+func (s *Server) register(pattern string, scope auth.Scope, h http.Handler) {
+	s.routes = append(s.routes, route{pattern: pattern, scope: scope})
+	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -130,6 +130,8 @@ type Ledger interface {
 	//   - OutstandingAvailable, OutstandingPending: all members' balances now,
 	//     whatever the window.
 	Aggregates(ctx context.Context, from, to time.Time) (rules.Aggregates, error)
+	// Portable exports the whole ledger and imports it into an empty store.
+	Portable
 	// Close finishes in-flight writes and releases the store.
 	Close() error
 }

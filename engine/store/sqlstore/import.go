@@ -1,0 +1,731 @@
+package sqlstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// importParams bounds the parameters of one multi-row INSERT, well under
+// SQLite's 32766 and PostgreSQL's 65535.
+const importParams = 4096
+
+// importTable is where the records of a type go.
+type importTable struct {
+	table string
+	cols  []string
+	// identity: the first column is the table's identity (lots.id,
+	// entries.seq), written with the exported numbers so that references
+	// to them (history cursors, stored results) stay valid.
+	identity bool
+	// parse decodes and validates a line into the columns' values; a
+	// FieldError names the field.
+	parse func(line []byte) ([]any, error)
+}
+
+var importTables = map[string]importTable{
+	ledger.RecordMember: {table: "members", cols: []string{"id", "tags", "enrolled_at", "available", "pending", "lifetime",
+		"last_activity_at", "tier", "tier_since", "referral_code"}, parse: parseMember},
+	ledger.RecordMemberTier: {table: "member_tiers", cols: []string{"member_id", "tier", "last_qualified_at"}, parse: parseMemberTier},
+	ledger.RecordReferral: {table: "referrals", cols: []string{"referee_id", "referrer_id", "created_at", "converted_at",
+		"qualifying_event_id", "referrer_reward", "referee_reward", "clawed_back"}, parse: parseReferral},
+	ledger.RecordEvent: {table: "events", cols: []string{"member_id", "event_id", "points", "reversed", "purchase_amount", "currency",
+		"occurred_at", "recorded_at", "action"}, parse: parseEvent},
+	ledger.RecordLot: {table: "lots", identity: true, cols: []string{"id", "member_id", "event_id", "amount", "remaining", "state",
+		"available_at", "expires_at"}, parse: parseLot},
+	ledger.RecordEntry: {table: "entries", identity: true, cols: []string{"seq", "member_id", "kind", "available", "pending", "lifetime",
+		"event_id", "reference", "reason", "shortfall", "at"}, parse: parseEntry},
+	ledger.RecordRedemption: {table: "redemptions", cols: []string{"code", "member_id", "reward_id", "points", "status", "redeemed_at",
+		"cancelled_at", "points_expire_at"}, parse: parseRedemption},
+	ledger.RecordRewardStock:    {table: "reward_stock", cols: []string{"reward_id", "redeemed"}, parse: parseRewardStock},
+	ledger.RecordCampaignSpend:  {table: "campaign_spend", cols: []string{"campaign", "granted"}, parse: parseCampaignSpend},
+	ledger.RecordMemberCampaign: {table: "member_campaigns", cols: []string{"member_id", "campaign", "granted"}, parse: parseMemberCampaign},
+	ledger.RecordActivity: {table: "member_activity_daily", cols: []string{"member_id", "day", "currency", "points", "spend"},
+		parse: parseActivity},
+	ledger.RecordIdempotencyKey: {table: "idempotency_keys", cols: []string{"idem_key", "op", "request_hash", "result", "created_at"},
+		parse: parseIdempotencyKey},
+}
+
+// Import implements ledger.Portable, in one write transaction: the
+// emptiness check, every insert, the identity sequences, the invariant
+// check and the import's record commit together or not at all.
+func (s *Store) Import(ctx context.Context, r io.Reader) (ledger.ImportResult, error) {
+	tx, err := s.cfg.WriteDB.BeginTx(ctx, nil)
+	if err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("import: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	imp := &importer{tx: tx, d: s.cfg.Dialect, in: bufio.NewReaderSize(r, ledger.MaxExportLine), sum: sha256.New(),
+		counts: make(map[string]int64, len(ledger.RecordTypes))}
+	res, err := imp.run(ctx, s.now())
+	if err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	if res.Replayed {
+		return res, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("import: commit: %w", err)
+	}
+	return res, nil
+}
+
+// importer reads a stream line by line, validates each and buffers the rows
+// of the current type into multi-row inserts.
+type importer struct {
+	tx     *sql.Tx
+	d      *Dialect
+	in     *bufio.Reader
+	sum    hash.Hash
+	line   int
+	counts map[string]int64
+	// dryRun validates without writing: the stream is checked against a
+	// recorded import.
+	dryRun bool
+
+	typ       string // the type being buffered, or "" before the first record
+	rows      []any  // buffered column values, row after row
+	firstLine int    // line of the first buffered row
+}
+
+func (imp *importer) run(ctx context.Context, now time.Time) (ledger.ImportResult, error) {
+	if imp.d.ForUpdate != "" {
+		// Several processes may write: keep their writes out until the
+		// import commits, so that it still loads into an empty store.
+		if _, err := imp.tx.ExecContext(ctx, `LOCK TABLE members, idempotency_keys, imports IN EXCLUSIVE MODE`); err != nil {
+			return ledger.ImportResult{}, fmt.Errorf("lock tables: %w", err)
+		}
+	}
+	h, err := imp.header()
+	if err != nil {
+		return ledger.ImportResult{}, err
+	}
+	prior, err := imp.state(ctx, h.ExportID)
+	if err != nil {
+		return ledger.ImportResult{}, err
+	}
+	imp.dryRun = prior != nil
+	trailer, err := imp.records(ctx)
+	if err != nil {
+		return ledger.ImportResult{}, err
+	}
+	if prior != nil {
+		if prior.ImportID != trailer.SHA256 {
+			return ledger.ImportResult{}, fmt.Errorf("%w: import %s of export %s is loaded, and this stream (checksum %s) differs from it",
+				ledger.ErrStoreNotEmpty, prior.ImportID, h.ExportID, trailer.SHA256)
+		}
+		prior.Replayed = true
+		return *prior, nil
+	}
+	if err := imp.finish(ctx); err != nil {
+		return ledger.ImportResult{}, err
+	}
+	res := ledger.ImportResult{ImportID: trailer.SHA256, ExportID: h.ExportID, ProgramID: h.ProgramID, Dialect: h.Dialect,
+		ExportedAt: h.ExportedAt.UTC(), ImportedAt: now, Counts: imp.counts}
+	out, err := json.Marshal(res)
+	if err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("encode result: %w", err)
+	}
+	if _, err := imp.tx.ExecContext(ctx, imp.d.rebind(`INSERT INTO imports (id, export_id, result, imported_at) VALUES (?, ?, ?, ?)`),
+		res.ImportID, res.ExportID, string(out), now.UnixMicro()); err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("record import: %w", err)
+	}
+	return res, nil
+}
+
+// state returns the recorded import of the export, if the store holds
+// exactly that; nil for an empty store; ErrStoreNotEmpty otherwise.
+func (imp *importer) state(ctx context.Context, exportID string) (*ledger.ImportResult, error) {
+	var members, keys, other int
+	err := imp.tx.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM (SELECT 1 FROM members LIMIT 1) m),
+			(SELECT COUNT(*) FROM (SELECT 1 FROM idempotency_keys LIMIT 1) k),
+			(SELECT COUNT(*) FROM (SELECT 1 FROM campaign_spend UNION ALL SELECT 1 FROM reward_stock LIMIT 1) o)`).Scan(&members, &keys, &other)
+	if err != nil {
+		return nil, fmt.Errorf("check the store is empty: %w", err)
+	}
+	var prior *ledger.ImportResult
+	rows, err := imp.tx.QueryContext(ctx, `SELECT export_id, result FROM imports`)
+	if err != nil {
+		return nil, fmt.Errorf("read imports: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, result string
+		if err := rows.Scan(&id, &result); err != nil {
+			return nil, fmt.Errorf("read imports: %w", err)
+		}
+		if id != exportID {
+			return nil, fmt.Errorf("%w: it holds the import of export %s", ledger.ErrStoreNotEmpty, id)
+		}
+		prior = new(ledger.ImportResult)
+		if err := json.Unmarshal([]byte(result), prior); err != nil {
+			return nil, fmt.Errorf("read imports: decode result: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read imports: %w", err)
+	}
+	if prior == nil && members+keys+other > 0 {
+		return nil, fmt.Errorf("%w: it holds members or writes already; import only into a new store", ledger.ErrStoreNotEmpty)
+	}
+	return prior, nil
+}
+
+// next returns the next line without its newline, hashing it unless it is
+// the trailer; io.EOF at the end of the stream.
+func (imp *importer) next() ([]byte, bool, error) {
+	b, err := imp.in.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, false, lineErr(imp.line+1, "(line)", fmt.Sprintf("longer than %d bytes", ledger.MaxExportLine))
+	case errors.Is(err, io.EOF) && len(b) == 0:
+		return nil, false, io.EOF
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, false, fmt.Errorf("read line %d: %w", imp.line+1, err)
+	}
+	imp.line++
+	complete := err == nil
+	return bytes.TrimSuffix(b, []byte("\n")), complete, nil
+}
+
+func (imp *importer) header() (ledger.ExportHeader, error) {
+	var h ledger.ExportHeader
+	b, _, err := imp.next()
+	if errors.Is(err, io.EOF) {
+		return h, &ledger.FieldError{Field: "(body)", Reason: "empty: send an export stream, a header line first"}
+	}
+	if err != nil {
+		return h, err
+	}
+	imp.sum.Write(b)
+	imp.sum.Write([]byte{'\n'})
+	if err := decodeStrict(b, &h); err != nil {
+		return h, atLine(1, err)
+	}
+	switch {
+	case h.Type != ledger.RecordHeader:
+		return h, lineErr(1, "type", fmt.Sprintf("%q: the stream must start with a header", h.Type))
+	case h.Format != ledger.ExportFormat:
+		return h, lineErr(1, "format", fmt.Sprintf("%q: want %q", h.Format, ledger.ExportFormat))
+	case h.Version != ledger.ExportVersion:
+		return h, lineErr(1, "version", fmt.Sprintf("%d: this engine reads version %d", h.Version, ledger.ExportVersion))
+	case h.ExportID == "":
+		return h, lineErr(1, "exportId", "required")
+	case h.ExportedAt.IsZero():
+		return h, lineErr(1, "exportedAt", "required")
+	}
+	return h, nil
+}
+
+// records reads every data line and the trailer, and checks the trailer.
+func (imp *importer) records(ctx context.Context) (ledger.ExportTrailer, error) {
+	order := -1
+	for {
+		b, complete, err := imp.next()
+		if errors.Is(err, io.EOF) {
+			return ledger.ExportTrailer{}, &ledger.FieldError{Field: "trailer", Reason: fmt.Sprintf(
+				"missing: the stream ends after line %d without its trailer, so it is truncated", imp.line)}
+		}
+		if err != nil {
+			return ledger.ExportTrailer{}, err
+		}
+		var t struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(b, &t); err != nil {
+			if !complete {
+				return ledger.ExportTrailer{}, truncated(imp.line)
+			}
+			return ledger.ExportTrailer{}, atLine(imp.line, jsonIssue(err))
+		}
+		if t.Type == ledger.RecordTrailer {
+			return imp.trailer(ctx, b)
+		}
+		if !complete {
+			return ledger.ExportTrailer{}, truncated(imp.line)
+		}
+		imp.sum.Write(b)
+		imp.sum.Write([]byte{'\n'})
+		i := slices.Index(ledger.RecordTypes, t.Type)
+		switch {
+		case t.Type == "":
+			return ledger.ExportTrailer{}, lineErr(imp.line, "type", "required")
+		case t.Type == ledger.RecordHeader:
+			return ledger.ExportTrailer{}, lineErr(imp.line, "type", "a second header")
+		case i < 0:
+			return ledger.ExportTrailer{}, lineErr(imp.line, "type", fmt.Sprintf("unknown record type %q", t.Type))
+		case i < order:
+			return ledger.ExportTrailer{}, lineErr(imp.line, "type", fmt.Sprintf("%s after %s records: the types come in the order %s",
+				t.Type, ledger.RecordTypes[order], strings.Join(ledger.RecordTypes, ", ")))
+		}
+		order = i
+		tab := importTables[t.Type]
+		vals, err := tab.parse(b)
+		if err != nil {
+			return ledger.ExportTrailer{}, atLine(imp.line, err)
+		}
+		imp.counts[t.Type]++
+		if err := imp.add(ctx, t.Type, vals); err != nil {
+			return ledger.ExportTrailer{}, err
+		}
+	}
+}
+
+func truncated(line int) error {
+	return lineErr(line, "(line)", "incomplete: the stream ends inside it, so it is truncated")
+}
+
+// trailer checks the trailer line, the last of the stream.
+func (imp *importer) trailer(ctx context.Context, b []byte) (ledger.ExportTrailer, error) {
+	at := imp.line
+	var t ledger.ExportTrailer
+	if err := decodeStrict(b, &t); err != nil {
+		return t, atLine(at, err)
+	}
+	if rest, _, err := imp.next(); !errors.Is(err, io.EOF) {
+		if err == nil && len(bytes.TrimSpace(rest)) == 0 {
+			err = lineErr(imp.line, "(line)", "blank line after the trailer")
+		} else if err == nil {
+			err = lineErr(imp.line, "(line)", "data after the trailer, which must be the last line")
+		}
+		return t, err
+	}
+	for typ, n := range t.Counts {
+		if !slices.Contains(ledger.RecordTypes, typ) {
+			return t, lineErr(at, "counts."+typ, "not a record type")
+		}
+		if n != imp.counts[typ] {
+			return t, lineErr(at, "counts."+typ, fmt.Sprintf("%d, but the stream holds %d such records: it is truncated or altered", n, imp.counts[typ]))
+		}
+	}
+	for _, typ := range ledger.RecordTypes {
+		if _, ok := t.Counts[typ]; !ok && imp.counts[typ] > 0 {
+			return t, lineErr(at, "counts."+typ, fmt.Sprintf("missing, but the stream holds %d such records", imp.counts[typ]))
+		}
+	}
+	if sum := hex.EncodeToString(imp.sum.Sum(nil)); t.SHA256 != sum {
+		return t, lineErr(at, "sha256", fmt.Sprintf("%q, but the lines before the trailer hash to %q: the stream was altered", t.SHA256, sum))
+	}
+	return t, imp.flush(ctx)
+}
+
+// add buffers a row of typ, writing the buffer first when the type changes
+// or the statement would take too many parameters.
+func (imp *importer) add(ctx context.Context, typ string, vals []any) error {
+	if imp.dryRun {
+		return nil
+	}
+	if typ != imp.typ || len(imp.rows)+len(vals) > importParams {
+		if err := imp.flush(ctx); err != nil {
+			return err
+		}
+		imp.typ, imp.firstLine = typ, imp.line
+	}
+	imp.rows = append(imp.rows, vals...)
+	return nil
+}
+
+// flush writes the buffered rows with one INSERT.
+func (imp *importer) flush(ctx context.Context) error {
+	if len(imp.rows) == 0 || imp.dryRun {
+		return nil
+	}
+	tab := importTables[imp.typ]
+	n := len(imp.rows) / len(tab.cols)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(tab.cols)), ", ") + ")"
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + tab.table + " (" + strings.Join(tab.cols, ", ") + ")")
+	if tab.identity && imp.d.Arrays {
+		// PostgreSQL's identity columns are GENERATED ALWAYS.
+		q.WriteString(" OVERRIDING SYSTEM VALUE")
+	}
+	q.WriteString(" VALUES ")
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(row)
+	}
+	if _, err := imp.tx.ExecContext(ctx, imp.d.rebind(q.String()), imp.rows...); err != nil {
+		return &ledger.FieldError{Field: fmt.Sprintf("lines %d-%d", imp.firstLine, imp.line-1),
+			Reason: fmt.Sprintf("%s records refused by the store: %v", imp.typ, err)}
+	}
+	imp.rows = imp.rows[:0]
+	return nil
+}
+
+// finish moves the identity sequences past the imported numbers and checks
+// the invariants on what the transaction wrote.
+func (imp *importer) finish(ctx context.Context) error {
+	if imp.d.Arrays {
+		// SQLite's AUTOINCREMENT follows explicit ids by itself.
+		for _, c := range [][2]string{{"lots", "id"}, {"entries", "seq"}} {
+			q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', '%[2]s'), MAX(%[2]s)) FROM %[1]s HAVING MAX(%[2]s) IS NOT NULL`, c[0], c[1])
+			if _, err := imp.tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("advance the %s sequence: %w", c[0], err)
+			}
+		}
+	}
+	var problems []string
+	for _, c := range invariantChecks {
+		rows, err := imp.tx.QueryContext(ctx, c.query)
+		if err != nil {
+			return fmt.Errorf("check %q: %w", c.name, err)
+		}
+		for rows.Next() && len(problems) < 20 {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return fmt.Errorf("check %q: %w", c.name, err)
+			}
+			problems = append(problems, c.name+": "+p)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("check %q: %w", c.name, err)
+		}
+	}
+	if len(problems) > 0 {
+		return &ledger.FieldError{Field: "(body)", Reason: "the records break the ledger's invariants, nothing was imported:\n" +
+			strings.Join(problems, "\n")}
+	}
+	return nil
+}
+
+// Errors of a line.
+
+func lineErr(line int, field, reason string) error {
+	return &ledger.FieldError{Field: fmt.Sprintf("line %d: %s", line, field), Reason: reason}
+}
+
+// atLine prefixes a FieldError's field with the line.
+func atLine(line int, err error) error {
+	var fe *ledger.FieldError
+	if errors.As(err, &fe) {
+		return lineErr(line, fe.Field, fe.Reason)
+	}
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+// decodeStrict decodes one JSON object, refusing unknown fields and
+// trailing data.
+func decodeStrict(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonIssue(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &ledger.FieldError{Field: "(line)", Reason: "data after the JSON object"}
+	}
+	return nil
+}
+
+// jsonIssue turns a decoding error into a FieldError naming the field.
+func jsonIssue(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
+	switch {
+	case errors.As(err, &se):
+		return &ledger.FieldError{Field: "(line)", Reason: "malformed JSON: " + se.Error()}
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(line)"
+		}
+		want := te.Type.Kind().String()
+		switch te.Type {
+		case reflect.TypeFor[time.Time]():
+			want = "an RFC 3339 time with at most microsecond precision"
+		case reflect.TypeFor[string]():
+			want = "a string"
+		case reflect.TypeFor[int64](), reflect.TypeFor[int]():
+			want = "an integer"
+		}
+		return &ledger.FieldError{Field: field, Reason: fmt.Sprintf("want %s, got %s", want, te.Value)}
+	case errors.As(err, &pe):
+		return &ledger.FieldError{Field: "exportedAt", Reason: fmt.Sprintf("%q is not an RFC 3339 time", pe.Value)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &ledger.FieldError{Field: "(line)", Reason: "empty or incomplete JSON object"}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return &ledger.FieldError{Field: strings.Trim(name, `"`), Reason: "unknown field"}
+	}
+	return &ledger.FieldError{Field: "(line)", Reason: err.Error()}
+}
+
+// checks collects the first failed validation of a record.
+type checks struct{ err error }
+
+func (c *checks) fail(field, reason string) {
+	if c.err == nil {
+		c.err = &ledger.FieldError{Field: field, Reason: reason}
+	}
+}
+
+func (c *checks) id(field, v string, maxLen int) {
+	switch {
+	case v == "":
+		c.fail(field, "required")
+	case len(v) > maxLen:
+		c.fail(field, fmt.Sprintf("longer than %d bytes", maxLen))
+	}
+}
+
+func (c *checks) nonNegative(field string, v int64) {
+	if v < 0 {
+		c.fail(field, fmt.Sprintf("%d: must not be negative", v))
+	}
+}
+
+func (c *checks) positive(field string, v int64) {
+	if v <= 0 {
+		c.fail(field, fmt.Sprintf("%d: must be positive", v))
+	}
+}
+
+func (c *checks) atMost(field string, v int64, other string, max int64) {
+	if v > max {
+		c.fail(field, fmt.Sprintf("%d: more than %s (%d)", v, other, max))
+	}
+}
+
+func (c *checks) oneOf(field, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		c.fail(field, fmt.Sprintf("%q: want one of %s", v, strings.Join(allowed, ", ")))
+	}
+}
+
+func (c *checks) at(field string, t stamp) {
+	if t.IsZero() {
+		c.fail(field, "required")
+	}
+}
+
+// Column values of optional times and strings.
+
+func optMicros(t *stamp) any {
+	if t == nil {
+		return nil
+	}
+	return t.micros()
+}
+
+func zeroMicros(t *stamp) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.micros()
+}
+
+func optString(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// The parsers of each record type.
+
+func parseMember(b []byte) ([]any, error) {
+	var r memberRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("id", r.ID, ledger.MaxIDLength)
+	c.at("enrolledAt", r.EnrolledAt)
+	c.nonNegative("available", r.Available)
+	c.nonNegative("pending", r.Pending)
+	for i, tag := range r.Tags {
+		c.id(fmt.Sprintf("tags[%d]", i), tag, ledger.MaxIDLength)
+	}
+	if r.ReferralCode != nil {
+		c.id("referralCode", *r.ReferralCode, ledger.MaxIDLength)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	tags, err := json.Marshal(r.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("encode tags: %w", err)
+	}
+	return []any{r.ID, string(tags), r.EnrolledAt.micros(), r.Available, r.Pending, r.LifetimeEarned,
+		zeroMicros(r.LastActivityAt), r.Tier, zeroMicros(r.TierSince), optString(r.ReferralCode)}, nil
+}
+
+func parseMemberTier(b []byte) ([]any, error) {
+	var r memberTierRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.id("tier", r.Tier, ledger.MaxIDLength)
+	c.at("lastQualifiedAt", r.LastQualifiedAt)
+	return []any{r.MemberID, r.Tier, r.LastQualifiedAt.micros()}, c.err
+}
+
+func parseReferral(b []byte) ([]any, error) {
+	var r referralRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("refereeId", r.RefereeID, ledger.MaxIDLength)
+	c.id("referrerId", r.ReferrerID, ledger.MaxIDLength)
+	c.at("createdAt", r.CreatedAt)
+	c.nonNegative("referrerReward", r.ReferrerReward)
+	c.nonNegative("refereeReward", r.RefereeReward)
+	return []any{r.RefereeID, r.ReferrerID, r.CreatedAt.micros(), optMicros(r.ConvertedAt), optString(r.QualifyingEventID),
+		r.ReferrerReward, r.RefereeReward, r.ClawedBack}, c.err
+}
+
+func parseEvent(b []byte) ([]any, error) {
+	var r eventRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.id("eventId", r.EventID, ledger.MaxIDLength)
+	c.positive("points", r.Points)
+	c.nonNegative("reversed", r.Reversed)
+	c.atMost("reversed", r.Reversed, "points", r.Points)
+	c.at("occurredAt", r.OccurredAt)
+	c.at("recordedAt", r.RecordedAt)
+	return []any{r.MemberID, r.EventID, r.Points, r.Reversed, r.PurchaseAmount, r.Currency,
+		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action}, c.err
+}
+
+func parseLot(b []byte) ([]any, error) {
+	var r lotRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.positive("id", r.ID)
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.positive("amount", r.Amount)
+	c.nonNegative("remaining", r.Remaining)
+	c.atMost("remaining", r.Remaining, "amount", r.Amount)
+	c.oneOf("state", r.State, "pending", "available", "expired")
+	c.at("availableAt", r.AvailableAt)
+	return []any{r.ID, r.MemberID, r.EventID, r.Amount, r.Remaining, r.State, r.AvailableAt.micros(), optMicros(r.ExpiresAt)}, c.err
+}
+
+var entryKinds = []string{
+	string(ledger.EntryEarn), string(ledger.EntryRelease), string(ledger.EntryRedeem), string(ledger.EntryReverse),
+	string(ledger.EntryAdjust), string(ledger.EntryExpire), string(ledger.EntryTier), string(ledger.EntryCancel),
+}
+
+func parseEntry(b []byte) ([]any, error) {
+	var r entryRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.positive("seq", r.Seq)
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.oneOf("kind", r.Kind, entryKinds...)
+	c.nonNegative("shortfall", r.Shortfall)
+	c.at("at", r.At)
+	return []any{r.Seq, r.MemberID, r.Kind, r.Available, r.Pending, r.Lifetime, r.EventID, r.Reference, r.Reason,
+		r.Shortfall, r.At.micros()}, c.err
+}
+
+func parseRedemption(b []byte) ([]any, error) {
+	var r redemptionRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("code", r.Code, ledger.MaxIDLength)
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.id("rewardId", r.RewardID, ledger.MaxIDLength)
+	c.nonNegative("points", r.Points)
+	c.oneOf("status", r.Status, ledger.RedemptionActive, ledger.RedemptionCancelled)
+	c.at("redeemedAt", r.RedeemedAt)
+	if (r.Status == ledger.RedemptionCancelled) != (r.CancelledAt != nil) {
+		c.fail("cancelledAt", "set exactly when the status is cancelled")
+	}
+	return []any{r.Code, r.MemberID, r.RewardID, r.Points, r.Status, r.RedeemedAt.micros(), optMicros(r.CancelledAt),
+		optMicros(r.PointsExpireAt)}, c.err
+}
+
+func parseRewardStock(b []byte) ([]any, error) {
+	var r rewardStockRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("rewardId", r.RewardID, ledger.MaxIDLength)
+	c.nonNegative("redeemed", r.Redeemed)
+	return []any{r.RewardID, r.Redeemed}, c.err
+}
+
+func parseCampaignSpend(b []byte) ([]any, error) {
+	var r campaignSpendRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("campaign", r.Campaign, ledger.MaxIDLength)
+	c.nonNegative("granted", r.Granted)
+	return []any{r.Campaign, r.Granted}, c.err
+}
+
+func parseMemberCampaign(b []byte) ([]any, error) {
+	var r memberCampaignRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	c.id("campaign", r.Campaign, ledger.MaxIDLength)
+	c.nonNegative("granted", r.Granted)
+	return []any{r.MemberID, r.Campaign, r.Granted}, c.err
+}
+
+func parseActivity(b []byte) ([]any, error) {
+	var r activityRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("memberId", r.MemberID, ledger.MaxIDLength)
+	return []any{r.MemberID, r.Day, r.Currency, r.Points, r.Spend}, c.err
+}
+
+func parseIdempotencyKey(b []byte) ([]any, error) {
+	var r idempotencyKeyRecord
+	if err := decodeStrict(b, &r); err != nil {
+		return nil, err
+	}
+	var c checks
+	c.id("key", r.Key, ledger.MaxKeyLength)
+	c.id("op", r.Op, ledger.MaxIDLength)
+	c.id("requestHash", r.RequestHash, ledger.MaxIDLength)
+	if !json.Valid([]byte(r.Result)) {
+		c.fail("result", "not a JSON document")
+	}
+	c.at("createdAt", r.CreatedAt)
+	return []any{r.Key, r.Op, r.RequestHash, r.Result, r.CreatedAt.micros()}, c.err
+}

@@ -107,6 +107,8 @@ func New(o Options) *Server {
 	s.handle("POST /v1/reverse", auth.ScopeIngest, MaxBody, s.reverse)
 	s.handle("POST /v1/adjustments", auth.ScopeAdmin, MaxBody, s.adjust)
 	s.handle("GET /v1/analytics", auth.ScopeRead, 0, s.analytics)
+	s.register("GET /v1/export", auth.ScopeAdmin, http.HandlerFunc(s.export))
+	s.register("POST /v1/import", auth.ScopeAdmin, http.HandlerFunc(s.importLedger))
 	s.handle("GET /v1/status", "", 0, s.status)
 	s.handle("GET /healthz", "", 0, func(*http.Request) (int, any, error) {
 		return http.StatusOK, map[string]string{"status": "ok"}, nil
@@ -185,6 +187,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection, for the
+// streaming routes' flushes and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument records latency by route pattern (never the raw path, which
 // would make a time series per member) and logs each request.

@@ -214,12 +214,16 @@ func (imp *importer) header() (ledger.ExportHeader, error) {
 	}
 	imp.sum.Write(b)
 	imp.sum.Write([]byte{'\n'})
+	if typ, err := recordType(b); err != nil || typ != ledger.RecordHeader {
+		if err != nil {
+			return h, atLine(1, err)
+		}
+		return h, lineErr(1, "type", fmt.Sprintf("%q: the stream must start with a header", typ))
+	}
 	if err := decodeStrict(b, &h); err != nil {
 		return h, atLine(1, err)
 	}
 	switch {
-	case h.Type != ledger.RecordHeader:
-		return h, lineErr(1, "type", fmt.Sprintf("%q: the stream must start with a header", h.Type))
 	case h.Format != ledger.ExportFormat:
 		return h, lineErr(1, "format", fmt.Sprintf("%q: want %q", h.Format, ledger.ExportFormat))
 	case h.Version != ledger.ExportVersion:
@@ -244,16 +248,14 @@ func (imp *importer) records(ctx context.Context) (ledger.ExportTrailer, error) 
 		if err != nil {
 			return ledger.ExportTrailer{}, err
 		}
-		var t struct {
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal(b, &t); err != nil {
+		typ, err := recordType(b)
+		if err != nil {
 			if !complete {
 				return ledger.ExportTrailer{}, truncated(imp.line)
 			}
-			return ledger.ExportTrailer{}, atLine(imp.line, jsonIssue(err))
+			return ledger.ExportTrailer{}, atLine(imp.line, err)
 		}
-		if t.Type == ledger.RecordTrailer {
+		if typ == ledger.RecordTrailer {
 			return imp.trailer(ctx, b)
 		}
 		if !complete {
@@ -261,29 +263,39 @@ func (imp *importer) records(ctx context.Context) (ledger.ExportTrailer, error) 
 		}
 		imp.sum.Write(b)
 		imp.sum.Write([]byte{'\n'})
-		i := slices.Index(ledger.RecordTypes, t.Type)
+		i := slices.Index(ledger.RecordTypes, typ)
 		switch {
-		case t.Type == "":
+		case typ == "":
 			return ledger.ExportTrailer{}, lineErr(imp.line, "type", "required")
-		case t.Type == ledger.RecordHeader:
+		case typ == ledger.RecordHeader:
 			return ledger.ExportTrailer{}, lineErr(imp.line, "type", "a second header")
 		case i < 0:
-			return ledger.ExportTrailer{}, lineErr(imp.line, "type", fmt.Sprintf("unknown record type %q", t.Type))
+			return ledger.ExportTrailer{}, lineErr(imp.line, "type", fmt.Sprintf("unknown record type %q", typ))
 		case i < order:
 			return ledger.ExportTrailer{}, lineErr(imp.line, "type", fmt.Sprintf("%s after %s records: the types come in the order %s",
-				t.Type, ledger.RecordTypes[order], strings.Join(ledger.RecordTypes, ", ")))
+				typ, ledger.RecordTypes[order], strings.Join(ledger.RecordTypes, ", ")))
 		}
 		order = i
-		tab := importTables[t.Type]
-		vals, err := tab.parse(b)
+		vals, err := importTables[typ].parse(b)
 		if err != nil {
 			return ledger.ExportTrailer{}, atLine(imp.line, err)
 		}
-		imp.counts[t.Type]++
-		if err := imp.add(ctx, t.Type, vals); err != nil {
+		imp.counts[typ]++
+		if err := imp.add(ctx, typ, vals); err != nil {
 			return ledger.ExportTrailer{}, err
 		}
 	}
+}
+
+// recordType reads a line's type, before the line is decoded as that type.
+func recordType(b []byte) (string, error) {
+	var t struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return "", jsonIssue(err)
+	}
+	return t.Type, nil
 }
 
 func truncated(line int) error {

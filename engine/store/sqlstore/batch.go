@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -39,6 +38,10 @@ type txn struct {
 	// their spend is only counted, so their rows are not locked until the
 	// batch's end adds it.
 	spendDelta map[string]int64
+	// grantLog and spendLog hold the values grants replaced, so that a
+	// failed operation's grants are undone without copying every row.
+	grantLog []grantUndo
+	spendLog []spendUndo
 
 	newEvents  []eventRow
 	newLots    []lotRow
@@ -114,8 +117,17 @@ type opMark struct {
 	saved                              memberRow
 	events, lots, entries, keys, dirty int
 	writes, appends, flushes           int
-	grants                             map[*grantRow]grantRow
-	spendDelta                         map[string]int64
+	grantLog, spendLog                 int
+}
+
+type grantUndo struct {
+	row *grantRow
+	old grantRow
+}
+
+type spendUndo struct {
+	campaign string
+	old      int64
 }
 
 func (t *txn) mark(memberID string) opMark {
@@ -123,25 +135,26 @@ func (t *txn) mark(memberID string) opMark {
 		member: t.members[memberID],
 		events: len(t.newEvents), lots: len(t.newLots), entries: len(t.newEntries), keys: len(t.newKeys),
 		dirty: len(t.dirty), writes: t.writes, appends: t.appends, flushes: t.flushes,
+		grantLog: len(t.grantLog), spendLog: len(t.spendLog),
 	}
 	if m.member != nil {
 		m.saved = *m.member
 	}
-	// The batch's grant rows are few (its campaigns and its members' grants
-	// from them), so all are saved.
-	if len(t.campaigns)+len(t.memberCampaigns) > 0 {
-		m.grants = make(map[*grantRow]grantRow, len(t.campaigns)+len(t.memberCampaigns))
-		for _, g := range t.campaigns {
-			m.grants[g] = *g
-		}
-		for _, g := range t.memberCampaigns {
-			m.grants[g] = *g
-		}
-	}
-	if len(t.spendDelta) > 0 {
-		m.spendDelta = maps.Clone(t.spendDelta)
-	}
 	return m
+}
+
+// grant adds n to a grant row, remembering its value for undo.
+func (t *txn) grant(g *grantRow, n int64) {
+	t.grantLog = append(t.grantLog, grantUndo{row: g, old: *g})
+	g.granted += n
+	g.dirty = true
+}
+
+// addSpend counts n granted by a campaign without a budget, remembering
+// the count for undo.
+func (t *txn) addSpend(campaign string, n int64) {
+	t.spendLog = append(t.spendLog, spendUndo{campaign: campaign, old: t.spendDelta[campaign]})
+	t.spendDelta[campaign] += n
 }
 
 // undo drops what a failed operation buffered. It reports false if the
@@ -165,27 +178,20 @@ func (t *txn) undo(m opMark) bool {
 	if m.member != nil {
 		*m.member = m.saved
 	}
-	for g, saved := range m.grants {
-		*g = saved
+	// Newest first, so that a row granted twice gets its first value back.
+	for i := len(t.grantLog) - 1; i >= m.grantLog; i-- {
+		*t.grantLog[i].row = t.grantLog[i].old
 	}
-	if len(t.spendDelta) > 0 {
-		t.spendDelta = maps.Clone(m.spendDelta)
-		if t.spendDelta == nil {
-			t.spendDelta = make(map[string]int64)
+	t.grantLog = t.grantLog[:m.grantLog]
+	for i := len(t.spendLog) - 1; i >= m.spendLog; i-- {
+		u := t.spendLog[i]
+		if u.old == 0 {
+			delete(t.spendDelta, u.campaign)
+		} else {
+			t.spendDelta[u.campaign] = u.old
 		}
 	}
-	// Rows first read by the failed operation hold what the database holds
-	// unless it granted from them: drop those so they are read again.
-	for k, g := range t.memberCampaigns {
-		if _, ok := m.grants[g]; !ok && g.dirty {
-			delete(t.memberCampaigns, k)
-		}
-	}
-	for k, g := range t.campaigns {
-		if _, ok := m.grants[g]; !ok && g.dirty {
-			delete(t.campaigns, k)
-		}
-	}
+	t.spendLog = t.spendLog[:m.spendLog]
 	return true
 }
 

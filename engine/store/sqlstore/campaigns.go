@@ -215,18 +215,16 @@ func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledge
 		}
 		if g.Granted > 0 {
 			if spend != nil {
-				spend.granted += g.Granted
-				spend.dirty = true
+				t.grant(spend, g.Granted)
 			} else {
-				t.spendDelta[b.Campaign] += g.Granted
+				t.addSpend(b.Campaign, g.Granted)
 			}
-			if mine == nil {
-				if mine, err = t.memberCampaign(ctx, memberID, b.Campaign); err != nil {
-					return nil, 0, err
-				}
+			// What a member got is only kept where a cap needs it: a
+			// row per member and campaign would cost every earn a write
+			// per campaign.
+			if mine != nil {
+				t.grant(mine, g.Granted)
 			}
-			mine.granted += g.Granted
-			mine.dirty = true
 		}
 		grants[b.Campaign] = g
 		total += g.Granted

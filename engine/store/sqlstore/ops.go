@@ -112,7 +112,9 @@ func (s *Store) earnJob(ctx context.Context, req ledger.EarnRequest) (*job, erro
 		}
 	}
 	for _, c := range norm.Campaigns {
-		j.bonuses = append(j.bonuses, c.Campaign)
+		if c.PerMemberCap != nil {
+			j.bonuses = append(j.bonuses, c.Campaign)
+		}
 		if c.Budget != nil {
 			j.campaigns = append(j.campaigns, c.Campaign)
 		}

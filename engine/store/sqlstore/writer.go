@@ -22,7 +22,7 @@ type job struct {
 	// eventID is the earn event whose existence the batch prefetches.
 	eventID string
 	// campaigns are the budgeted campaigns the job grants from; the batch
-	// locks their spend rows after its members. bonuses are all the
+	// locks their spend rows after its members. bonuses are the capped
 	// campaigns it grants from, whose grants to the member the batch reads.
 	campaigns, bonuses []string
 	// rewards are the rewards whose stock rows the batch locks after the

@@ -235,6 +235,17 @@ type CampaignLimits struct {
 	PerMemberCap     *int64 `json:"perMemberCap,omitempty"`
 }
 
+// HasCampaignLimits reports whether some campaign has a budget or a
+// per-member cap: only then does pricing need what campaigns granted.
+func (s *Snapshot) HasCampaignLimits() bool {
+	for _, c := range s.Campaigns {
+		if c.Limits != nil && (c.Limits.TotalBonusBudget != nil || c.Limits.PerMemberCap != nil) {
+			return true
+		}
+	}
+	return false
+}
+
 // ReferralPolicy rewards both sides of a referral.
 type ReferralPolicy struct {
 	ReferrerReward            int64                `json:"referrerReward"`

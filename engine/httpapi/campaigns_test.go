@@ -207,6 +207,32 @@ func TestTierUpgradeOnEarn(t *testing.T) {
 	}
 }
 
+// A member whose second earn of a batch reaches the next tier is upgraded
+// by that batch; the first earn alone would not have reached it.
+func TestTierUpgradeOnBatchEarn(t *testing.T) {
+	windowEnd := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Minute) // no campaign applies
+	e := newEnv(t, campaignSnapshot(windowEnd))
+	e.enroll(t, "climber")
+	e.enroll(t, "stayer")
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	ev := func(member, id, amount string) map[string]any {
+		return map[string]any{"idempotencyKey": id, "memberId": member, "eventId": id, "amount": amount, "occurredAt": at}
+	}
+	r := e.do(t, "POST", "/v1/earn/batch", ingestKey, map[string]any{"events": []any{
+		ev("climber", "a", "60"), ev("stayer", "b", "99"), ev("climber", "c", "40"),
+	}})
+	if r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	for member, want := range map[string]string{"climber": "silver", "stayer": ""} {
+		var v MemberResponse
+		e.do(t, "GET", "/v1/members/"+member, readKey, nil).decode(t, &v)
+		if v.Tier != want {
+			t.Errorf("%s: tier %q, want %q", member, v.Tier, want)
+		}
+	}
+}
+
 // A replay returns the original explanation, with the original grants,
 // even after the caps changed.
 func TestReplayReturnsOriginalExplanation(t *testing.T) {

@@ -180,7 +180,7 @@ func parse(snap *config.Snapshot, ev EarnEvent) (parsedEvent, error) {
 		return p, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
 	}
 	p.event.OccurredAt = occurred
-	p.query = ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: len(snap.Campaigns) > 0}
+	p.query = ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: snap.HasCampaignLimits()}
 	return p, nil
 }
 
@@ -236,17 +236,19 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	return req, nil
 }
 
-// priceOne parses and prices a single event.
-func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
+// priceOne parses and prices a single event; it also returns the member's
+// tier it was priced in.
+func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, string, error) {
 	p, err := parse(snap, ev)
 	if err != nil {
-		return ledger.EarnRequest{}, err
+		return ledger.EarnRequest{}, "", err
 	}
 	st, err := s.ledger.PricingContexts(ctx, []ledger.PricingQuery{p.query})
 	if err != nil {
-		return ledger.EarnRequest{}, err
+		return ledger.EarnRequest{}, "", err
 	}
-	return price(snap, ev, p, st[0], now)
+	req, err := price(snap, ev, p, st[0], now)
+	return req, st[0].Member.Tier, err
 }
 
 func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
@@ -306,14 +308,15 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	// nothing now (late, or the configuration changed since the original).
 	snap, err := s.snapshot()
 	var req ledger.EarnRequest
+	var tier string
 	if err == nil {
-		req, err = s.priceOne(r.Context(), snap, ev, s.now())
+		req, tier, err = s.priceOne(r.Context(), snap, ev, s.now())
 	}
 	if err != nil || earnsNothing(req) {
 		if res, ok, rerr := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); rerr != nil || ok {
 			if rerr == nil {
 				// A retry also finishes the tier evaluation a failed original may have missed.
-				rerr = s.evaluateTiers(r, []ledger.EarnResult{res})
+				rerr = s.evaluateTiers(r, []ledger.EarnResult{res}, nil)
 			}
 			res.Replayed = true
 			return http.StatusOK, res, rerr
@@ -327,7 +330,7 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.evaluateTiers(r, []ledger.EarnResult{res}); err != nil {
+	if err := s.evaluateTiers(r, []ledger.EarnResult{res}, map[string]string{res.MemberID: tier}); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, res, nil
@@ -337,28 +340,42 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 // committed, so that the next read shows the new tier. It only upgrades:
 // downgrades wait for the due job and the tier's grace period. An error
 // fails the request, whose retry replays the earn and evaluates again.
-func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult) error {
+// tiers has the members' tiers their earns were priced in, where known:
+// members who cannot reach a higher tier with their lifetime points are
+// not read.
+func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult, tiers map[string]string) error {
 	snap := s.config.Current()
 	if snap == nil || len(snap.Tiers) == 0 {
 		return nil
 	}
-	seen := map[string]bool{}
+	// A member earning several times in a batch is evaluated once, with
+	// the lifetime points of their last earn.
+	lifetime := map[string]int64{}
+	var members []string
 	for _, res := range earned {
-		if res.Points <= 0 || seen[res.MemberID] {
+		if res.Points <= 0 {
 			continue
 		}
-		seen[res.MemberID] = true
+		if _, seen := lifetime[res.MemberID]; !seen {
+			members = append(members, res.MemberID)
+		}
+		lifetime[res.MemberID] = max(lifetime[res.MemberID], res.Balance.LifetimeEarned)
+	}
+	for _, id := range members {
+		if tier, known := tiers[id]; known && !rules.MayUpgrade(snap, tier, lifetime[id]) {
+			continue
+		}
 		// A read decides first: most earns change no tier, and the write
 		// below takes the member's lock and a group-commit slot.
 		now := s.now()
-		st, err := s.ledger.TierStatus(r.Context(), res.MemberID, snap.Tiers, now)
+		st, err := s.ledger.TierStatus(r.Context(), id, snap.Tiers, now)
 		if err != nil {
 			return err
 		}
 		if rules.EvaluateTier(snap, st.Input, now).Change != rules.TierUpgrade {
 			continue
 		}
-		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: res.MemberID, Tiers: snap.Tiers, Now: now}); err != nil {
+		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: id, Tiers: snap.Tiers, Now: now}); err != nil {
 			return err
 		}
 	}
@@ -410,7 +427,11 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	tiers := make(map[string]string, len(toPrice))
 	for j, i := range toPrice {
+		if states[j].Err == nil {
+			tiers[b.Events[i].MemberID] = states[j].Member.Tier
+		}
 		fp := reqs[i].Fingerprint
 		reqs[i], out.Items[i].Err = price(snap, b.Events[i], parsed[i], states[j], now)
 		reqs[i].Fingerprint = fp
@@ -484,7 +505,7 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 			earned = append(earned, *it.Result)
 		}
 	}
-	if err := s.evaluateTiers(r, earned); err != nil {
+	if err := s.evaluateTiers(r, earned, tiers); err != nil {
 		return 0, nil, err
 	}
 	for i := range out.Items {

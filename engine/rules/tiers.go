@@ -100,6 +100,33 @@ func qualifies(t config.Tier, a Activity) bool {
 	return false
 }
 
+// MayUpgrade is a cheap test before EvaluateTier: false when no tier above
+// current can be reached with lifetimeEarned points. A member's qualifying
+// points over any window never exceed their lifetime earned points: both
+// count each earn, lifetime also counts referral rewards, and a reversal
+// takes the same points from both. Spend thresholds have no such bound, and
+// an unknown current tier may be anything, so they always may upgrade.
+func MayUpgrade(s *config.Snapshot, current string, lifetimeEarned int64) bool {
+	rank := int32(-1)
+	for _, t := range s.Tiers {
+		if t.Name == current {
+			rank = t.Rank
+		}
+	}
+	if rank < 0 {
+		return len(s.Tiers) > 0
+	}
+	for _, t := range s.Tiers {
+		if t.Rank <= rank {
+			continue
+		}
+		if need := t.Qualification.MinQualifyingPoints; need == nil || lifetimeEarned >= *need {
+			return true
+		}
+	}
+	return false
+}
+
 // EvaluateTier decides a member's tier at now. It is the re-evaluation the
 // store runs after qualifying activity and periodically:
 //

@@ -123,3 +123,29 @@ func TestTierCalendarYearBoundary(t *testing.T) {
 		t.Errorf("after grace: %+v", d)
 	}
 }
+
+func TestMayUpgrade(t *testing.T) {
+	byPoints := ladder()
+	byPoints.Tiers[2].Qualification = config.TierQualification{MinQualifyingPoints: ptr(int64(2000)), Period: config.PeriodCalendarYear}
+	tests := []struct {
+		name     string
+		snap     *config.Snapshot
+		current  string
+		lifetime int64
+		want     bool
+	}{
+		{"below every threshold above", byPoints, "bronze", 999, false},
+		{"reaches the next rung", byPoints, "bronze", 1000, true},
+		{"silver short of gold", byPoints, "silver", 1999, false},
+		{"silver reaches gold", byPoints, "silver", 2000, true},
+		{"top tier", byPoints, "gold", 1_000_000, false},
+		{"a spend threshold above has no bound", ladder(), "silver", 0, true},
+		{"unknown tier", byPoints, "", 0, true},
+		{"no tiers", &config.Snapshot{}, "", 0, false},
+	}
+	for _, tc := range tests {
+		if got := MayUpgrade(tc.snap, tc.current, tc.lifetime); got != tc.want {
+			t.Errorf("%s: MayUpgrade(%q, %d) = %v, want %v", tc.name, tc.current, tc.lifetime, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+)
+
+// benchSnapshot is a program with a three-rung tier ladder and campaigns
+// active campaigns open to every member: half a purchase bonus, half a
+// multiplier, like the make bench-engine snapshot.
+func benchSnapshot(b *testing.B, campaigns int) string {
+	now := time.Now().UTC()
+	var camps []map[string]any
+	for i := range campaigns {
+		rules := map[string]any{"purchaseBonus": map[string]any{"points": 5, "minimumSpend": "10"}}
+		if i%2 == 1 {
+			rules = map[string]any{"pointsMultiplier": "1.01"}
+		}
+		camps = append(camps, map[string]any{
+			"name": fmt.Sprintf("campaign-%04d", i), "displayName": "c",
+			"schedule": map[string]any{"start": now.Add(-24 * time.Hour).Format(time.RFC3339),
+				"end": now.Add(30 * 24 * time.Hour).Format(time.RFC3339), "timeZone": "UTC"},
+			"rules": rules, "stacking": "Stack", "priority": i,
+		})
+	}
+	tiers := []map[string]any{
+		{"name": "bronze", "displayName": "Bronze", "rank": 0, "qualification": map[string]any{"minQualifyingPoints": 0, "window": "365d"}, "earnMultiplier": "1"},
+		{"name": "silver", "displayName": "Silver", "rank": 1, "qualification": map[string]any{"minQualifyingPoints": 1000, "window": "365d"}, "earnMultiplier": "1.25", "downgradeGracePeriod": "30d"},
+		{"name": "gold", "displayName": "Gold", "rank": 2, "qualification": map[string]any{"minQualifyingPoints": 2000, "window": "365d"}, "earnMultiplier": "1.5", "downgradeGracePeriod": "30d"},
+	}
+	snap := map[string]any{
+		"version": config.Version,
+		"program": map[string]any{"name": "bench", "namespace": "bench", "displayName": "Bench", "currency": "EUR"},
+		"points": map[string]any{"earnRate": "2.5", "rounding": "Nearest", "pendingPeriod": "1d",
+			"expiry": map[string]any{"afterEarn": "365d"}, "lateEventGracePeriod": "72h"},
+		"tiers": tiers, "campaigns": camps,
+	}
+	data, err := json.Marshal(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(data)
+}
+
+// BenchmarkEarnBatch serves batch earns of 100 events from 16 concurrent
+// clients, in process (no sockets), on SQLite: the engine's own cost of a
+// batch, for profiles (-cpuprofile). make bench-engine measures over HTTP.
+func BenchmarkEarnBatch(b *testing.B) {
+	for _, campaigns := range []int{0, 50} {
+		b.Run(fmt.Sprintf("campaigns=%d", campaigns), func(b *testing.B) {
+			benchmarkEarnBatch(b, benchSnapshot(b, campaigns))
+		})
+	}
+}
+
+func benchmarkEarnBatch(b *testing.B, snapshot string) {
+	holder := config.NewHolder(nil)
+	reg := prometheus.NewRegistry()
+	metrics := NewMetrics(reg, holder)
+	store, err := sqlite.Open(b.Context(), sqlite.Options{Path: filepath.Join(b.TempDir(), "ledger.db"), OnCommit: metrics.ObserveCommit})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	if err := holder.Apply("bench", []byte(snapshot)); err != nil {
+		b.Fatal(err)
+	}
+	keys, err := auth.NewKeys(map[auth.Scope][]string{auth.ScopeIngest: {ingestKey}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics}).Handler()
+	post := func(path string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+ingestKey)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusCreated {
+			b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	const members = 5000
+	for i := range members {
+		post("/v1/members", fmt.Appendf(nil, `{"idempotencyKey":"enroll-%d","memberId":"member-%06d"}`, i, i))
+	}
+	var seq atomic.Int64
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	b.SetParallelism(8) // 16 clients on 2 cores
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var buf bytes.Buffer
+		for pb.Next() {
+			buf.Reset()
+			buf.WriteString(`{"events":[`)
+			for k := range 100 {
+				n := seq.Add(1)
+				if k > 0 {
+					buf.WriteByte(',')
+				}
+				fmt.Fprintf(&buf, `{"idempotencyKey":"k-%d","memberId":"member-%06d","eventId":"e-%d","amount":"%d.%02d","occurredAt":"%s"}`,
+					n, rand.IntN(members), n, 1+rand.IntN(50), rand.IntN(100), at)
+			}
+			buf.WriteString(`]}`)
+			post("/v1/earn/batch", buf.Bytes())
+		}
+	})
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+	// On a shared machine the process's CPU time per event is steadier
+	// than the rate.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*100), "cpu-µs/event")
+}
+
+// cpuTime is the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -67,6 +67,24 @@ func lines(stream []byte) []string {
 
 func join(ls []string) []byte { return []byte(strings.Join(ls, "\n") + "\n") }
 
+// resign gives a stream whose lines were edited a trailer that matches them.
+func resign(t *testing.T, ls []string) []byte {
+	t.Helper()
+	last := len(ls) - 1
+	sum := sha256.Sum256(join(ls[:last]))
+	var tr ledger.ExportTrailer
+	if err := json.Unmarshal([]byte(ls[last]), &tr); err != nil {
+		t.Fatal(err)
+	}
+	tr.SHA256 = hex.EncodeToString(sum[:])
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := append([]string(nil), ls[:last]...)
+	return join(append(c, string(b)))
+}
+
 func TestExportImport(t *testing.T) {
 	src, stream := sourceEnv(t)
 	ls := lines(stream)
@@ -111,6 +129,14 @@ func TestExportImport(t *testing.T) {
 	again.decode(t, &replay)
 	if again.status != http.StatusOK || !replay.Replayed || replay.ImportID != res.ImportID || !replay.ImportedAt.Equal(res.ImportedAt) {
 		t.Fatalf("import again: %d %s", again.status, again.body)
+	}
+	// The same export edited (its header kept, its trailer matching) is
+	// another stream.
+	edited := append([]string(nil), ls...)
+	edited[1] = strings.Replace(edited[1], `"tags":["vip"]`, `"tags":["gold"]`, 1)
+	if r := dst.importStream(t, adminKey, ndjson, resign(t, edited)); r.status != http.StatusConflict || r.problem(t).Code != "store_not_empty" ||
+		!strings.Contains(r.problem(t).Detail, "differs") {
+		t.Fatalf("the export edited: %d %s", r.status, r.body)
 	}
 	// Another stream into a store with data: refused, whichever store.
 	other := src.do(t, "GET", "/v1/export", adminKey, nil).body
@@ -160,16 +186,7 @@ func TestImportRefusals(t *testing.T) {
 	// resummed alters line i and signs the result with a matching trailer.
 	resummed := func(i int, old, new string) []byte {
 		t.Helper()
-		c := lines(replace(i, old, new))
-		sum := sha256.Sum256(join(c[:last]))
-		var tr ledger.ExportTrailer
-		if err := json.Unmarshal([]byte(c[last]), &tr); err != nil {
-			t.Fatal(err)
-		}
-		tr.SHA256 = hex.EncodeToString(sum[:])
-		b, _ := json.Marshal(tr)
-		c[last] = string(b)
-		return join(c)
+		return resign(t, lines(replace(i, old, new)))
 	}
 	without := func(i int) []byte {
 		return join(append(append([]string(nil), ls[:i]...), ls[i+1:]...))

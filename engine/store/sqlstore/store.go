@@ -176,10 +176,12 @@ func (s *Store) submit(ctx context.Context, j *job) error {
 	return s.writerFor(j.memberID).submit(ctx, j)
 }
 
-// wait returns the job's answer.
+// wait returns the job's answer, its error marked as the store being
+// unavailable when the database could not be reached or written.
 func wait(ctx context.Context, j *job) jobResult {
 	select {
 	case r := <-j.done:
+		r.err = classify(r.err)
 		return r
 	case <-ctx.Done():
 		return jobResult{err: ctx.Err()}

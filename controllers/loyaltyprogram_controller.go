@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -112,6 +113,7 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 		{"workload", r.ensureWorkload},
 		{"service", r.ensureService},
 		{"disruption budget", r.ensureDisruptionBudget},
+		{"network policy", r.ensureNetworkPolicy},
 	}
 	for _, step := range steps {
 		if err := step.run(ctx, p); err != nil {
@@ -183,6 +185,7 @@ func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&loyaltyv1alpha1.Tier{}, enqueueProgram(), specChanged).
 		Watches(&loyaltyv1alpha1.RewardCatalog{}, enqueueProgram(), specChanged).
 		Watches(&loyaltyv1alpha1.Campaign{}, enqueueProgram(), specChanged).

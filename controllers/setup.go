@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,6 +47,7 @@ func CacheOptions() cache.Options {
 		&appsv1.StatefulSet{}:           ours,
 		&appsv1.Deployment{}:            ours,
 		&policyv1.PodDisruptionBudget{}: ours,
+		&networkingv1.NetworkPolicy{}:   ours,
 		&coordinationv1.Lease{}:         {Label: labels.SelectorFromSet(labels.Set{report.LabelReport: "true"})},
 	}}
 }

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -64,6 +65,34 @@ type LoyaltyProgramSpec struct {
 	// configuration; the engine keeps serving with its last configuration.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// NetworkPolicy, when enabled, has the operator create a NetworkPolicy
+	// that admits traffic to the engine only from the listed clients. Off by
+	// default: the cluster's own policies apply.
+	// +optional
+	NetworkPolicy *EngineNetworkPolicy `json:"networkPolicy,omitempty"`
+}
+
+// EngineNetworkPolicy restricts who may reach the points engine.
+type EngineNetworkPolicy struct {
+	// Enabled creates a NetworkPolicy selecting the engine's pods that allows
+	// ingress to the engine's HTTP port (the API and /metrics) from the
+	// clients in allowedClients only, and nothing to any other port. Egress
+	// is not restricted: the engine needs the Kubernetes API and, with
+	// PostgreSQL storage, the database. Disabling it deletes the NetworkPolicy.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// AllowedClients are the peers allowed to connect, as in a NetworkPolicy
+	// rule: a podSelector (pods of the program's namespace), a
+	// namespaceSelector (every pod of the matching namespaces), both (the
+	// matching pods of the matching namespaces) or an ipBlock. Empty allows
+	// every pod of the program's namespace and nothing else. Add the
+	// namespace of your Prometheus to have /metrics scraped, and that of your
+	// ingress controller to expose the API.
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	AllowedClients []networkingv1.NetworkPolicyPeer `json:"allowedClients,omitempty"`
 }
 
 // PointsPolicy says how points are earned and how long they last.

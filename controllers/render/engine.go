@@ -239,10 +239,16 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 	} else {
 		mounts = append(mounts, corev1.VolumeMount{Name: dataVolumeName, MountPath: dataDir})
 	}
-	probe := func(path string, period int32) *corev1.Probe {
+	// Timeouts and thresholds are spelled out as the API server defaults
+	// them: a zero here would never match the stored workload, and every
+	// reconcile would patch it for nothing.
+	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
-			PeriodSeconds: period,
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   1,
+			SuccessThreshold: 1,
+			FailureThreshold: failures,
 		}
 	}
 	container := corev1.Container{
@@ -253,13 +259,9 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		Env:          env,
 		Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: EnginePort, Protocol: corev1.ProtocolTCP}},
 		VolumeMounts: mounts,
-		StartupProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
-			PeriodSeconds:    2,
-			FailureThreshold: 30,
-		},
-		LivenessProbe:  probe("/healthz", 10),
-		ReadinessProbe: probe("/readyz", 5),
+		StartupProbe:   probe("/healthz", 2, 30),
+		LivenessProbe:  probe("/healthz", 10, 3),
+		ReadinessProbe: probe("/readyz", 5, 3),
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),

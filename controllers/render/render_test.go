@@ -263,6 +263,24 @@ func TestEngineWorkloads(t *testing.T) {
 	}
 }
 
+// TestProbesStateTheServerDefaults: a probe field left at zero is defaulted
+// by the API server, so the stored workload would never match the rendered
+// one and every reconcile would patch it.
+func TestProbesStateTheServerDefaults(t *testing.T) {
+	postgres := program()
+	postgres.Spec.Engine.Storage = loyaltyv1alpha1.EngineStorage{Postgres: &loyaltyv1alpha1.PostgresStorage{URISecretRef: loyaltyv1alpha1.SecretKeyReference{Name: "pg-app"}}}
+	for kind, c := range map[string]corev1.Container{
+		"StatefulSet": render.StatefulSet(program(), "img").Spec.Template.Spec.Containers[0],
+		"Deployment":  render.Deployment(postgres, "img").Spec.Template.Spec.Containers[0],
+	} {
+		for name, probe := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+			if probe.PeriodSeconds == 0 || probe.TimeoutSeconds == 0 || probe.SuccessThreshold == 0 || probe.FailureThreshold == 0 {
+				t.Errorf("%s %s probe leaves a field to the API server's defaults: %+v", kind, name, probe)
+			}
+		}
+	}
+}
+
 // TestPodsPassRestrictedPodSecurity checks every rendered pod spec with the
 // Pod Security admission library itself, at the restricted level.
 func TestPodsPassRestrictedPodSecurity(t *testing.T) {

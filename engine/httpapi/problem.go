@@ -190,7 +190,12 @@ func decodeProblem(err error) *Problem {
 		return invalid("(body)", fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", pe.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return invalid(strings.Trim(name, `"`), "unknown field")
+		name = strings.TrimSuffix(strings.TrimPrefix(name, `"`), `"`)
+		if name == "" {
+			// A key "" names no field the client could look for.
+			return invalid("(body)", `unknown field ""`)
+		}
+		return invalid(name, "unknown field")
 	}
 	return invalid("(body)", err.Error())
 }

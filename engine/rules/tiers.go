@@ -104,17 +104,17 @@ func qualifies(t config.Tier, a Activity) bool {
 // current can be reached with lifetimeEarned points. A member's qualifying
 // points over any window never exceed their lifetime earned points: both
 // count each earn, lifetime also counts referral rewards, and a reversal
-// takes the same points from both. Spend thresholds have no such bound, and
-// an unknown current tier may be anything, so they always may upgrade.
+// takes the same points from both. Spend thresholds have no such bound.
+// Like EvaluateTier, a tier not on the ladder (none yet) is the entry tier.
 func MayUpgrade(s *config.Snapshot, current string, lifetimeEarned int64) bool {
-	rank := int32(-1)
+	if len(s.Tiers) == 0 {
+		return false
+	}
+	rank := slices.MinFunc(s.Tiers, func(a, b config.Tier) int { return cmp.Compare(a.Rank, b.Rank) }).Rank
 	for _, t := range s.Tiers {
 		if t.Name == current {
 			rank = t.Rank
 		}
-	}
-	if rank < 0 {
-		return len(s.Tiers) > 0
 	}
 	for _, t := range s.Tiers {
 		if t.Rank <= rank {

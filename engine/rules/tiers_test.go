@@ -140,7 +140,9 @@ func TestMayUpgrade(t *testing.T) {
 		{"silver reaches gold", byPoints, "silver", 2000, true},
 		{"top tier", byPoints, "gold", 1_000_000, false},
 		{"a spend threshold above has no bound", ladder(), "silver", 0, true},
-		{"unknown tier", byPoints, "", 0, true},
+		{"no tier yet is the entry tier", byPoints, "", 999, false},
+		{"no tier yet reaching silver", byPoints, "", 1000, true},
+		{"a tier no longer on the ladder is the entry tier", byPoints, "platinum", 999, false},
 		{"no tiers", &config.Snapshot{}, "", 0, false},
 	}
 	for _, tc := range tests {

@@ -373,7 +373,7 @@ func (s *Store) CampaignSpend(ctx context.Context) (map[string]int64, error) {
 
 // eachRow runs a read and hands each row to row.
 func (s *Store) eachRow(ctx context.Context, q string, args []any, row func(*sql.Rows) error) error {
-	rows, err := s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(q), args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}

@@ -13,12 +13,8 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
-// Reads go straight to the read pool; each is one statement, so it sees one
-// consistent snapshot.
-
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.cfg.ReadDB.QueryRowContext(ctx, s.cfg.Dialect.rebind(q), args...)
-}
+// Reads go straight to the read pool (see readcache.go); each is one
+// statement, so it sees one consistent snapshot.
 
 // Member implements ledger.Ledger.
 func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (ledger.MemberView, error) {

@@ -36,6 +36,7 @@ type Store struct {
 	cfg       Config
 	writers   []*writer
 	stmts     *stmtCache // prepared statements of the writers, if the dialect wants them
+	reads     *readStmts // prepared statements of the read pool, likewise
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -59,6 +60,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg}
 	if cfg.Dialect.CacheStatements {
 		s.stmts = newStmtCache(cfg.WriteDB)
+		// Preparing takes a connection: with one pool for both, it would
+		// wait for the writer's transaction.
+		if cfg.ReadDB != cfg.WriteDB {
+			s.reads = newReadStmts(cfg.ReadDB)
+		}
 	}
 	for range cfg.Shards {
 		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit))
@@ -75,6 +81,7 @@ func (s *Store) Close() error {
 		if s.stmts != nil {
 			s.stmts.close()
 		}
+		s.reads.close()
 		s.closeErr = s.cfg.WriteDB.Close()
 		if s.cfg.ReadDB != s.cfg.WriteDB {
 			if err := s.cfg.ReadDB.Close(); err != nil && s.closeErr == nil {

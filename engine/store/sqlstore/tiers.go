@@ -125,10 +125,7 @@ func (s *Store) TierStatus(ctx context.Context, memberID string, tiers []config.
 	} else if err != nil {
 		return ledger.TierStatus{}, fmt.Errorf("read tier of %s: %w", memberID, err)
 	}
-	read := func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-		return s.cfg.ReadDB.QueryContext(ctx, s.cfg.Dialect.rebind(q), args...)
-	}
-	in, err := tierInput(ctx, read, memberID, current, since, tiers, now)
+	in, err := tierInput(ctx, s.query, memberID, current, since, tiers, now)
 	return ledger.TierStatus{Input: in}, err
 }
 

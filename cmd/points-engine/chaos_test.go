@@ -23,6 +23,7 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 )
 
 // The chaos tests take the engine's store away under load and check that the
@@ -449,4 +450,146 @@ func TestChaosPostgresRestart(t *testing.T) {
 	if err := store.CheckInvariants(context.Background()); err != nil {
 		t.Errorf("invariants after the PostgreSQL crash: %v", err)
 	}
+}
+
+// faultSQLite runs the embedded store under load, applies a fault that stops
+// the database from being written, and checks that writes fail loudly (503
+// problems with Retry-After, an error logged) while reads keep working, that
+// writes succeed again once the fault is cleared, without a restart, and
+// that no acknowledged write was lost.
+func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
+	bin := buildEngine(t)
+	dir := engineDir(t, testSnapshot)
+	e := startEngine(t, bin, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("engine log:\n%s", e.logText())
+		}
+	})
+	client := &http.Client{Timeout: 30 * time.Second}
+	const members = 6
+	enrollMembers(t, client, e.base, members)
+
+	load := &earnLoad{t: t, client: client, base: e.base, members: members, refused: func(a answer) error {
+		if a.status != 503 {
+			return fmt.Errorf("status %d, want 200 or 503: %s", a.status, a.body)
+		}
+		return checkUnavailable(a)
+	}}
+	load.start(4)
+	defer load.finish()
+	waitFor(t, 20*time.Second, "100 acknowledged earns before the fault", func() bool { return load.acked.Load() >= 100 })
+
+	if err := apply(e, dir); err != nil {
+		t.Fatal(err)
+	}
+	cleared := false
+	defer func() {
+		if !cleared {
+			_ = clear(e, dir)
+		}
+	}()
+	refusedAtFault := load.refusal.Load()
+	waitFor(t, 20*time.Second, "earns refused while the database cannot be written", func() bool { return load.refusal.Load() >= refusedAtFault+20 })
+	ackedDuringFault := load.acked.Load()
+	a, err := send(client, "GET", e.base+"/v1/members/m0", testReadKey, nil)
+	if err != nil || a.status != 200 {
+		t.Errorf("read while the database cannot be written: %d %s %v, want 200", a.status, a.body, err)
+	}
+	if !strings.Contains(e.logText(), `"level":"ERROR","msg":"request failed","method":"POST","path":"/v1/earn","status":503`) {
+		t.Errorf("no error logged for the refused writes")
+	}
+
+	cleared = true
+	if err := clear(e, dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "earns acknowledged again once the fault is cleared", func() bool { return load.acked.Load() >= ackedDuringFault+100 })
+	load.finish()
+	t.Logf("%d earns refused during the fault, %d acknowledged in all", load.refusal.Load(), load.acked.Load())
+	load.verify(t, e.base)
+
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-e.exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("engine did not stop after SIGTERM")
+	}
+	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.CheckInvariants(context.Background()); err != nil {
+		t.Errorf("invariants after the fault: %v", err)
+	}
+}
+
+// TestChaosSQLiteDiskFull stands for a full disk by lowering the running
+// engine's file size limit (RLIMIT_FSIZE, with prlimit) below the size of
+// its database files: every write to them fails as it would on a full disk,
+// without filling a real one. Go ignores the SIGXFSZ that comes with it.
+// Only the soft limit changes, so that raising it again needs no privilege.
+func TestChaosSQLiteDiskFull(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		missingTool(t, "prlimit (util-linux) is needed to limit the engine's file size: %v", err)
+	}
+	setLimit := func(e *engine, limit string) error {
+		out, err := exec.Command(prlimit, "--pid", strconv.Itoa(e.cmd.Process.Pid), "--fsize="+limit).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("prlimit --fsize=%s: %v\n%s", limit, err, out)
+		}
+		return nil
+	}
+	faultSQLite(t,
+		func(e *engine, _ string) error { return setLimit(e, "1:") },
+		func(e *engine, _ string) error { return setLimit(e, "unlimited:") })
+}
+
+// TestChaosSQLiteReadOnly makes the database and its write-ahead log
+// immutable (chattr +i), which refuses writes even to root and even through
+// the descriptors the engine already holds, as a volume remounted read-only
+// would.
+func TestChaosSQLiteReadOnly(t *testing.T) {
+	chattr, err := exec.LookPath("chattr")
+	if err != nil {
+		missingTool(t, "chattr (e2fsprogs) is needed to make the database read-only: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		// Without root only permissions are left, and those are checked at
+		// open: the descriptors the engine holds would keep writing.
+		missingTool(t, "making the database immutable with chattr +i needs root")
+	}
+	files := func(dir string) []string {
+		return []string{filepath.Join(dir, "ledger.db"), filepath.Join(dir, "ledger.db-wal")}
+	}
+	probe := filepath.Join(t.TempDir(), "probe")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(chattr, "+i", probe).CombinedOutput(); err != nil {
+		missingTool(t, "the temporary directory's file system does not take chattr +i: %v %s", err, out)
+	}
+	_ = exec.Command(chattr, "-i", probe).Run()
+	faultSQLite(t,
+		func(_ *engine, dir string) error {
+			out, err := exec.Command(chattr, append([]string{"+i"}, files(dir)...)...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("chattr +i: %v %s", err, out)
+			}
+			return nil
+		},
+		func(_ *engine, dir string) error {
+			out, err := exec.Command(chattr, append([]string{"-i"}, files(dir)...)...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("chattr -i: %v %s", err, out)
+			}
+			return nil
+		})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
 )
 
 // benchSnapshot is a program with a three-rung tier ladder and campaigns
@@ -68,7 +69,43 @@ func BenchmarkEarnBatch(b *testing.B) {
 	}
 }
 
-func benchmarkEarnBatch(b *testing.B, snapshot string) {
+// BenchmarkEarn serves single earns from 64 concurrent clients, in
+// process, on SQLite, with three tiers and no campaigns.
+func BenchmarkEarn(b *testing.B) {
+	h, store := benchServer(b, benchSnapshot(b, 0))
+	var seq atomic.Int64
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	b.SetParallelism(32) // 64 clients on 2 cores
+	cpu0, stats0 := cpuTime(), store.Stats()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			h.post(b, "/v1/earn", fmt.Appendf(nil, `{"idempotencyKey":"k-%d","memberId":"member-%06d","eventId":"e-%d","amount":"%d.%02d","occurredAt":"%s"}`,
+				n, rand.IntN(benchMembers), n, 1+rand.IntN(50), rand.IntN(100), at))
+		}
+	})
+	reportBench(b, b.N, cpu0, stats0, store)
+}
+
+const benchMembers = 5000
+
+type benchHandler struct{ http.Handler }
+
+func (h benchHandler) post(b *testing.B, path string, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+ingestKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK && rec.Code != http.StatusCreated {
+		b.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+}
+
+// benchServer serves the snapshot over a SQLite store with benchMembers
+// members enrolled.
+func benchServer(b *testing.B, snapshot string) (benchHandler, *sqlstore.Store) {
 	holder := config.NewHolder(nil)
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, holder)
@@ -76,7 +113,7 @@ func benchmarkEarnBatch(b *testing.B, snapshot string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
+	b.Cleanup(func() { store.Close() })
 	if err := holder.Apply("bench", []byte(snapshot)); err != nil {
 		b.Fatal(err)
 	}
@@ -84,25 +121,19 @@ func benchmarkEarnBatch(b *testing.B, snapshot string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics}).Handler()
-	post := func(path string, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+ingestKey)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK && rec.Code != http.StatusCreated {
-			b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
-		}
+	h := benchHandler{New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics}).Handler()}
+	for i := range benchMembers {
+		h.post(b, "/v1/members", fmt.Appendf(nil, `{"idempotencyKey":"enroll-%d","memberId":"member-%06d"}`, i, i))
 	}
-	const members = 5000
-	for i := range members {
-		post("/v1/members", fmt.Appendf(nil, `{"idempotencyKey":"enroll-%d","memberId":"member-%06d"}`, i, i))
-	}
+	return h, store
+}
+
+func benchmarkEarnBatch(b *testing.B, snapshot string) {
+	h, store := benchServer(b, snapshot)
 	var seq atomic.Int64
 	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	b.SetParallelism(8) // 16 clients on 2 cores
-	cpu0 := cpuTime()
+	cpu0, stats0 := cpuTime(), store.Stats()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var buf bytes.Buffer
@@ -115,16 +146,23 @@ func benchmarkEarnBatch(b *testing.B, snapshot string) {
 					buf.WriteByte(',')
 				}
 				fmt.Fprintf(&buf, `{"idempotencyKey":"k-%d","memberId":"member-%06d","eventId":"e-%d","amount":"%d.%02d","occurredAt":"%s"}`,
-					n, rand.IntN(members), n, 1+rand.IntN(50), rand.IntN(100), at)
+					n, rand.IntN(benchMembers), n, 1+rand.IntN(50), rand.IntN(100), at)
 			}
 			buf.WriteString(`]}`)
-			post("/v1/earn/batch", buf.Bytes())
+			h.post(b, "/v1/earn/batch", buf.Bytes())
 		}
 	})
-	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
-	// On a shared machine the process's CPU time per event is steadier
-	// than the rate.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*100), "cpu-µs/event")
+	reportBench(b, b.N*100, cpu0, stats0, store)
+}
+
+// reportBench reports the rate of events, and, steadier than the rate on
+// a shared machine, the process's CPU time per event and the writes per
+// group commit.
+func reportBench(b *testing.B, events int, cpu0 time.Duration, stats0 sqlstore.Stats, store *sqlstore.Store) {
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(events), "cpu-µs/event")
+	stats := store.Stats()
+	b.ReportMetric(float64(stats.Ops-stats0.Ops)/float64(max(stats.Commits-stats0.Commits, 1)), "writes/commit")
 }
 
 // cpuTime is the CPU time (user and system) the process used so far.

@@ -128,7 +128,7 @@ func (b *bench) idle(ctx context.Context, res *results) error {
 func (b *bench) propagation(ctx context.Context, res *results) error {
 	ns := namespaceOf(0)
 	key := types.NamespacedName{Namespace: ns, Name: campaignName(0)}
-	logf("timing %d edits of Campaign %s", b.opts.edits, key)
+	logf("timing %d edits of Campaign %s, %s apart", b.opts.edits, key, b.opts.editPause)
 	var rendered, applied, status []time.Duration
 	from := time.Now()
 	for i := 0; i < b.opts.edits; i++ {
@@ -162,12 +162,17 @@ func (b *bench) propagation(ctx context.Context, res *results) error {
 		applied = append(applied, b.obs.engine[ns].at.Sub(edited))
 		status = append(status, b.obs.status[ns].at.Sub(edited))
 		b.obs.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(b.opts.editPause):
+		}
 	}
 	w, err := b.writesBetween(from, time.Now())
 	if err != nil {
 		return err
 	}
-	res.Edits = len(rendered)
+	res.Edits, res.EditPause = len(rendered), b.opts.editPause.String()
 	res.Rendered, res.Applied, res.StatusApplied = summarise(rendered), summarise(applied), summarise(status)
 	if res.Edits > 0 {
 		res.WritesPerEdit = float64(w.byUser[managerUser]) / float64(res.Edits)

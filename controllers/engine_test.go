@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -18,6 +19,12 @@ import (
 // report the applied hash. The returned func stops it cleanly, which
 // withdraws the report.
 func startEngine(namespace, program, identity string) func() {
+	GinkgoHelper()
+	return startEngineOn(clientset, namespace, program, identity)
+}
+
+// startEngineOn is startEngine against the API server of cs.
+func startEngineOn(clientset kubernetes.Interface, namespace, program, identity string) func() {
 	GinkgoHelper()
 	engineCtx, stop := context.WithCancel(ctx)
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))

@@ -57,7 +57,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	// to upgrade a read lock.
 	writeDB, err := sql.Open("sqlite", base+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
-		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(268435456)")
+		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(268435456)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
@@ -78,6 +78,14 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
+	ckptDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		writeDB.Close()
+		readDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", opts.Path, err)
+	}
+	ckptDB.SetMaxOpenConns(1)
+	ckpt := startCheckpointer(ckptDB)
 	s, err := sqlstore.New(ctx, sqlstore.Config{
 		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true},
 		WriteDB:  writeDB,
@@ -86,8 +94,10 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		MaxBatch: opts.MaxBatch,
 		Now:      opts.Now,
 		OnCommit: opts.OnCommit,
+		OnClose:  ckpt.close,
 	})
 	if err != nil {
+		_ = ckpt.close()
 		writeDB.Close()
 		readDB.Close()
 		return nil, err

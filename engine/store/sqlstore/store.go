@@ -29,6 +29,9 @@ type Config struct {
 	// committed and how long its transaction took, begin to durable commit.
 	// It runs on the writer's goroutine, so it must be quick.
 	OnCommit func(ops int, d time.Duration)
+	// OnClose, if set, runs when the Store closes, after the writers
+	// stopped and before the databases close.
+	OnClose func() error
 }
 
 // Store is a ledger.Ledger over a SQL database.
@@ -82,7 +85,12 @@ func (s *Store) Close() error {
 			s.stmts.close()
 		}
 		s.reads.close()
-		s.closeErr = s.cfg.WriteDB.Close()
+		if s.cfg.OnClose != nil {
+			s.closeErr = s.cfg.OnClose()
+		}
+		if err := s.cfg.WriteDB.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
 		if s.cfg.ReadDB != s.cfg.WriteDB {
 			if err := s.cfg.ReadDB.Close(); err != nil && s.closeErr == nil {
 				s.closeErr = err

@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// checkpointInterval is how often the WAL is copied back into the database
+// file. The writer's commits never checkpoint (wal_autocheckpoint=0): a
+// checkpoint in a commit would hold up every write of its batch.
+const checkpointInterval = 200 * time.Millisecond
+
+// checkpointer copies committed WAL frames into the database file from a
+// connection of its own, beside the writer. PASSIVE never waits for the
+// writer or readers; frames still in use are copied by a later pass, and
+// once all are copied the next commit starts the WAL from its beginning.
+type checkpointer struct {
+	db     *sql.DB
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startCheckpointer(db *sql.DB) *checkpointer {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	go c.run(ctx)
+	return c
+}
+
+func (c *checkpointer) run(ctx context.Context) {
+	defer close(c.done)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// An error (a busy database) leaves the frames for the next pass.
+			_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
+}
+
+// close stops the passes; closing the last connection checkpoints the rest.
+func (c *checkpointer) close() error {
+	c.cancel()
+	<-c.done
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close checkpoint connection: %w", err)
+	}
+	return nil
+}

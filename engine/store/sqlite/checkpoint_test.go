@@ -1,0 +1,61 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+)
+
+// Commits leave checkpoints to the store's own connection: committed
+// writes reach the database file without a commit doing it, and what
+// was written survives closing and opening again.
+func TestWALCheckpointedBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	time.Sleep(500 * time.Millisecond) // the migrations' frames are copied first
+	before := size()
+	for i := range 2000 {
+		id := fmt.Sprintf("member-%05d", i)
+		if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: id, MemberID: id, Tags: []string{"a-tag-to-fill-pages"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after 2000 enrollments: the WAL is not checkpointed", before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlite.Open(ctx, sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Member(ctx, "member-01999", time.Now()); err != nil {
+		t.Fatalf("last enrollment after reopening: %v", err)
+	}
+	if err := s.CheckInvariants(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

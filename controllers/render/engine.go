@@ -252,13 +252,13 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		}
 	}
 	container := corev1.Container{
-		Name:         "engine",
-		Image:        image,
-		Command:      []string{"/points-engine"},
-		Args:         EngineArgs(p),
-		Env:          env,
-		Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: EnginePort, Protocol: corev1.ProtocolTCP}},
-		VolumeMounts: mounts,
+		Name:           "engine",
+		Image:          image,
+		Command:        []string{"/points-engine"},
+		Args:           EngineArgs(p),
+		Env:            env,
+		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: EnginePort, Protocol: corev1.ProtocolTCP}},
+		VolumeMounts:   mounts,
 		StartupProbe:   probe("/healthz", 2, 30),
 		LivenessProbe:  probe("/healthz", 10, 3),
 		ReadinessProbe: probe("/readyz", 5, 3),

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,24 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("options = %+v", o)
 			}
 		})
+	}
+}
+
+// Usage, printed on --help and on a flag error, never shows the database
+// URL, which may hold a password.
+func TestUsageHidesDatabaseURL(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://loyalty:s3cret-pw@db/loyalty")
+	var out strings.Builder
+	flagOutput = &out
+	t.Cleanup(func() { flagOutput = os.Stderr })
+	for _, args := range [][]string{{"--help"}, {"--no-such-flag"}} {
+		out.Reset()
+		if _, err := parseFlags(args); err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		if !strings.Contains(out.String(), "-postgres-url") || strings.Contains(out.String(), "s3cret-pw") {
+			t.Errorf("%v: usage %q", args, out.String())
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,13 +79,19 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
+// flagOutput receives usage and flag errors.
+var flagOutput io.Writer = os.Stderr
+
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("points-engine", flag.ContinueOnError)
+	fs.SetOutput(flagOutput)
 	fs.StringVar(&o.listen, "listen", env("LISTEN_ADDR", ":8080"), "address to serve the API on (LISTEN_ADDR)")
 	fs.StringVar(&o.store, "store", env("STORE", "sqlite"), "ledger store: sqlite or postgres (STORE)")
 	fs.StringVar(&o.sqlitePath, "sqlite-path", env("SQLITE_PATH", "/data/ledger.db"), "SQLite database file (SQLITE_PATH)")
-	fs.StringVar(&o.postgresURL, "postgres-url", env("DATABASE_URL", ""), "PostgreSQL connection URL (DATABASE_URL)")
+	// Not defaulted from DATABASE_URL here: usage prints defaults, and the
+	// URL may hold a password. It is read after parsing.
+	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL connection URL (DATABASE_URL)")
 	fs.StringVar(&o.postgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", ""), "PostgreSQL schema, created if missing (POSTGRES_SCHEMA)")
 	fs.StringVar(&o.configFile, "config-file", env("CONFIG_FILE", ""), "configuration snapshot file, polled for changes (CONFIG_FILE)")
 	fs.StringVar(&o.configConfigMap, "config-configmap", env("CONFIG_CONFIGMAP", ""), "namespace/name of the ConfigMap holding the snapshot (CONFIG_CONFIGMAP)")
@@ -97,6 +104,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.debugListen, "debug-listen", env("DEBUG_LISTEN", ""), "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.postgresURL == "" {
+		o.postgresURL = os.Getenv("DATABASE_URL")
 	}
 	switch {
 	case (o.configFile == "") == (o.configConfigMap == ""):

@@ -2,6 +2,7 @@
 // Campaigns into running, configured points engines.
 package controllers
 
-// Every controller reports status on its own kind.
+// Every controller reports status on its own kind, with one patch (no
+// read of the status subresource).
 // +kubebuilder:rbac:groups=loyaltyops.io,resources=tiers;rewardcatalogs;campaigns,verbs=get;list;watch
-// +kubebuilder:rbac:groups=loyaltyops.io,resources=loyaltyprograms/status;tiers/status;rewardcatalogs/status;campaigns/status,verbs=get;patch
+// +kubebuilder:rbac:groups=loyaltyops.io,resources=loyaltyprograms/status;tiers/status;rewardcatalogs/status;campaigns/status,verbs=patch

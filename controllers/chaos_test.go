@@ -138,10 +138,11 @@ func startChaosManager(cfg *rest.Config, scheme *runtime.Scheme, t *managerTrans
 		opts.LeaderElection = true
 		opts.LeaderElectionID = le.id
 		opts.LeaderElectionNamespace = le.namespace
-		// Short, but with room for a loaded machine: a leader that misses
-		// renewals would lose the lease and stop, which the spec would see.
-		opts.LeaseDuration = ptr.To(4 * time.Second)
-		opts.RenewDeadline = ptr.To(3 * time.Second)
+		// Short, but with room for a loaded machine: a leader that cannot
+		// renew within the deadline gives up the lease and stops, and the
+		// spec would see the follower write before the kill.
+		opts.LeaseDuration = ptr.To(8 * time.Second)
+		opts.RenewDeadline = ptr.To(6 * time.Second)
 		opts.RetryPeriod = ptr.To(250 * time.Millisecond)
 	}
 	mgr, err := ctrl.NewManager(managerCfg, opts)

@@ -496,8 +496,9 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	if err != nil || a.status != 200 {
 		t.Errorf("read while the database cannot be written: %d %s %v, want 200", a.status, a.body, err)
 	}
-	if !strings.Contains(e.logText(), `"level":"ERROR","msg":"request failed","method":"POST","path":"/v1/earn","status":503`) {
-		t.Errorf("no error logged for the refused writes")
+	if !strings.Contains(e.logText(), `"level":"ERROR","msg":"request failed","method":"POST","path":"/v1/earn","status":503`) ||
+		!strings.Contains(e.logText(), "the database cannot be written") {
+		t.Errorf("no error logged for the refused writes, or not saying why")
 	}
 
 	cleared = true

@@ -23,26 +23,30 @@ const (
 	sqliteCantOpen = 14 // the file or its journal cannot be opened
 )
 
-// unavailable reports whether err says the database is unreachable or
-// cannot write for now (a lost connection, a server shutting down, a full
-// disk, a read-only volume) rather than that the request or the ledger is
-// at fault: the client should retry later with the same idempotency key.
-// Drivers are recognised by the methods their errors have, so that this
-// package imports neither.
-func unavailable(err error) bool {
+// unavailable says why err means the database is unreachable or cannot
+// write for now (a lost connection, a server shutting down, a full disk, a
+// read-only volume) rather than that the request or the ledger is at fault,
+// and is empty otherwise: the client should retry later with the same
+// idempotency key. Drivers are recognised by the methods their errors have,
+// so that this package imports neither.
+func unavailable(err error) string {
+	const (
+		unreachable = "the database cannot be reached"
+		unwritable  = "the database cannot be written (full disk, file size limit or read-only volume)"
+	)
 	if err == nil {
-		return false
+		return ""
+	}
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO, syscall.EFBIG} {
+		if errors.Is(err, errno) {
+			return unwritable
+		}
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO, syscall.EFBIG,
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE} {
-		if errors.Is(err, errno) {
-			return true
-		}
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) {
+		return unreachable
 	}
 	var pg interface{ SQLState() string } // PostgreSQL (pgconn.PgError)
 	if errors.As(err, &pg) {
@@ -51,32 +55,49 @@ func unavailable(err error) bool {
 	var lite interface{ Code() int } // SQLite (modernc.org/sqlite.Error)
 	if errors.As(err, &lite) {
 		switch lite.Code() & 0xff {
-		case sqliteBusy, sqliteReadOnly, sqliteIOErr, sqliteFull, sqliteCantOpen:
-			return true
+		case sqliteBusy:
+			return "the database is locked by another process"
+		case sqliteReadOnly, sqliteIOErr, sqliteFull, sqliteCantOpen:
+			return unwritable
 		}
 	}
-	return false
+	return ""
 }
 
-// unavailableState is true for the SQLSTATEs of a server that cannot serve
-// now: connection exceptions (08), insufficient resources such as a full
-// disk (53), shutdown or startup (57P01-57P03), system I/O errors (58) and a
-// server in read-only mode (25006).
-func unavailableState(state string) bool {
+// unavailableState says why a SQLSTATE means the server cannot serve now:
+// connection exceptions (08), shutdown or startup (57P01-57P03),
+// insufficient resources such as a full disk (53), system I/O errors (58)
+// and a server in read-only mode (25006). It is empty for any other state.
+func unavailableState(state string) string {
 	switch {
-	case strings.HasPrefix(state, "08"), strings.HasPrefix(state, "53"), strings.HasPrefix(state, "58"):
-		return true
-	case state == "57P01", state == "57P02", state == "57P03", state == "25006":
-		return true
+	case strings.HasPrefix(state, "08"), state == "57P01", state == "57P02", state == "57P03":
+		return "the database cannot be reached"
+	case strings.HasPrefix(state, "53"), strings.HasPrefix(state, "58"), state == "25006":
+		return "the database cannot be written (out of resources, I/O error or read-only)"
 	}
-	return false
+	return ""
 }
 
 // classify marks an error that means the database is unavailable as
-// ledger.ErrStoreUnavailable, keeping the cause for the log.
+// ledger.ErrStoreUnavailable, with the reason and the cause for the log.
 func classify(err error) error {
-	if err == nil || errors.Is(err, ledger.ErrStoreUnavailable) || !unavailable(err) {
+	if err == nil || errors.Is(err, ledger.ErrStoreUnavailable) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ledger.ErrStoreUnavailable, err)
+	why := unavailable(err)
+	if why == "" {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ledger.ErrStoreUnavailable, why, err)
+}
+
+// storeUnavailable marks the failure of a step whose outcome is unknown
+// (beginning or committing a batch) as ledger.ErrStoreUnavailable, whatever
+// the error, with the reason when it is known. The cause is formatted, not
+// wrapped, so that it is never taken for a failure that can be retried.
+func storeUnavailable(step string, err error) error {
+	if why := unavailable(err); why != "" {
+		return fmt.Errorf("%w: %s: %s: %v", ledger.ErrStoreUnavailable, why, step, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ledger.ErrStoreUnavailable, step, err)
 }

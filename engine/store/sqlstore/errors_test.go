@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -74,5 +75,18 @@ func TestClassify(t *testing.T) {
 				t.Errorf("code %q", ledger.ErrorCode(got))
 			}
 		})
+	}
+}
+
+// A failed commit is always unavailable (its outcome is unknown), with the
+// reason when the error tells it.
+func TestStoreUnavailable(t *testing.T) {
+	err := storeUnavailable("commit", sqliteError(t, true))
+	if !errors.Is(err, ledger.ErrStoreUnavailable) || !strings.Contains(err.Error(), "the database cannot be written") {
+		t.Errorf("read-only commit: %v", err)
+	}
+	err = storeUnavailable("commit", errors.New("something else"))
+	if !errors.Is(err, ledger.ErrStoreUnavailable) || err.Error() != "store unavailable: commit: something else" {
+		t.Errorf("unknown commit failure: %v", err)
 	}
 }

@@ -216,7 +216,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	start := time.Now()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%w: begin: %v", ledger.ErrStoreUnavailable, err)
+		return storeUnavailable("begin", err)
 	}
 	tx := newTxn(sqlTx, w.dialect, w.stmts)
 	fail := func(err error) error {
@@ -244,7 +244,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		return fail(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("%w: commit: %v", ledger.ErrStoreUnavailable, err)
+		return storeUnavailable("commit", err)
 	}
 	w.commits.Add(1)
 	w.ops.Add(int64(len(batch)))

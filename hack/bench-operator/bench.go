@@ -76,7 +76,10 @@ func (b *bench) run(ctx context.Context) (res results, err error) {
 		}
 	}()
 
-	logf("building the manager and starting kube-apiserver and etcd (working directory %s)", b.dir)
+	if _, err := os.Stat(b.opts.engineBin); err != nil {
+		return res, fmt.Errorf("the points engine binary: %w (make bench-operator builds it)", err)
+	}
+	logf("starting kube-apiserver and etcd (working directory %s)", b.dir)
 	// The bench's own client-go logs (watch restarts, throttling) go to a file.
 	clientLog, err := os.Create(filepath.Join(b.dir, "bench-client.log"))
 	if err != nil {

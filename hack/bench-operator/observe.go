@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -189,10 +188,9 @@ func (o *observer) record(m map[string]stamped, key, value string, now time.Time
 // watchAll starts informers for every kind the bench observes or stands in for.
 func (b *bench) watchAll(ctx context.Context) error {
 	c, err := cache.New(b.cfg, cache.Options{Scheme: b.scheme, ByObject: map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}:         {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
-		&coordinationv1.Lease{}:     {Label: labelSelector(report.LabelReport, "true")},
-		&corev1.Secret{}:            {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
-		&loyaltyv1alpha1.Campaign{}: {},
+		&corev1.ConfigMap{}:     {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
+		&coordinationv1.Lease{}: {Label: labelSelector(report.LabelReport, "true")},
+		&corev1.Secret{}:        {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
 	}})
 	if err != nil {
 		return fmt.Errorf("creating the bench's cache: %w", err)
@@ -222,6 +220,7 @@ func (b *bench) watchAll(ctx context.Context) error {
 			AddFunc:    b.kubelet.enqueue,
 			UpdateFunc: func(_, obj any) { b.kubelet.enqueue(obj) },
 		}},
+		// Secrets only for the real engines' API keys, read from the cache.
 		{&corev1.Secret{}, toolscache.ResourceEventHandlerFuncs{}},
 	}
 	for _, h := range handlers {
@@ -248,11 +247,8 @@ func labelSelector(key, value string) labels.Selector {
 	return labels.SelectorFromSet(labels.Set{key: value})
 }
 
-// objectKeyOf is the informer key of obj.
+// objectKeyOf is the informer key of obj: namespace/name.
 func objectKeyOf(obj any) (string, bool) {
 	key, err := toolscache.MetaNamespaceKeyFunc(obj)
-	if err != nil || strings.TrimSpace(key) == "" {
-		return "", false
-	}
-	return key, true
+	return key, err == nil && key != ""
 }

@@ -258,6 +258,10 @@ func watchConfig(ctx context.Context, o options, h *config.Holder) (kubernetes.I
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes credentials: %w", err)
 	}
+	// client-go's default of 5 requests/s would hold a report back behind
+	// the one before it when snapshots change in quick succession; the
+	// engine only writes when what it reports changes.
+	cfg.QPS, cfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

@@ -350,8 +350,18 @@ func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
 // processDue releases pending points and expires lots every interval, and
 // the balances of inactive members when the snapshot in effect says so.
 func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
+	var lastTierPass time.Time
 	every(ctx, interval, func() {
-		res, err := l.ProcessDue(ctx, dueOptions(h.Current())) // zero Now: the store's clock
+		opts := dueOptions(h.Current())
+		// Tiers change on earning; the pass over every member above the
+		// entry tier only finds lapsed qualifications, whose grace periods
+		// are days long, so it runs once a tierPassInterval.
+		if time.Since(lastTierPass) < tierPassInterval {
+			opts.Tiers = nil
+		} else if opts.Tiers != nil {
+			lastTierPass = time.Now()
+		}
+		res, err := l.ProcessDue(ctx, opts) // zero Now: the store's clock
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("processing due lots", "error", err.Error())
@@ -367,6 +377,9 @@ func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpa
 		}
 	})
 }
+
+// tierPassInterval spaces the due job's passes over members' tiers.
+const tierPassInterval = time.Minute
 
 // dueOptions takes the inactivity expiry and the tiers (re-evaluated, with
 // downgrades after their grace period) from the snapshot; without a

@@ -233,6 +233,12 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		var wg sync.WaitGroup
 		for i, id := range ids {
 			wg.Go(func() {
+				// A read decides first: most passes change nothing, and
+				// a write takes the member's lock and a group-commit slot.
+				if write, err := s.tierPassWrites(ctx, id, tiers, now); err != nil || !write {
+					errs[i] = err
+					return
+				}
 				results[i], errs[i] = s.EvaluateTier(ctx, ledger.TierRequest{MemberID: id, Tiers: tiers, Now: now, AllowDowngrade: true})
 			})
 		}
@@ -254,4 +260,37 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		}
 		after = ids[len(ids)-1]
 	}
+}
+
+// QualificationRefresh is how stale a member's recorded last qualification
+// for a tier may grow while they keep qualifying before a due pass records
+// it again. Grace periods count from the recorded time, so a downgrade may
+// come up to this much (plus one pass) before the grace period measured
+// from the exact lapse would end.
+const QualificationRefresh = 10 * time.Minute
+
+// tierPassWrites reports whether the due pass must write the member's tier:
+// a change, or a qualification to record because the recorded one is older
+// than QualificationRefresh.
+func (s *Store) tierPassWrites(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (bool, error) {
+	st, err := s.TierStatus(ctx, memberID, tiers, now)
+	if err != nil {
+		return false, err
+	}
+	snap := &config.Snapshot{Tiers: tiers}
+	d := rules.EvaluateTier(snap, st.Input, now)
+	if d.Change != rules.TierUnchanged {
+		return true, nil
+	}
+	for _, name := range d.Qualified {
+		for _, t := range tiers {
+			if t.Name != name || t.Rank == 0 {
+				continue
+			}
+			if last, ok := st.Input.LastQualifiedAt[name]; !ok || now.Sub(last) >= QualificationRefresh {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

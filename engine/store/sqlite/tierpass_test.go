@@ -1,0 +1,70 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
+)
+
+// A due pass reads a member's tier first and writes only a change or a
+// qualification older than sqlstore.QualificationRefresh: a quiet ledger
+// is not rewritten every few seconds.
+func TestTierPassWritesOnlyWhatChanged(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	clock := now
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	window := config.MustDuration("365d")
+	tiers := []config.Tier{
+		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(0)), Period: config.PeriodRollingWindow, Window: &window}},
+		{Name: "silver", Rank: 1, DowngradeGracePeriod: config.MustDuration("30d"),
+			Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(100)), Period: config.PeriodRollingWindow, Window: &window}},
+	}
+	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e", MemberID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "ev", Points: 150, OccurredAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.EvaluateTier(ctx, ledger.TierRequest{MemberID: "m", Tiers: tiers, Now: now}); err != nil || r.Decision.Tier != "silver" {
+		t.Fatalf("upgrade: %+v, %v", r, err)
+	}
+	pass := func(at time.Time) int64 {
+		t.Helper()
+		clock = at
+		before := s.Stats().Ops
+		if _, err := s.ProcessDue(ctx, ledger.DueOptions{Now: at, Tiers: tiers}); err != nil {
+			t.Fatal(err)
+		}
+		return s.Stats().Ops - before
+	}
+	if n := pass(now.Add(time.Minute)); n != 0 {
+		t.Errorf("a pass a minute after the upgrade wrote %d times, want 0", n)
+	}
+	if n := pass(now.Add(sqlstore.QualificationRefresh + time.Minute)); n != 1 {
+		t.Errorf("a pass after the refresh period wrote %d times, want 1 (the qualification)", n)
+	}
+	if n := pass(now.Add(sqlstore.QualificationRefresh + 2*time.Minute)); n != 0 {
+		t.Errorf("the pass after that wrote %d times, want 0", n)
+	}
+	// A year on the points have left the window; after the grace period
+	// the member is downgraded.
+	if n := pass(now.AddDate(1, 1, 0)); n != 1 {
+		t.Errorf("the pass after the grace period wrote %d times, want 1 (the downgrade)", n)
+	}
+	if v, err := s.Member(ctx, "m", clock); err != nil || v.Tier != "bronze" {
+		t.Errorf("after the grace period: tier %q, %v; want bronze", v.Tier, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

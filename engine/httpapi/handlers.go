@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -361,25 +362,51 @@ func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult, tier
 		}
 		lifetime[res.MemberID] = max(lifetime[res.MemberID], res.Balance.LifetimeEarned)
 	}
+	var candidates []string
 	for _, id := range members {
 		if tier, known := tiers[id]; known && !rules.MayUpgrade(snap, tier, lifetime[id]) {
 			continue
 		}
-		// A read decides first: most earns change no tier, and the write
-		// below takes the member's lock and a group-commit slot.
-		now := s.now()
-		st, err := s.ledger.TierStatus(r.Context(), id, snap.Tiers, now)
+		candidates = append(candidates, id)
+	}
+	// Members are evaluated side by side: each is a few reads and maybe a
+	// write, and the writes share a group commit.
+	errs := make([]error, len(candidates))
+	sem := make(chan struct{}, maxTierEvaluations)
+	var wg sync.WaitGroup
+	for i, id := range candidates {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = s.upgradeTier(r.Context(), snap, id)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return err
-		}
-		if rules.EvaluateTier(snap, st.Input, now).Change != rules.TierUpgrade {
-			continue
-		}
-		if _, err := s.ledger.EvaluateTier(r.Context(), ledger.TierRequest{MemberID: id, Tiers: snap.Tiers, Now: now}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// maxTierEvaluations bounds the members a request evaluates at once.
+const maxTierEvaluations = 16
+
+// upgradeTier upgrades the member if they qualify for a higher tier. A read
+// decides first: most earns change no tier, and the write takes the
+// member's lock and a group-commit slot.
+func (s *Server) upgradeTier(ctx context.Context, snap *config.Snapshot, memberID string) error {
+	now := s.now()
+	st, err := s.ledger.TierStatus(ctx, memberID, snap.Tiers, now)
+	if err != nil {
+		return err
+	}
+	if rules.EvaluateTier(snap, st.Input, now).Change != rules.TierUpgrade {
+		return nil
+	}
+	_, err = s.ledger.EvaluateTier(ctx, ledger.TierRequest{MemberID: memberID, Tiers: snap.Tiers, Now: now})
+	return err
 }
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {

@@ -699,18 +699,20 @@ func (t *txn) flushLotsEvents(ctx context.Context) error {
 // flushAll writes every buffered row and balance.
 func (t *txn) flushAll(ctx context.Context) error {
 	t.flushes++
-	if err := t.flushGrants(ctx); err != nil {
-		return err
-	}
 	if t.d.Arrays {
-		return t.flushAllArrays(ctx)
-	}
-	for _, f := range []func(context.Context) error{t.flushEvents, t.flushLots, t.flushEntries, t.flushKeys, t.flushBalances} {
-		if err := f(ctx); err != nil {
+		if err := t.flushAllArrays(ctx); err != nil {
 			return err
 		}
+	} else {
+		for _, f := range []func(context.Context) error{t.flushEvents, t.flushLots, t.flushEntries, t.flushKeys, t.flushBalances} {
+			if err := f(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+	// Campaign spend rows are shared by every writer: they are written
+	// last, so that their locks are held for the commit only.
+	return t.flushGrants(ctx)
 }
 
 // noExpiry stands for a NULL expiry in arrays.

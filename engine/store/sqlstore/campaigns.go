@@ -135,7 +135,17 @@ func (t *txn) flushGrants(ctx context.Context) error {
 	}
 	// In name order, like the locks taken in prefetch.
 	slices.Sort(names)
-	for _, name := range slices.Compact(names) {
+	names = slices.Compact(names)
+	if t.d.Arrays {
+		added, err := t.addSpendArrays(ctx, names)
+		if err != nil {
+			return err
+		}
+		for _, name := range added {
+			delete(t.spendDelta, name)
+		}
+	}
+	for _, name := range names {
 		if g, ok := t.campaigns[name]; ok && g.dirty {
 			if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE campaign_spend SET granted = ? WHERE campaign = ?`), g.granted, name); err != nil {
 				return fmt.Errorf("update spend of campaign %s: %w", name, err)
@@ -151,6 +161,35 @@ func (t *txn) flushGrants(ctx context.Context) error {
 	}
 	clear(t.spendDelta)
 	return t.flushMemberCampaigns(ctx)
+}
+
+// spendAddSQL adds to campaigns' spend in one statement, in the order of
+// the names given (sorted), so that writers lock the rows in one order.
+const spendAddSQL = `INSERT INTO campaign_spend (campaign, granted)
+	SELECT c, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d(c, n, i) ORDER BY i
+	ON CONFLICT (campaign) DO UPDATE SET granted = campaign_spend.granted + excluded.granted`
+
+// addSpendArrays adds the spend of the campaigns without a budget among
+// names (sorted) in one statement and returns the names it added; a
+// campaign whose locked row the batch changed is left to the caller.
+func (t *txn) addSpendArrays(ctx context.Context, names []string) ([]string, error) {
+	var cs []string
+	var ns []int64
+	for _, name := range names {
+		if g, ok := t.campaigns[name]; ok && g.dirty {
+			continue
+		}
+		if n := t.spendDelta[name]; n > 0 {
+			cs, ns = append(cs, name), append(ns, n)
+		}
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	if _, err := t.rawExec(ctx, spendAddSQL, cs, ns); err != nil {
+		return nil, fmt.Errorf("add to campaigns' spend: %w", err)
+	}
+	return cs, nil
 }
 
 // memberCampaignsUpsert writes members' grants with absolute values: they

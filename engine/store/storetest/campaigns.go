@@ -103,6 +103,22 @@ func ConcurrentBudget(t *testing.T, stores []ledger.Ledger) {
 	CheckInvariants(t, s)
 }
 
+// testConcurrentUncappedSpend: 64 members earn at once from a campaign
+// with neither budget nor cap, through every writer: its spend counts each
+// grant once.
+func testConcurrentUncappedSpend(t *testing.T, s ledger.Ledger) {
+	for i := range 64 {
+		enroll(t, s, key("m", i))
+	}
+	const attributed = 7
+	granted := grantRace(t, []ledger.Ledger{s}, func(i int) string { return key("m", i) }, 10, attributed, nil, nil)
+	wantGrants(t, granted, attributed, 64*attributed)
+	if spend, err := s.CampaignSpend(ctx); err != nil || spend["spring"] != 64*attributed {
+		t.Fatalf("campaign spend %v, %v; want spring: %d", spend, err, 64*attributed)
+	}
+	CheckInvariants(t, s)
+}
+
 // testConcurrentMemberCap: 64 earns of one member at once from a campaign
 // whose per-member cap covers fewer: exactly the cap is granted.
 func testConcurrentMemberCap(t *testing.T, s ledger.Ledger) {

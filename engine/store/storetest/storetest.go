@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Fingerprint", testFingerprint},
 		{"ConcurrentBudget", testConcurrentBudget},
 		{"ConcurrentMemberCap", testConcurrentMemberCap},
+		{"ConcurrentUncappedSpend", testConcurrentUncappedSpend},
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
 		{"Tiers", testTiers},
 		{"TierActivity", testTierActivity},

@@ -231,8 +231,13 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		results := make([]ledger.TierResult, len(ids))
 		errs := make([]error, len(ids))
 		var wg sync.WaitGroup
+		// A few members at a time: the pass is background work, and a
+		// burst of reads would hold up the requests being served.
+		sem := make(chan struct{}, tierPassParallelism)
 		for i, id := range ids {
+			sem <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-sem }()
 				// A read decides first: most passes change nothing, and
 				// a write takes the member's lock and a group-commit slot.
 				if write, err := s.tierPassWrites(ctx, id, tiers, now); err != nil || !write {
@@ -261,6 +266,9 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		after = ids[len(ids)-1]
 	}
 }
+
+// tierPassParallelism bounds the members a due pass evaluates at once.
+const tierPassParallelism = 4
 
 // QualificationRefresh is how stale a member's recorded last qualification
 // for a tier may grow while they keep qualifying before a due pass records

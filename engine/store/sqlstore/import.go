@@ -393,25 +393,9 @@ func (imp *importer) finish(ctx context.Context) error {
 			}
 		}
 	}
-	var problems []string
-	for _, c := range invariantChecks {
-		rows, err := imp.tx.QueryContext(ctx, c.query)
-		if err != nil {
-			return fmt.Errorf("check %q: %w", c.name, err)
-		}
-		for rows.Next() && len(problems) < 20 {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				rows.Close()
-				return fmt.Errorf("check %q: %w", c.name, err)
-			}
-			problems = append(problems, c.name+": "+p)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("check %q: %w", c.name, err)
-		}
+	problems, err := invariantProblems(ctx, imp.tx.QueryContext)
+	if err != nil {
+		return err
 	}
 	if len(problems) > 0 {
 		return &ledger.FieldError{Field: "(body)", Reason: "the records break the ledger's invariants, nothing was imported:\n" +

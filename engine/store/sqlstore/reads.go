@@ -134,30 +134,41 @@ var invariantChecks = []struct{ name, query string }{
 
 // CheckInvariants implements ledger.Ledger.
 func (s *Store) CheckInvariants(ctx context.Context) error {
+	problems, err := invariantProblems(ctx, s.cfg.ReadDB.QueryContext)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("ledger invariants violated:\n%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// invariantProblems runs every invariant check with query (on the read
+// pool, or in a transaction that has not committed yet) and returns the
+// first 20 violations found, each named by its check.
+func invariantProblems(ctx context.Context, query func(ctx context.Context, q string, args ...any) (*sql.Rows, error)) ([]string, error) {
 	var problems []string
 	for _, c := range invariantChecks {
-		rows, err := s.cfg.ReadDB.QueryContext(ctx, c.query)
+		rows, err := query(ctx, c.query)
 		if err != nil {
-			return fmt.Errorf("check %q: %w", c.name, err)
+			return nil, fmt.Errorf("check %q: %w", c.name, err)
 		}
 		for rows.Next() && len(problems) < 20 {
 			var p string
 			if err := rows.Scan(&p); err != nil {
 				rows.Close()
-				return fmt.Errorf("check %q: %w", c.name, err)
+				return nil, fmt.Errorf("check %q: %w", c.name, err)
 			}
 			problems = append(problems, c.name+": "+p)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return fmt.Errorf("check %q: %w", c.name, err)
+			return nil, fmt.Errorf("check %q: %w", c.name, err)
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("ledger invariants violated:\n%s", strings.Join(problems, "\n"))
-	}
-	return nil
+	return problems, nil
 }
 
 // Replay implements ledger.Ledger with one read of all the keys. A key being

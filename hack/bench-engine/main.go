@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/loyaltyops/loyalty-operator/hack/internal/benchinfo"
 )
 
 type options struct {
@@ -112,10 +114,10 @@ func main() {
 	if o.jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(map[string]any{"machine": machine(), "options": fmt.Sprintf("%+v", o), "stores": reports, "elapsed": time.Since(start).Round(time.Second).String()})
+		_ = enc.Encode(map[string]any{"machine": benchinfo.Machine(), "options": fmt.Sprintf("%+v", o), "stores": reports, "elapsed": time.Since(start).Round(time.Second).String()})
 	} else {
 		printTable(os.Stdout, reports, o)
-		fmt.Printf("\n%s; elapsed %s\n", machine(), time.Since(start).Round(time.Second))
+		fmt.Printf("\n%s; elapsed %s\n", benchinfo.Machine(), time.Since(start).Round(time.Second))
 	}
 	if failed {
 		os.Exit(1)
@@ -297,9 +299,9 @@ func printTable(w *os.File, reports []storeReport, o options) {
 			fmt.Fprintf(tw, "%s\t%s\t%.0f %s\t%.0f\t", r.Store, r.Scenario, r.MaxRate, r.Unit, target)
 			if h := r.Half; h != nil {
 				fmt.Fprintf(tw, "%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", h.Offered, h.Achieved, ms(h.P50), ms(h.P90), ms(h.P99), ms(h.Max),
-					h.Failed+h.Unsent, metOrMissed(r.MaxRate >= target), metOrMissed(h.P99 <= p99Target))
+					h.Failed+h.Unsent, benchinfo.MetOrMissed(r.MaxRate >= target), benchinfo.MetOrMissed(h.P99 <= p99Target))
 			} else {
-				fmt.Fprintf(tw, "\t\t\t\t\t\t\t%s\t\t\n", metOrMissed(r.MaxRate >= target))
+				fmt.Fprintf(tw, "\t\t\t\t\t\t\t%s\t\t\n", benchinfo.MetOrMissed(r.MaxRate >= target))
 			}
 		}
 	}
@@ -333,24 +335,3 @@ func cpuSeconds(who int) float64 {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-
-func metOrMissed(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "MISSED"
-}
-
-// machine describes where the numbers come from.
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}

@@ -23,6 +23,7 @@ import (
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/hack/internal/benchinfo"
 )
 
 type bench struct {
@@ -66,10 +67,10 @@ func newBench(o options) (*bench, error) {
 func (o options) objectsPerProgram() int { return 1 + o.tiers + 1 + o.campaigns }
 
 func (b *bench) run(ctx context.Context) (res results, err error) {
-	res = results{Machine: machine(), LoadBefore: loadAverage(), Programs: b.opts.programs, RealEngines: b.opts.engines,
+	res = results{Machine: benchinfo.Machine(), LoadBefore: benchinfo.LoadAverage(), Programs: b.opts.programs, RealEngines: b.opts.engines,
 		Objects: b.opts.programs * b.opts.objectsPerProgram()}
 	defer func() {
-		res.LoadAfter = loadAverage()
+		res.LoadAfter = benchinfo.LoadAverage()
 		res.Elapsed = time.Since(b.start).Round(time.Second).String()
 		if err != nil {
 			res.Error = err.Error()

@@ -27,11 +27,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/loyaltyops/loyalty-operator/hack/internal/benchinfo"
 )
 
 type options struct {
@@ -213,7 +213,7 @@ func printTable(r results) {
 	row("first create → every object Ready", secs(r.ReadySeconds), "", "")
 	row("operator writes until Ready", fmt.Sprint(r.SetupWrites), "", "")
 	row("manager CPU until Ready", secs(r.SetupManagerCPU), "", "")
-	row(fmt.Sprintf("operator writes in %s idle", secs(r.IdleSeconds)), fmt.Sprint(r.IdleWrites), "0", metOrMissed(r.IdleSeconds > 0 && r.IdleWrites == 0))
+	row(fmt.Sprintf("operator writes in %s idle", secs(r.IdleSeconds)), fmt.Sprint(r.IdleWrites), "0", benchinfo.MetOrMissed(r.IdleSeconds > 0 && r.IdleWrites == 0))
 	row("manager CPU while idle", secs(r.IdleManagerCPU), "", "")
 	row("manager peak RSS (VmHWM)", fmt.Sprintf("%.0f MiB", r.ManagerPeakRSSMiB), "", "")
 	row("manager RSS after idle", fmt.Sprintf("%.0f MiB", r.ManagerRSSMiB), "", "")
@@ -250,45 +250,12 @@ func p99Verdict(p *percentiles, goal time.Duration) string {
 	if p == nil {
 		return "not measured"
 	}
-	return metOrMissed(p.P99 <= float64(goal.Milliseconds()))
+	return benchinfo.MetOrMissed(p.P99 <= float64(goal.Milliseconds()))
 }
 
 func maxVerdict(p *percentiles, goal time.Duration) string {
 	if p == nil {
 		return "not measured"
 	}
-	return metOrMissed(p.Max <= float64(goal.Milliseconds()))
-}
-
-func metOrMissed(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "MISSED"
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// loadAverage is the 1, 5 and 15 minute load average: the machine is shared.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	fields := strings.Fields(string(data))
-	if len(fields) < 3 {
-		return "unknown"
-	}
-	return strings.Join(fields[:3], " ")
+	return benchinfo.MetOrMissed(p.Max <= float64(goal.Milliseconds()))
 }

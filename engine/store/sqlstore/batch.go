@@ -43,6 +43,13 @@ type txn struct {
 	grantLog []grantUndo
 	spendLog []spendUndo
 
+	// jobsPerMember counts the batch's jobs by member; lotCache holds the
+	// live lots of members with several (see lotcache.go).
+	jobsPerMember map[string]int
+	lotCache      map[lotKey][]*cachedLot
+	dirtyLots     []*cachedLot
+	lotLog        []lotUndo
+
 	newEvents  []eventRow
 	newLots    []lotRow
 	newEntries []entryRow
@@ -117,7 +124,7 @@ type opMark struct {
 	saved                              memberRow
 	events, lots, entries, keys, dirty int
 	writes, appends, flushes           int
-	grantLog, spendLog                 int
+	grantLog, spendLog, lotLog         int
 }
 
 type grantUndo struct {
@@ -135,7 +142,7 @@ func (t *txn) mark(memberID string) opMark {
 		member: t.members[memberID],
 		events: len(t.newEvents), lots: len(t.newLots), entries: len(t.newEntries), keys: len(t.newKeys),
 		dirty: len(t.dirty), writes: t.writes, appends: t.appends, flushes: t.flushes,
-		grantLog: len(t.grantLog), spendLog: len(t.spendLog),
+		grantLog: len(t.grantLog), spendLog: len(t.spendLog), lotLog: len(t.lotLog),
 	}
 	if m.member != nil {
 		m.saved = *m.member
@@ -192,6 +199,7 @@ func (t *txn) undo(m opMark) bool {
 		}
 	}
 	t.spendLog = t.spendLog[:m.spendLog]
+	t.undoLotTakes(m.lotLog)
 	return true
 }
 
@@ -686,6 +694,9 @@ func (t *txn) reserveSeqs(ctx context.Context, n int) error {
 // flushLotsEvents writes buffered lots and events, before a statement that
 // may read or update them.
 func (t *txn) flushLotsEvents(ctx context.Context) error {
+	if err := t.flushLotTakes(ctx); err != nil {
+		return err
+	}
 	if len(t.newEvents) == 0 && len(t.newLots) == 0 {
 		return nil
 	}
@@ -699,6 +710,9 @@ func (t *txn) flushLotsEvents(ctx context.Context) error {
 // flushAll writes every buffered row and balance.
 func (t *txn) flushAll(ctx context.Context) error {
 	t.flushes++
+	if err := t.flushLotTakes(ctx); err != nil {
+		return err
+	}
 	if t.d.Arrays {
 		if err := t.flushAllArrays(ctx); err != nil {
 			return err

@@ -226,7 +226,18 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	if err := tx.prefetch(ctx, batch); err != nil {
 		return fail(err)
 	}
+	tx.jobsPerMember = make(map[string]int, len(batch))
+	for _, j := range batch {
+		tx.jobsPerMember[j.memberID]++
+	}
 	for i, j := range batch {
+		// The previous member's lots are written before the next member's
+		// operation, so that a failure of that one undoes only its own.
+		if i > 0 && batch[i-1].memberID != j.memberID {
+			if err := tx.flushLotTakes(ctx); err != nil {
+				return fail(err)
+			}
+		}
 		tx.remaining = len(batch) - i
 		m := tx.mark(j.memberID)
 		val, raw, err := j.apply(ctx, tx)

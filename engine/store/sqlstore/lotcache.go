@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+)
+
+// A member redeemed from several times in one batch (a hot member) would
+// update the same lot rows once per operation; on PostgreSQL each update of
+// a row already updated in the transaction costs more than the last. So a
+// member with more than one job in the batch has their live lots of a state
+// read once, consumed in memory, and each changed lot written once: before
+// the next statement of the batch (which may read lots) or at its end.
+
+type lotKey struct{ member, state string }
+
+type cachedLot struct {
+	id        int64
+	eventID   string
+	remaining int64
+	dirty     bool
+}
+
+type lotUndo struct {
+	lot   *cachedLot
+	saved cachedLot
+}
+
+// cachedLots returns the member's live lots in the state, in consumption
+// order, reading them when they are not cached.
+func (t *txn) cachedLots(ctx context.Context, memberID, state string) ([]*cachedLot, error) {
+	k := lotKey{memberID, state}
+	if lots, ok := t.lotCache[k]; ok {
+		return lots, nil
+	}
+	rows, err := t.query(ctx, `SELECT id, event_id, remaining FROM lots WHERE member_id = ? AND state = ? AND remaining > 0
+		ORDER BY (expires_at IS NULL), expires_at, id`, memberID, state)
+	if err != nil {
+		return nil, fmt.Errorf("read lots: %w", err)
+	}
+	defer rows.Close()
+	var lots []*cachedLot
+	for rows.Next() {
+		l := &cachedLot{}
+		if err := rows.Scan(&l.id, &l.eventID, &l.remaining); err != nil {
+			return nil, t.fail(fmt.Errorf("read lots: %w", err))
+		}
+		lots = append(lots, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail(fmt.Errorf("read lots: %w", err))
+	}
+	if t.lotCache == nil {
+		t.lotCache = map[lotKey][]*cachedLot{}
+	}
+	t.lotCache[k] = lots
+	return lots, nil
+}
+
+// takeCachedLots is takeLots on the cached lots.
+func (t *txn) takeCachedLots(ctx context.Context, memberID, state, eventID string, want int64) (int64, error) {
+	lots, err := t.cachedLots(ctx, memberID, state)
+	if err != nil {
+		return 0, err
+	}
+	var taken int64
+	for _, l := range lots {
+		if taken == want {
+			break
+		}
+		if l.remaining == 0 || (eventID != "" && l.eventID != eventID) {
+			continue
+		}
+		n := min(l.remaining, want-taken)
+		t.lotLog = append(t.lotLog, lotUndo{lot: l, saved: *l})
+		if !l.dirty {
+			l.dirty = true
+			t.dirtyLots = append(t.dirtyLots, l)
+		}
+		l.remaining -= n
+		taken += n
+	}
+	return taken, nil
+}
+
+// flushLotTakes writes the cached lots that changed and forgets the cache:
+// the statement about to run may read or change lots.
+func (t *txn) flushLotTakes(ctx context.Context) error {
+	clear(t.lotCache)
+	if len(t.dirtyLots) == 0 {
+		return nil
+	}
+	t.flushes++
+	ids := make([]int64, len(t.dirtyLots))
+	remaining := make([]int64, len(t.dirtyLots))
+	for i, l := range t.dirtyLots {
+		ids[i], remaining[i] = l.id, l.remaining
+		l.dirty = false
+	}
+	t.dirtyLots = t.dirtyLots[:0]
+	t.lotLog = t.lotLog[:0] // written: only a rollback undoes them now
+	t.writes++
+	if t.d.Arrays {
+		if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining
+			FROM unnest($1::bigint[], $2::bigint[]) AS u(id, remaining) WHERE lots.id = u.id`, ids, remaining); err != nil {
+			return t.fail(fmt.Errorf("consume lots: %w", err))
+		}
+		return nil
+	}
+	for i, id := range ids {
+		if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE lots SET remaining = ? WHERE id = ?`), remaining[i], id); err != nil {
+			return t.fail(fmt.Errorf("consume lot: %w", err))
+		}
+	}
+	return nil
+}
+
+// undoLotTakes puts back what the cached lots gave since mark.
+func (t *txn) undoLotTakes(mark int) {
+	for i := len(t.lotLog) - 1; i >= mark; i-- {
+		u := t.lotLog[i]
+		*u.lot = u.saved
+	}
+	t.lotLog = t.lotLog[:mark]
+	// Lots no longer changed need no write.
+	kept := t.dirtyLots[:0]
+	for _, l := range t.dirtyLots {
+		if l.dirty {
+			kept = append(kept, l)
+		}
+	}
+	t.dirtyLots = kept
+}

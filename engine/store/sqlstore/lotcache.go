@@ -33,22 +33,13 @@ func (t *txn) cachedLots(ctx context.Context, memberID, state string) ([]*cached
 	if lots, ok := t.lotCache[k]; ok {
 		return lots, nil
 	}
-	rows, err := t.query(ctx, `SELECT id, event_id, remaining FROM lots WHERE member_id = ? AND state = ? AND remaining > 0
-		ORDER BY (expires_at IS NULL), expires_at, id`, memberID, state)
+	read, err := lotsWhere(ctx, t, `member_id = ? AND state = ? AND remaining > 0 ORDER BY (expires_at IS NULL), expires_at, id`, memberID, state)
 	if err != nil {
-		return nil, fmt.Errorf("read lots: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var lots []*cachedLot
-	for rows.Next() {
-		l := &cachedLot{}
-		if err := rows.Scan(&l.id, &l.eventID, &l.remaining); err != nil {
-			return nil, t.fail(fmt.Errorf("read lots: %w", err))
-		}
-		lots = append(lots, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.fail(fmt.Errorf("read lots: %w", err))
+	lots := make([]*cachedLot, len(read))
+	for i, l := range read {
+		lots[i] = &cachedLot{id: l.id, eventID: l.eventID, remaining: l.remaining}
 	}
 	if t.lotCache == nil {
 		t.lotCache = map[lotKey][]*cachedLot{}

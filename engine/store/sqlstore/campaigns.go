@@ -124,72 +124,53 @@ func (t *txn) memberCampaign(ctx context.Context, memberID, name string) (*grant
 // flushGrants writes the batch's changed grant rows and adds the spend of
 // the campaigns without a budget.
 func (t *txn) flushGrants(ctx context.Context) error {
-	names := make([]string, 0, len(t.campaigns))
-	for name, g := range t.campaigns {
-		if g.dirty {
-			names = append(names, name)
-		}
-	}
-	for name := range t.spendDelta {
-		names = append(names, name)
-	}
-	// In name order, like the locks taken in prefetch.
-	slices.Sort(names)
-	names = slices.Compact(names)
-	if t.d.Arrays {
-		added, err := t.addSpendArrays(ctx, names)
-		if err != nil {
-			return err
-		}
-		for _, name := range added {
-			delete(t.spendDelta, name)
-		}
-	}
-	for _, name := range names {
-		if g, ok := t.campaigns[name]; ok && g.dirty {
+	// Budgeted campaigns' rows were locked in prefetch: their new totals.
+	for _, name := range slices.Sorted(maps.Keys(t.campaigns)) {
+		if g := t.campaigns[name]; g.dirty {
 			if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE campaign_spend SET granted = ? WHERE campaign = ?`), g.granted, name); err != nil {
 				return fmt.Errorf("update spend of campaign %s: %w", name, err)
 			}
 			g.dirty = false
 		}
-		if n := t.spendDelta[name]; n > 0 {
-			if _, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO campaign_spend (campaign, granted) VALUES (?, ?)
-				ON CONFLICT (campaign) DO UPDATE SET granted = campaign_spend.granted + excluded.granted`), name, n); err != nil {
-				return fmt.Errorf("add to spend of campaign %s: %w", name, err)
-			}
-		}
+	}
+	if err := t.flushSpend(ctx); err != nil {
+		return err
 	}
 	clear(t.spendDelta)
 	return t.flushMemberCampaigns(ctx)
 }
 
-// spendAddSQL adds to campaigns' spend in one statement, in the order of
-// the names given (sorted), so that writers lock the rows in one order.
-const spendAddSQL = `INSERT INTO campaign_spend (campaign, granted)
-	SELECT c, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d(c, n, i) ORDER BY i
+// spendAdd adds to campaigns' spend; the rows it locks are shared by every
+// writer, so they are taken in name order.
+const spendAdd = `INSERT INTO campaign_spend (campaign, granted) %s
 	ON CONFLICT (campaign) DO UPDATE SET granted = campaign_spend.granted + excluded.granted`
 
-// addSpendArrays adds the spend of the campaigns without a budget among
-// names (sorted) in one statement and returns the names it added; a
-// campaign whose locked row the batch changed is left to the caller.
-func (t *txn) addSpendArrays(ctx context.Context, names []string) ([]string, error) {
-	var cs []string
-	var ns []int64
+// flushSpend adds what the campaigns without a budget granted in the batch,
+// in one statement where the dialect has arrays.
+func (t *txn) flushSpend(ctx context.Context) error {
+	names := slices.Sorted(maps.Keys(t.spendDelta))
+	names = slices.DeleteFunc(names, func(name string) bool { return t.spendDelta[name] <= 0 })
+	if len(names) == 0 {
+		return nil
+	}
+	if t.d.Arrays {
+		granted := make([]int64, len(names))
+		for i, name := range names {
+			granted[i] = t.spendDelta[name]
+		}
+		q := fmt.Sprintf(spendAdd, `SELECT c, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d(c, n, i) ORDER BY i`)
+		if _, err := t.rawExec(ctx, q, names, granted); err != nil {
+			return fmt.Errorf("add to campaigns' spend: %w", err)
+		}
+		return nil
+	}
+	q := t.d.rebind(fmt.Sprintf(spendAdd, `VALUES (?, ?)`))
 	for _, name := range names {
-		if g, ok := t.campaigns[name]; ok && g.dirty {
-			continue
-		}
-		if n := t.spendDelta[name]; n > 0 {
-			cs, ns = append(cs, name), append(ns, n)
+		if _, err := t.rawExec(ctx, q, name, t.spendDelta[name]); err != nil {
+			return fmt.Errorf("add to spend of campaign %s: %w", name, err)
 		}
 	}
-	if len(cs) == 0 {
-		return nil, nil
-	}
-	if _, err := t.rawExec(ctx, spendAddSQL, cs, ns); err != nil {
-		return nil, fmt.Errorf("add to campaigns' spend: %w", err)
-	}
-	return cs, nil
+	return nil
 }
 
 // memberCampaignsUpsert writes members' grants with absolute values: they

@@ -23,7 +23,6 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
-	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 )
 
 // The chaos tests take the engine's store away under load and check that the
@@ -394,19 +393,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	bin := buildEngine(t)
 	dir := engineDir(t, testSnapshot)
 	e := startEngineWith(t, bin, dir, "--config-file="+filepath.Join(dir, "snapshot.json"), "--store=postgres", "--postgres-url="+pg.url())
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("engine log:\n%s", e.logText())
-		}
-	})
-	client := &http.Client{Timeout: 30 * time.Second}
-	const members = 6
-	enrollMembers(t, client, e.base, members)
-
-	load := &earnLoad{t: t, client: client, base: e.base, members: members}
-	load.start(4)
-	defer load.finish()
-	waitFor(t, 20*time.Second, "100 acknowledged earns before the crash", func() bool { return load.acked.Load() >= 100 })
+	client, load := underLoad(t, e, "100 acknowledged earns before the crash")
 
 	pg.crash(t)
 	ackedAtCrash := load.acked.Load()
@@ -450,6 +437,27 @@ func TestChaosPostgresRestart(t *testing.T) {
 	}
 }
 
+// underLoad enrolls members into the engine and keeps four clients earning
+// for them until the load is finished (at the latest when the test ends); it returns once 100 earns were
+// acknowledged (what, in a failure). The engine's log is shown if the test
+// fails.
+func underLoad(t *testing.T, e *engine, what string) (*http.Client, *earnLoad) {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("engine log:\n%s", e.logText())
+		}
+	})
+	client := &http.Client{Timeout: 30 * time.Second}
+	const members = 6
+	enrollMembers(t, client, e.base, members)
+	load := &earnLoad{t: t, client: client, base: e.base, members: members}
+	load.start(4)
+	t.Cleanup(load.finish) // idempotent: tests finish it themselves before checking
+	waitFor(t, 20*time.Second, what, func() bool { return load.acked.Load() >= 100 })
+	return client, load
+}
+
 // faultSQLite runs the embedded store under load, applies a fault that stops
 // the database from being written, and checks that writes fail loudly (503
 // problems with Retry-After, an error logged) while reads keep working, that
@@ -459,19 +467,7 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	bin := buildEngine(t)
 	dir := engineDir(t, testSnapshot)
 	e := startEngine(t, bin, dir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("engine log:\n%s", e.logText())
-		}
-	})
-	client := &http.Client{Timeout: 30 * time.Second}
-	const members = 6
-	enrollMembers(t, client, e.base, members)
-
-	load := &earnLoad{t: t, client: client, base: e.base, members: members}
-	load.start(4)
-	defer load.finish()
-	waitFor(t, 20*time.Second, "100 acknowledged earns before the fault", func() bool { return load.acked.Load() >= 100 })
+	client, load := underLoad(t, e, "100 acknowledged earns before the fault")
 
 	if err := apply(e, dir); err != nil {
 		t.Fatal(err)
@@ -503,25 +499,8 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	t.Logf("%d earns refused during the fault, %d acknowledged in all", load.refusal.Load(), load.acked.Load())
 	load.verify(t, e.base)
 
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-e.exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("engine did not stop after SIGTERM")
-	}
-	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "ledger.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.CheckInvariants(context.Background()); err != nil {
-		t.Errorf("invariants after the fault: %v", err)
-	}
+	e.stop(t, 20*time.Second)
+	checkSQLite(t, dir, "after the fault")
 }
 
 // TestChaosSQLiteDiskFull stands for a full disk by lowering the running

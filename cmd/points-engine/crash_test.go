@@ -338,6 +338,17 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// SIGTERM drains and exits cleanly.
+	e.stop(t, 15*time.Second)
+	// The store's own invariant checker on the database the engine left.
+	checkSQLite(t, dir, "after crash and recovery")
+	if t.Failed() {
+		t.Logf("engine log:\n%s", e.logText())
+	}
+}
+
+// stop sends SIGTERM and waits for the engine to drain and exit cleanly.
+func (e *engine) stop(t *testing.T, within time.Duration) {
+	t.Helper()
 	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -346,20 +357,21 @@ func TestCrashRecovery(t *testing.T) {
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v\n%s", err, e.logText())
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(within):
 		t.Fatal("engine did not stop after SIGTERM")
 	}
+}
 
-	// The store's own invariant checker on the database the engine left.
+// checkSQLite runs the store's own invariant checker on the database an
+// engine left in dir.
+func checkSQLite(t *testing.T, dir, when string) {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "ledger.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	if err := store.CheckInvariants(context.Background()); err != nil {
-		t.Errorf("invariants after crash and recovery: %v", err)
-	}
-	if t.Failed() {
-		t.Logf("engine log:\n%s", e.logText())
+		t.Errorf("invariants %s: %v", when, err)
 	}
 }

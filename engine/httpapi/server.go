@@ -20,6 +20,7 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
@@ -154,6 +155,19 @@ func (s *Server) handle(pattern string, scope auth.Scope, maxBody int64, h handl
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		if a, ok := body.(jsonenc.Appender); ok {
+			// Earn results encode themselves, as json.Encoder would.
+			buf := jsonenc.GetBuffer()
+			out, err := a.AppendJSON((*buf)[:0])
+			*buf = out
+			if err == nil {
+				w.WriteHeader(status)
+				_, _ = w.Write(append(out, '\n'))
+				jsonenc.PutBuffer(buf)
+				return
+			}
+			jsonenc.PutBuffer(buf)
+		}
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(body)
 	}))

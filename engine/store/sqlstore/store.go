@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
@@ -162,19 +163,23 @@ func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint 
 				if storedHash != hash {
 					return nil, nil, ledger.ErrIdempotencyReuse
 				}
-				return nil, []byte(stored), errReplay
+				result, err := loadResult(stored)
+				if err != nil {
+					return nil, nil, fmt.Errorf("idempotency key %q: %w", key, err)
+				}
+				return nil, result, errReplay
 			}
 		}
 		val, err := apply(ctx, tx)
 		if err != nil {
 			return nil, nil, err
 		}
-		out, err := json.Marshal(val)
+		out, err := jsonenc.Marshal(val)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode result: %w", err)
 		}
 		if claimFirst {
-			if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, string(out), key); err != nil {
+			if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, storedResult(out), key); err != nil {
 				return nil, nil, fmt.Errorf("store idempotency result: %w", err)
 			}
 			tx.keys[key] = idemRecord{hash: hash, result: out}

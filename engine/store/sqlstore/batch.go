@@ -422,7 +422,11 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 				if err := rows.Scan(&k, &h, &r); err != nil {
 					return err
 				}
-				t.keys[k] = idemRecord{hash: h, result: []byte(r)}
+				result, err := loadResult(r)
+				if err != nil {
+					return fmt.Errorf("key %q: %w", k, err)
+				}
+				t.keys[k] = idemRecord{hash: h, result: result}
 				return nil
 			})
 		if err != nil {
@@ -474,7 +478,11 @@ func (t *txn) prefetchArrays(ctx context.Context, keys, evMembers, evIDs []strin
 		}
 		switch kind {
 		case 0:
-			t.keys[a] = idemRecord{hash: b, result: []byte(c)}
+			result, err := loadResult(c)
+			if err != nil {
+				return t.fail(fmt.Errorf("read idempotency key %q: %w", a, err))
+			}
+			t.keys[a] = idemRecord{hash: b, result: result}
 		case 1:
 			t.events[eventKey{a, b}] = true
 		case 2:
@@ -838,7 +846,7 @@ func (t *txn) flushKeys(ctx context.Context) error {
 	t.newKeys = rows[:0]
 	for _, row := range rows {
 		if _, err := t.rawExec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
-			row.key, row.op, row.hash, string(row.result), row.createdAt); err != nil {
+			row.key, row.op, row.hash, storedResult(row.result), row.createdAt); err != nil {
 			return fmt.Errorf("store idempotency key: %w", err)
 		}
 	}
@@ -942,7 +950,7 @@ func (t *txn) keyArrays() []any {
 	k, o, h, r := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	c := make([]int64, n)
 	for i, row := range rows {
-		k[i], o[i], h[i], r[i], c[i] = row.key, row.op, row.hash, string(row.result), row.createdAt
+		k[i], o[i], h[i], r[i], c[i] = row.key, row.op, row.hash, storedResult(row.result), row.createdAt
 	}
 	return []any{k, o, h, r, c}
 }

@@ -254,9 +254,16 @@ var exportScanners = map[string]func(*sql.Rows) (any, error){
 	ledger.RecordIdempotencyKey: func(rows *sql.Rows) (any, error) {
 		r := idempotencyKeyRecord{Type: ledger.RecordIdempotencyKey}
 		var created int64
-		err := rows.Scan(&r.Key, &r.Op, &r.RequestHash, &r.Result, &created)
-		r.CreatedAt = fromMicros(created)
-		return r, err
+		var stored string
+		if err := rows.Scan(&r.Key, &r.Op, &r.RequestHash, &stored, &created); err != nil {
+			return nil, err
+		}
+		result, err := loadResult(stored)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency key %q: %w", r.Key, err)
+		}
+		r.Result, r.CreatedAt = string(result), fromMicros(created)
+		return r, nil
 	},
 }
 

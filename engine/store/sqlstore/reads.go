@@ -210,7 +210,11 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) ([]led
 		if q.Key == "" || !ok || st.result == "" {
 			continue
 		}
-		out[i] = ledger.ReplayAnswer{Found: true, Op: ledger.Op(st.op), Result: json.RawMessage(st.result)}
+		result, err := loadResult(st.result)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency key %q: %w", q.Key, err)
+		}
+		out[i] = ledger.ReplayAnswer{Found: true, Op: ledger.Op(st.op), Result: json.RawMessage(result)}
 		if st.hash != q.Fingerprint {
 			out[i] = ledger.ReplayAnswer{Found: true, Op: ledger.Op(st.op), Err: fmt.Errorf("key %q: %w", q.Key, ledger.ErrIdempotencyReuse)}
 		}

@@ -1,13 +1,17 @@
 package storetest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 func testEnroll(t *testing.T, s ledger.Ledger) {
@@ -525,4 +529,60 @@ func testHistory(t *testing.T, s ledger.Ledger) {
 		_, err := s.History(ctx, tc.q)
 		wantErr(t, tc.name, err, tc.err, tc.field)
 	}
+}
+
+// testLargeResultReplay replays an earn whose result is large (an
+// explanation listing many campaigns, which the store keeps compressed)
+// through each path a replay takes: a single earn, a batch, and the
+// read-side lookup, each answering the original result.
+func testLargeResultReplay(t *testing.T, s ledger.Ledger) {
+	enroll(t, s, "m1")
+	req := ledger.EarnRequest{IdempotencyKey: "large", Fingerprint: "fp-large", MemberID: "m1", EventID: "o1", Points: 110,
+		Campaigns: []ledger.CampaignBonus{{Campaign: "spring", Attributed: 10}}, Explanation: largeExplanation("spring", 100, 10)}
+	res := earn(t, s, req)
+	want, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 4096 {
+		t.Fatalf("result is only %d bytes; the test wants a large one", len(want))
+	}
+	same := func(path string, got ledger.EarnResult) {
+		t.Helper()
+		if !got.Replayed {
+			t.Fatalf("%s: not a replay: %+v", path, got)
+		}
+		got.Replayed = false
+		if b, _ := json.Marshal(got); !bytes.Equal(b, want) {
+			t.Fatalf("%s replayed\n%s\nwant\n%s", path, b, want)
+		}
+	}
+	again, err := s.Earn(ctx, req)
+	wantErr(t, "replay", err, nil, "")
+	same("earn", again)
+	batch, err := s.EarnBatch(ctx, ledger.EarnBatchRequest{Events: []ledger.EarnRequest{req}})
+	if err != nil || len(batch.Items) != 1 || batch.Items[0].Result == nil {
+		t.Fatalf("batch replay: %+v %v", batch, err)
+	}
+	same("batch", *batch.Items[0].Result)
+	answers, err := s.Replay(ctx, []ledger.ReplayQuery{{Key: "large", Fingerprint: "fp-large"}})
+	if err != nil || len(answers) != 1 || !answers[0].Found {
+		t.Fatalf("replay lookup: %+v %v", answers, err)
+	}
+	if !bytes.Equal(answers[0].Result, want) {
+		t.Fatalf("replay lookup answered\n%s\nwant\n%s", answers[0].Result, want)
+	}
+}
+
+// largeExplanation is bonusExplanation followed by 40 campaigns that did
+// not apply, with names and messages that need escaping: a result of
+// several KB.
+func largeExplanation(campaign string, base, attributed int64) *rules.Explanation {
+	ex := bonusExplanation(campaign, base, attributed)
+	for i := range 40 {
+		ex.Campaigns = append(ex.Campaigns, rules.CampaignExplanation{
+			Name: key("summer-<&>", i), DisplayName: "Summer \u2028 é", Stacking: config.StackingStack, Priority: int32(i),
+			Reason: rules.ReasonOutsideWindow, Message: "the event is outside every window of the campaign"})
+	}
+	return ex
 }

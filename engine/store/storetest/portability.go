@@ -48,12 +48,17 @@ func richLedger(t *testing.T, s ledger.Ledger) {
 	if r := purchase(t, s, "bob", "p1", 2500, 25, p); r.Referral == nil {
 		t.Fatalf("bob's purchase did not convert: %+v", r)
 	}
-	// ann earns with a campaign bonus, twice, and reaches silver.
+	// ann earns with a campaign bonus, twice, and reaches silver; the
+	// second result is large, so the store keeps it compressed.
 	for _, ev := range []string{"o1", "o2"} {
+		ex := bonusExplanation("spring", 400, 30)
+		if ev == "o2" {
+			ex = largeExplanation("spring", 400, 30)
+		}
 		earn(t, s, ledger.EarnRequest{MemberID: "ann", EventID: ev, Points: 400, PurchaseAmount: 40000, Currency: "EUR", OccurredAt: t0,
 			ExpiresAt:   day(200),
 			Campaigns:   []ledger.CampaignBonus{{Campaign: "spring", Attributed: 30, Budget: ptr(int64(1000)), PerMemberCap: ptr(int64(50))}},
-			Explanation: bonusExplanation("spring", 400, 30)})
+			Explanation: ex})
 	}
 	if r, err := s.EvaluateTier(ctx, ledger.TierRequest{MemberID: "ann", Tiers: portabilityTiers, Now: t0}); err != nil || !r.Changed {
 		t.Fatalf("evaluate ann's tier: %+v %v", r, err)

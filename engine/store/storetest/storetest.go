@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Enroll", testEnroll},
 		{"Earn", testEarn},
 		{"EarnBatch", testEarnBatch},
+		{"LargeResultReplay", testLargeResultReplay},
 		{"Redeem", testRedeem},
 		{"IdempotencyScope", testIdempotencyScope},
 		{"PendingRelease", testPendingRelease},

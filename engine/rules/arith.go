@@ -13,7 +13,23 @@ import (
 
 var bigTen = big.NewInt(10)
 
-func pow10(n int) *big.Int { return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil) }
+func pow10(n int) *big.Int {
+	if n < len(powersOf10) {
+		return powersOf10[n]
+	}
+	return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil)
+}
+
+// powersOf10 are 10^0 … 10^255, read only: rounding after each of many
+// stacked multipliers needs a large power every time.
+var powersOf10 = func() []*big.Int {
+	p := make([]*big.Int, 256)
+	p[0] = big.NewInt(1)
+	for i := 1; i < len(p); i++ {
+		p[i] = new(big.Int).Mul(p[i-1], bigTen)
+	}
+	return p
+}()
 
 // scaled is num / 10^places.
 type scaled struct {
@@ -23,9 +39,15 @@ type scaled struct {
 
 func integer(n int64) scaled { return scaled{num: big.NewInt(n)} }
 
-// times multiplies by a Decimal exactly.
+// times multiplies by a Decimal exactly. The Decimal's trailing zeros are
+// dropped first (1.01 is 101/10^2, not 10100/10^4), so that a product of
+// many multipliers carries half the digits.
 func (a scaled) times(d config.Decimal) scaled {
-	return scaled{num: new(big.Int).Mul(a.num, big.NewInt(d.Units())), places: a.places + 4}
+	units, places := d.Units(), 4
+	for places > 0 && units != 0 && units%10 == 0 {
+		units, places = units/10, places-1
+	}
+	return scaled{num: new(big.Int).Mul(a.num, big.NewInt(units)), places: a.places + places}
 }
 
 // round rounds to whole points by mode: Floor, Nearest (half up) or Ceiling.

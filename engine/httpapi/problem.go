@@ -3,14 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -105,31 +102,13 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
 	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), unreachable(err):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// A cancelled request may still have been applied: the client retries with its key.
 		return unavailable("the ledger store is unavailable; retry with the same idempotency key", err)
 	}
 	internal := newProblem(http.StatusInternalServerError, "internal", "Internal error", "internal error; retry with the same idempotency key")
 	internal.cause = err
 	return internal
-}
-
-// unreachable is true for an error of a read that could not reach the
-// database (writes come marked ledger.ErrStoreUnavailable): a failed or lost
-// connection, or a PostgreSQL server refusing connections while it shuts
-// down or starts (SQLSTATE class 08, 57P01-57P03). The handlers have no
-// other network peer.
-func unreachable(err error) bool {
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	var pg interface{ SQLState() string }
-	if errors.As(err, &pg) {
-		state := pg.SQLState()
-		return strings.HasPrefix(state, "08") || state == "57P01" || state == "57P02" || state == "57P03"
-	}
-	return false
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {

@@ -9,19 +9,20 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
-// A read that cannot reach the database is a 503 with Retry-After, like a
-// write the store marked unavailable; other database errors stay 500.
+// A read the store marks unavailable (it could not reach the database) is
+// a 503 with Retry-After, like a write; other database errors stay 500.
 func TestProblemForUnreachableStore(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	cases := []struct {
 		err  error
 		want int
 	}{
-		{fmt.Errorf("read member m0: failed to connect: %w", refused), http.StatusServiceUnavailable},
-		{fmt.Errorf("read history of m0: %w", &pgconn.PgError{Code: "57P03"}), http.StatusServiceUnavailable},
-		{fmt.Errorf("read history of m0: %w", &pgconn.PgError{Code: "08006"}), http.StatusServiceUnavailable},
+		{fmt.Errorf("read member m0: %w: the database cannot be reached: %w", ledger.ErrStoreUnavailable, refused), http.StatusServiceUnavailable},
+		{fmt.Errorf("read history of m0: %w: the database cannot be reached: %w", ledger.ErrStoreUnavailable, &pgconn.PgError{Code: "57P03"}), http.StatusServiceUnavailable},
 		{fmt.Errorf("read member m0: %w", &pgconn.PgError{Code: "42P01"}), http.StatusInternalServerError},
 		{errors.New("read member m0: decode tags: bad JSON"), http.StatusInternalServerError},
 	}

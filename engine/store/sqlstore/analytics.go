@@ -44,7 +44,8 @@ const aggregatesQuery = `
 		GROUP BY e.currency) s ON 1 = 1`
 
 // Aggregates implements ledger.Ledger.
-func (s *Store) Aggregates(ctx context.Context, from, to time.Time) (rules.Aggregates, error) {
+func (s *Store) Aggregates(ctx context.Context, from, to time.Time) (_ rules.Aggregates, err error) {
+	defer classifyRead(&err)
 	var a rules.Aggregates
 	if !from.Before(to) {
 		return a, &ledger.FieldError{Field: "from", Reason: "must be before to"}

@@ -275,7 +275,8 @@ func utcDay(t time.Time) (int64, int64) {
 // PricingContexts implements ledger.Ledger with one read of the members,
 // one of their grants and one of the spend, whatever the number of queries;
 // actions are counted per distinct member, action and day.
-func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) ([]ledger.PricingState, error) {
+func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (_ []ledger.PricingState, err error) {
+	defer classifyRead(&err)
 	out := make([]ledger.PricingState, len(qs))
 	type found struct {
 		mc     rules.MemberContext
@@ -298,7 +299,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 		return out, nil
 	}
 	set, args := listSet(s.cfg.Dialect, [][]string{ids})
-	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
+	err = s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
 		f := &found{grants: map[string]int64{}}
 		var tags string
 		var enrolled int64
@@ -374,9 +375,10 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 }
 
 // CampaignSpend implements ledger.Ledger.
-func (s *Store) CampaignSpend(ctx context.Context) (map[string]int64, error) {
+func (s *Store) CampaignSpend(ctx context.Context) (_ map[string]int64, err error) {
+	defer classifyRead(&err)
 	out := map[string]int64{}
-	err := s.eachRow(ctx, `SELECT campaign, granted FROM campaign_spend WHERE granted > 0`, nil, func(rows *sql.Rows) error {
+	err = s.eachRow(ctx, `SELECT campaign, granted FROM campaign_spend WHERE granted > 0`, nil, func(rows *sql.Rows) error {
 		var name string
 		var n int64
 		if err := rows.Scan(&name, &n); err != nil {

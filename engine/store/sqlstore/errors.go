@@ -91,6 +91,10 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %s: %w", ledger.ErrStoreUnavailable, why, err)
 }
 
+// classifyRead marks the error of a read method like classify: a read that
+// cannot reach the database is ErrStoreUnavailable, as a failed write is.
+func classifyRead(err *error) { *err = classify(*err) }
+
 // storeUnavailable marks the failure of a step whose outcome is unknown
 // (beginning or committing a batch) as ledger.ErrStoreUnavailable, whatever
 // the error, with the reason when it is known. The cause is formatted, not

@@ -326,7 +326,8 @@ func (e *exportWriter) line(v any) error {
 // WAL read transaction on SQLite, whose snapshot is taken at its first read.
 // Rows are encoded as they are read; w receives them in chunks of the
 // buffer's size.
-func (s *Store) Export(ctx context.Context, w io.Writer, opts ledger.ExportOptions) (ledger.ExportSummary, error) {
+func (s *Store) Export(ctx context.Context, w io.Writer, opts ledger.ExportOptions) (_ ledger.ExportSummary, err error) {
+	defer classifyRead(&err)
 	tx, err := s.cfg.ReadDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return ledger.ExportSummary{}, fmt.Errorf("export: begin snapshot: %w", err)

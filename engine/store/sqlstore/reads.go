@@ -17,7 +17,8 @@ import (
 // statement, so it sees one consistent snapshot.
 
 // Member implements ledger.Ledger.
-func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (ledger.MemberView, error) {
+func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ ledger.MemberView, err error) {
+	defer classifyRead(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return ledger.MemberView{}, err
 	}
@@ -28,7 +29,7 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 	v.ExpiringBy = ledger.NormTime(now.Add(ledger.ExpiringWindow))
 	var tags string
 	var enrolled, tierSince int64
-	err := s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
+	err = s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
 			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
 			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?),
 			m.tier, m.tier_since, COALESCE(m.referral_code, ''),
@@ -55,7 +56,8 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (led
 }
 
 // History implements ledger.Ledger.
-func (s *Store) History(ctx context.Context, q ledger.HistoryQuery) (ledger.HistoryPage, error) {
+func (s *Store) History(ctx context.Context, q ledger.HistoryQuery) (_ ledger.HistoryPage, err error) {
+	defer classifyRead(&err)
 	q, before, err := q.Normalize()
 	if err != nil {
 		return ledger.HistoryPage{}, err
@@ -133,7 +135,8 @@ var invariantChecks = []struct{ name, query string }{
 }
 
 // CheckInvariants implements ledger.Ledger.
-func (s *Store) CheckInvariants(ctx context.Context) error {
+func (s *Store) CheckInvariants(ctx context.Context) (err error) {
+	defer classifyRead(&err)
 	problems, err := invariantProblems(ctx, s.cfg.ReadDB.QueryContext)
 	if err != nil {
 		return err
@@ -173,7 +176,8 @@ func invariantProblems(ctx context.Context, query func(ctx context.Context, q st
 
 // Replay implements ledger.Ledger with one read of all the keys. A key being
 // written concurrently may be missed; the write then finds it and replays.
-func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) ([]ledger.ReplayAnswer, error) {
+func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []ledger.ReplayAnswer, err error) {
+	defer classifyRead(&err)
 	out := make([]ledger.ReplayAnswer, len(queries))
 	keys := make([]string, 0, len(queries))
 	for _, q := range queries {

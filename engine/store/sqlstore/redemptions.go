@@ -304,7 +304,8 @@ func readRedemption(ctx context.Context, tx *txn, code string) (ledger.Redemptio
 }
 
 // Redemptions implements ledger.Ledger.
-func (s *Store) Redemptions(ctx context.Context, memberID string) ([]ledger.Redemption, error) {
+func (s *Store) Redemptions(ctx context.Context, memberID string) (_ []ledger.Redemption, err error) {
+	defer classifyRead(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return nil, err
 	}
@@ -315,7 +316,7 @@ func (s *Store) Redemptions(ctx context.Context, memberID string) ([]ledger.Rede
 		return nil, fmt.Errorf("read member %s: %w", memberID, err)
 	}
 	out := []ledger.Redemption{}
-	err := s.eachRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE member_id = ? ORDER BY redeemed_at DESC, code`, []any{memberID}, func(rows *sql.Rows) error {
+	err = s.eachRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE member_id = ? ORDER BY redeemed_at DESC, code`, []any{memberID}, func(rows *sql.Rows) error {
 		r, _, err := scanRedemption(rows)
 		out = append(out, r)
 		return err

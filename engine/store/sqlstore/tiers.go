@@ -114,7 +114,8 @@ func activity(ctx context.Context, query queryFunc, memberID string, start, end 
 }
 
 // TierStatus implements ledger.Ledger.
-func (s *Store) TierStatus(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (ledger.TierStatus, error) {
+func (s *Store) TierStatus(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (_ ledger.TierStatus, err error) {
+	defer classifyRead(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return ledger.TierStatus{}, err
 	}

@@ -50,20 +50,8 @@ func (b Balance) appendJSON(dst []byte) []byte {
 func (r EarnBatchResult) AppendJSON(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, '{')
-	dst = jsonenc.Field(dst, "items")
-	if r.Items == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range r.Items {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = r.Items[i].appendJSON(dst); err != nil {
-				return dst, err
-			}
-		}
-		dst = append(dst, ']')
+	if dst, err = jsonenc.Array(jsonenc.Field(dst, "items"), r.Items, (*EarnBatchItem).appendJSON); err != nil {
+		return dst, err
 	}
 	dst = jsonenc.Int(jsonenc.Field(dst, "succeeded"), int64(r.Succeeded))
 	dst = jsonenc.Int(jsonenc.Field(dst, "failed"), int64(r.Failed))

@@ -25,30 +25,11 @@ func (e *Explanation) AppendJSON(dst []byte) ([]byte, error) {
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignBonus"), e.CampaignBonus)
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignPointsGranted"), e.CampaignPointsGranted)
 	dst = jsonenc.Int(jsonenc.Field(dst, "points"), e.Points)
-	dst = jsonenc.Field(dst, "campaigns")
-	if e.Campaigns == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range e.Campaigns {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = e.Campaigns[i].appendJSON(dst); err != nil {
-				return dst, err
-			}
-		}
-		dst = append(dst, ']')
+	if dst, err = jsonenc.Array(jsonenc.Field(dst, "campaigns"), e.Campaigns, (*CampaignExplanation).appendJSON); err != nil {
+		return dst, err
 	}
 	if len(e.CapsHit) > 0 {
-		dst = append(jsonenc.Field(dst, "capsHit"), '[')
-		for i := range e.CapsHit {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = e.CapsHit[i].appendJSON(dst)
-		}
-		dst = append(dst, ']')
+		dst, _ = jsonenc.Array(jsonenc.Field(dst, "capsHit"), e.CapsHit, func(h *CapHit, dst []byte) ([]byte, error) { return h.appendJSON(dst), nil })
 	}
 	return append(dst, '}'), nil
 }

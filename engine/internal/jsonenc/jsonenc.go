@@ -127,6 +127,25 @@ func Time(dst []byte, t time.Time) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
+// Array appends s as a JSON array (null when s is nil, as encoding/json
+// encodes a nil slice), appending each element with elem.
+func Array[T any](dst []byte, s []T, elem func(*T, []byte) ([]byte, error)) ([]byte, error) {
+	if s == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	for i := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = elem(&s[i], dst); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
 // Field appends a field's name and colon, preceded by a comma unless it is
 // the object's first field (dst ends with '{').
 func Field(dst []byte, name string) []byte {

@@ -54,10 +54,13 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	}
 	base := "file:" + (&url.URL{Path: opts.Path}).EscapedPath()
 	// _txlock=immediate takes the write lock at BEGIN, so a batch never has
-	// to upgrade a read lock.
+	// to upgrade a read lock. No connection maps the file (mmap_size 0):
+	// the checkpointer grows the file all the time, and a connection that
+	// maps it unmaps and maps it again in every transaction after a growth,
+	// which cost a quarter of the CPU of a single earn's read.
 	writeDB, err := sql.Open("sqlite", base+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
-		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(268435456)&_pragma=wal_autocheckpoint(0)")
+		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
@@ -70,7 +73,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
 	readDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)"+
-		"&_pragma=cache_size(-16384)&_pragma=mmap_size(268435456)")
+		"&_pragma=cache_size(-16384)&_pragma=mmap_size(0)")
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", opts.Path, err)

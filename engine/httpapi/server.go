@@ -157,16 +157,13 @@ func (s *Server) handle(pattern string, scope auth.Scope, maxBody int64, h handl
 		w.Header().Set("Cache-Control", "no-store")
 		if a, ok := body.(jsonenc.Appender); ok {
 			// Earn results encode themselves, as json.Encoder would.
-			buf := jsonenc.GetBuffer()
-			out, err := a.AppendJSON((*buf)[:0])
-			*buf = out
-			if err == nil {
+			err := jsonenc.Encode(a, func(out []byte) {
 				w.WriteHeader(status)
 				_, _ = w.Write(append(out, '\n'))
-				jsonenc.PutBuffer(buf)
+			})
+			if err == nil {
 				return
 			}
-			jsonenc.PutBuffer(buf)
 		}
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(body)

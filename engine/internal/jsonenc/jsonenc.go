@@ -30,29 +30,31 @@ func Marshal(v any) ([]byte, error) {
 	if !ok {
 		return json.Marshal(v)
 	}
-	buf := GetBuffer()
-	defer PutBuffer(buf)
+	var out []byte
+	err := Encode(a, func(enc []byte) { out = bytes.Clone(enc) })
+	return out, err
+}
+
+// Encode appends a's encoding to a scratch buffer and, when it succeeds,
+// hands it to use, which must not keep it.
+func Encode(a Appender, use func([]byte)) error {
+	buf := buffers.Get().(*[]byte)
 	out, err := a.AppendJSON((*buf)[:0])
-	*buf = out
-	return bytes.Clone(out), err
+	if err == nil {
+		use(out)
+	}
+	// Keep what the buffer grew to, unless that is beyond what is worth keeping.
+	if cap(out) <= 16<<20 {
+		*buf = out[:0]
+		buffers.Put(buf)
+	}
+	return err
 }
 
 // buffers are scratch space for encodings: an explanation with many
 // campaigns is tens of KB, a batch's response megabytes, and growing a
 // fresh slice to that size costs more than the encoding itself.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// GetBuffer returns an empty scratch buffer; PutBuffer gives it back.
-func GetBuffer() *[]byte { return buffers.Get().(*[]byte) }
-
-// PutBuffer returns a buffer from GetBuffer, keeping what it grew to
-// unless that is beyond what is worth keeping.
-func PutBuffer(b *[]byte) {
-	if cap(*b) <= 16<<20 {
-		*b = (*b)[:0]
-		buffers.Put(b)
-	}
-}
 
 const hex = "0123456789abcdef"
 

@@ -24,14 +24,7 @@ func storedResult(result []byte) string {
 	if len(result) < compressResultsFrom {
 		return string(result)
 	}
-	packed := s2.Encode(nil, result)
-	var b strings.Builder
-	b.Grow(len(compressedResultPrefix) + base64.RawStdEncoding.EncodedLen(len(packed)))
-	b.WriteString(compressedResultPrefix)
-	enc := base64.NewEncoder(base64.RawStdEncoding, &b)
-	_, _ = enc.Write(packed) // a strings.Builder does not fail
-	_ = enc.Close()
-	return b.String()
+	return compressedResultPrefix + base64.RawStdEncoding.EncodeToString(s2.Encode(nil, result))
 }
 
 // loadResult is the JSON of a stored result column value.

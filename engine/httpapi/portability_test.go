@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,16 +24,7 @@ func (e *env) importStream(t *testing.T, key, contentType string, body []byte) r
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return e.send(t, req)
 }
 
 // sourceEnv is an engine with two members who earned, one of whom redeemed,

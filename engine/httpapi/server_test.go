@@ -103,6 +103,12 @@ func (e *env) do(t *testing.T, method, path, key string, body any) response {
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return e.send(t, req)
+}
+
+// send sends req and reads the whole response.
+func (e *env) send(t *testing.T, req *http.Request) response {
+	t.Helper()
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/hack/internal/freeport"
 )
 
 // engineProc is a points-engine process serving on a loopback port.
@@ -100,16 +100,6 @@ func randomKey() string {
 	return hex.EncodeToString(b)
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startEngine writes the snapshot and key files into dir and starts the
 // engine with storeArgs, returning once /readyz answers 200.
 func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArgs []string) (*engineProc, error) {
@@ -128,7 +118,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 			return nil, err
 		}
 	}
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}

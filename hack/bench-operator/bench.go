@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/hack/internal/benchinfo"
+	"github.com/loyaltyops/loyalty-operator/hack/internal/freeport"
 )
 
 type bench struct {
@@ -211,7 +211,7 @@ func (b *bench) startRealEngine(ctx context.Context, i int) error {
 			return err
 		}
 	}
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return err
 	}
@@ -223,15 +223,6 @@ func (b *bench) startRealEngine(ctx context.Context, i int) error {
 		"--store=sqlite", "--sqlite-path="+filepath.Join(b.dir, ns+"-ledger.db"),
 		"--api-keys-dir="+keyDir)
 	return err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // cleanup stops the informers, every process started, newest first, then the control plane.

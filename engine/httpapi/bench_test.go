@@ -80,8 +80,7 @@ func BenchmarkEarn(b *testing.B) {
 	var seq atomic.Int64
 	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	b.SetParallelism(32) // 64 clients on 2 cores
-	cpu0, stats0, io0 := cpuTime(), store.Stats(), readIO()
-	b.ResetTimer()
+	start := startBench(b, store)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := seq.Add(1)
@@ -89,7 +88,7 @@ func BenchmarkEarn(b *testing.B) {
 				n, rand.IntN(benchMembers), n, 1+rand.IntN(50), rand.IntN(100), at))
 		}
 	})
-	reportBench(b, b.N, cpu0, stats0, io0, store)
+	start.report(b, b.N)
 }
 
 const benchMembers = 5000
@@ -145,8 +144,7 @@ func benchmarkEarnBatch(b *testing.B, snapshot string) {
 	var seq atomic.Int64
 	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	b.SetParallelism(8) // 16 clients on 2 cores
-	cpu0, stats0, io0 := cpuTime(), store.Stats(), readIO()
-	b.ResetTimer()
+	start := startBench(b, store)
 	b.RunParallel(func(pb *testing.PB) {
 		var buf bytes.Buffer
 		for pb.Next() {
@@ -164,21 +162,36 @@ func benchmarkEarnBatch(b *testing.B, snapshot string) {
 			h.post(b, "/v1/earn/batch", buf.Bytes())
 		}
 	})
-	reportBench(b, b.N*100, cpu0, stats0, io0, store)
+	start.report(b, b.N*100)
 }
 
-// reportBench reports the rate of events, and, steadier than the rate on
-// a shared machine, the process's CPU time per event, the writes per group
+// benchStart is what the process had used when the timed part began.
+type benchStart struct {
+	cpu   time.Duration
+	stats sqlstore.Stats
+	io    ioCounters
+	store *sqlstore.Store
+}
+
+// startBench records the process's counters and starts the timer.
+func startBench(b *testing.B, store *sqlstore.Store) benchStart {
+	start := benchStart{cpu: cpuTime(), stats: store.Stats(), io: readIO(), store: store}
+	b.ResetTimer()
+	return start
+}
+
+// report reports the rate of events, and, steadier than the rate on a
+// shared machine, the process's CPU time per event, the writes per group
 // commit, and the write system calls and bytes written per event (the
 // WAL's frames and the checkpoints copying them back).
-func reportBench(b *testing.B, events int, cpu0 time.Duration, stats0 sqlstore.Stats, io0 ioCounters, store *sqlstore.Store) {
+func (s benchStart) report(b *testing.B, events int) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(events), "cpu-µs/event")
-	stats := store.Stats()
-	b.ReportMetric(float64(stats.Ops-stats0.Ops)/float64(max(stats.Commits-stats0.Commits, 1)), "writes/commit")
-	if io := readIO(); io.ok && io0.ok {
-		b.ReportMetric(float64(io.syscw-io0.syscw)/float64(events), "write-calls/event")
-		b.ReportMetric(float64(io.wchar-io0.wchar)/float64(events), "write-B/event")
+	b.ReportMetric(float64((cpuTime()-s.cpu).Microseconds())/float64(events), "cpu-µs/event")
+	stats := s.store.Stats()
+	b.ReportMetric(float64(stats.Ops-s.stats.Ops)/float64(max(stats.Commits-s.stats.Commits, 1)), "writes/commit")
+	if io := readIO(); io.ok && s.io.ok {
+		b.ReportMetric(float64(io.syscw-s.io.syscw)/float64(events), "write-calls/event")
+		b.ReportMetric(float64(io.wchar-s.io.wchar)/float64(events), "write-B/event")
 	}
 }
 

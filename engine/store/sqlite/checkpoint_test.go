@@ -29,7 +29,7 @@ func TestWALCheckpointedBesideTheWriter(t *testing.T) {
 		}
 		return st.Size()
 	}
-	time.Sleep(500 * time.Millisecond) // the migrations' frames are copied first
+	time.Sleep(1500 * time.Millisecond) // the migrations' frames are copied first (passes run every second)
 	before := size()
 	for i := range 2000 {
 		id := fmt.Sprintf("member-%05d", i)

@@ -70,6 +70,44 @@ func TestGroupCommitBatches(t *testing.T) {
 	t.Logf("%d ops in %d commits", st.Ops, st.Commits)
 }
 
+// A batch's events are queued together, so the writer commits them
+// together (in chunks of MaxBatch), never starting on the first events
+// before the rest are queued.
+func TestEarnBatchCommittedTogether(t *testing.T) {
+	for _, tc := range []struct{ maxBatch, events, commits int }{
+		{maxBatch: 1024, events: ledger.MaxBatchEvents, commits: 1},
+		{maxBatch: 100, events: 250, commits: 3},
+	} {
+		t.Run(fmt.Sprintf("maxBatch=%d,events=%d", tc.maxBatch, tc.events), func(t *testing.T) {
+			ctx := context.Background()
+			s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), MaxBatch: tc.maxBatch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var req ledger.EarnBatchRequest
+			for i := range 10 {
+				id := fmt.Sprint("m", i)
+				if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: id, MemberID: id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range tc.events {
+				req.Events = append(req.Events, ledger.EarnRequest{IdempotencyKey: fmt.Sprint("k", i), MemberID: fmt.Sprint("m", i%10), EventID: fmt.Sprint("e", i), Points: 1})
+			}
+			before := s.Stats()
+			res, err := s.EarnBatch(ctx, req)
+			if err != nil || res.Succeeded != tc.events {
+				t.Fatalf("%d of %d events earned, %v", res.Succeeded, tc.events, err)
+			}
+			after := s.Stats()
+			if got := after.Commits - before.Commits; got != int64(tc.commits) {
+				t.Fatalf("%d events in %d commits, want %d", tc.events, got, tc.commits)
+			}
+		})
+	}
+}
+
 // BenchmarkScenarios prints the figures of the engine's throughput targets:
 // go test -run xxx -bench Scenarios -benchtime 3s
 func BenchmarkScenarios(b *testing.B) {

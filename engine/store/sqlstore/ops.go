@@ -214,6 +214,8 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 		items[i].Err = ledger.BatchItemError(i, err)
 		items[i].Error = ledger.NewItemError(items[i].Err)
 	}
+	var queued []*job
+	var queuedIndex []int
 	for i, ev := range req.Events {
 		items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
 		j, err := s.earnJob(ctx, ev)
@@ -221,11 +223,16 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 			fail(i, err)
 			continue
 		}
-		if err := s.submit(ctx, j); err != nil {
+		queued = append(queued, j)
+		queuedIndex = append(queuedIndex, i)
+	}
+	// Queued at once, the batch is committed at once.
+	for k, err := range s.submitAll(ctx, queued) {
+		if i := queuedIndex[k]; err != nil {
 			fail(i, err)
-			continue
+		} else {
+			jobs[i] = queued[k]
 		}
-		jobs[i] = j
 	}
 	for i, j := range jobs {
 		if j == nil {

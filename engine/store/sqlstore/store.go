@@ -193,7 +193,30 @@ func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint 
 
 // submit queues a job with the member's writer.
 func (s *Store) submit(ctx context.Context, j *job) error {
-	return s.writerFor(j.memberID).submit(ctx, j)
+	_, err := s.writerFor(j.memberID).submit(ctx, []*job{j})
+	return err
+}
+
+// submitAll queues jobs so that those of each writer are committed
+// together. It returns an error for each job that was not queued.
+func (s *Store) submitAll(ctx context.Context, jobs []*job) []error {
+	errs := make([]error, len(jobs))
+	byWriter := map[*writer][]int{}
+	for i, j := range jobs {
+		w := s.writerFor(j.memberID)
+		byWriter[w] = append(byWriter[w], i)
+	}
+	for w, idx := range byWriter {
+		group := make([]*job, len(idx))
+		for k, i := range idx {
+			group[k] = jobs[i]
+		}
+		queued, err := w.submit(ctx, group)
+		for _, i := range idx[queued:] {
+			errs[i] = err
+		}
+	}
+	return errs
 }
 
 // wait returns the job's answer, its error marked as the store being

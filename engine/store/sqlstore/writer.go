@@ -48,7 +48,9 @@ const maxOpRetries = 5
 // writer is an application-level group commit: one goroutine takes every job
 // waiting in its queue, applies them in one transaction, commits once and
 // then answers them all. There is no timer; the time a commit takes is the
-// window in which the next batch gathers.
+// window in which the next batch gathers. Jobs are queued in groups (a
+// batch request's events) that are never split between commits, so a
+// request waits for one commit, not for the tail of one and then another.
 //
 // Operations validate against state read inside the transaction before they
 // write, so a business failure (insufficient points, duplicate event, replayed
@@ -68,7 +70,7 @@ type writer struct {
 
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
-	queue  chan *job
+	queue  chan []*job // groups of at most maxBatch jobs
 	done   chan struct{}
 }
 
@@ -79,26 +81,34 @@ func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache, onCommit 
 		dialect:  d,
 		maxBatch: maxBatch,
 		stmts:    stmts,
-		queue:    make(chan *job, maxBatch),
+		queue:    make(chan []*job, maxBatch),
 		done:     make(chan struct{}),
 	}
 	go w.run()
 	return w
 }
 
-// submit queues a job; the answer arrives on j.done.
-func (w *writer) submit(ctx context.Context, j *job) error {
+// submit queues jobs to be committed together (in groups of at most
+// maxBatch); each answer arrives on its job's done. It returns how many
+// jobs were queued: on an error the rest were not.
+func (w *writer) submit(ctx context.Context, jobs []*job) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
-		return ledger.ErrClosed
+		return 0, ledger.ErrClosed
 	}
-	select {
-	case w.queue <- j:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	queued := 0
+	for len(jobs) > 0 {
+		group := jobs[:min(len(jobs), w.maxBatch)]
+		select {
+		case w.queue <- group:
+			queued += len(group)
+			jobs = jobs[len(group):]
+		case <-ctx.Done():
+			return queued, ctx.Err()
+		}
 	}
+	return queued, nil
 }
 
 // close stops accepting jobs and waits until the queued ones are answered.
@@ -115,16 +125,29 @@ func (w *writer) close() {
 func (w *writer) run() {
 	defer close(w.done)
 	batch := make([]*job, 0, w.maxBatch)
-	for first := range w.queue {
-		batch = append(batch[:0], first)
+	var next []*job // a group that did not fit in the previous batch
+	for {
+		if next == nil {
+			group, ok := <-w.queue
+			if !ok {
+				return
+			}
+			next = group
+		}
+		batch = append(batch[:0], next...)
+		next = nil
 	drain:
 		for len(batch) < w.maxBatch {
 			select {
-			case j, ok := <-w.queue:
+			case group, ok := <-w.queue:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, j)
+				if len(batch)+len(group) > w.maxBatch {
+					next = group
+					break drain
+				}
+				batch = append(batch, group...)
 			default:
 				break drain
 			}

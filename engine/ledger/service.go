@@ -238,6 +238,10 @@ type EarnRequest struct {
 	// actions or without referrals): the member's first purchase of at
 	// least its qualifyingPurchaseMinimum converts their referral.
 	Referral *config.ReferralPolicy `json:"-"`
+	// Tiers is the program's tier ladder (nil without tiers): a member
+	// whose activity the earn lifts to a higher tier is upgraded in the
+	// same commit. Earning never downgrades.
+	Tiers []config.Tier `json:"-"`
 }
 
 // ReferralConversion is a referral converted by the referee's qualifying

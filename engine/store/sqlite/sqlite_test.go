@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
@@ -105,6 +106,38 @@ func TestEarnBatchCommittedTogether(t *testing.T) {
 				t.Fatalf("%d events in %d commits, want %d", tc.events, got, tc.commits)
 			}
 		})
+	}
+}
+
+// An earn that qualifies its member for a higher tier upgrades them in the
+// same commit.
+func TestEarnUpgradeInItsCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "m1", MemberID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	points := func(n int64) *int64 { return &n }
+	window := config.MustDuration("365d")
+	tiers := []config.Tier{
+		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: points(0), Window: &window}},
+		{Name: "silver", Rank: 1, Qualification: config.TierQualification{MinQualifyingPoints: points(100), Window: &window}},
+	}
+	before := s.Stats()
+	if _, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "e1", MemberID: "m1", EventID: "e1", Points: 150, Tiers: tiers}); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Stats()
+	v, err := s.Member(ctx, "m1", time.Now())
+	if err != nil || v.Tier != "silver" {
+		t.Fatalf("tier %q, %v; want silver", v.Tier, err)
+	}
+	if got := after.Commits - before.Commits; got != 1 {
+		t.Fatalf("earn and upgrade in %d commits, want 1", got)
 	}
 }
 

@@ -56,6 +56,11 @@ type txn struct {
 	newKeys    []idemRow
 	dirty      []*memberRow // members whose balance changed, in order
 
+	// afterJobs is work run once every job of the batch applied, in its
+	// transaction, by key (one run per key, the last registration wins).
+	afterJobs     map[string]func(context.Context, *txn) error
+	afterJobOrder []string
+
 	seqs      []int64 // entry sequence numbers reserved and not yet used
 	seqNext   int64   // SQLite: the next entry number, 0 until read
 	remaining int     // jobs left in the batch, a hint for reserving seqs
@@ -68,6 +73,8 @@ type txn struct {
 type memberRow struct {
 	id  string
 	bal ledger.Balance
+	// tier is the member's tier, kept current when the batch changes it.
+	tier string
 	// lastActivity is when the member last earned, redeemed or was
 	// adjusted (Unix microseconds), for expiry after inactivity.
 	lastActivity int64
@@ -390,16 +397,16 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	for _, id := range ids {
 		t.members[id] = &memberRow{id: id}
 	}
-	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime, last_activity_at FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
+	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime, last_activity_at, tier FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
 		[][]string{ids}, func(rows *sql.Rows) error {
-			var id string
+			var id, tier string
 			var b ledger.Balance
 			var active int64
-			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned, &active); err != nil {
+			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned, &active, &tier); err != nil {
 				return err
 			}
 			if m := t.members[id]; m != nil {
-				m.bal, m.lastActivity, m.exists = b, active, true
+				m.bal, m.lastActivity, m.tier, m.exists = b, active, tier, true
 			}
 			return nil
 		})
@@ -591,8 +598,8 @@ func (t *txn) member(ctx context.Context, memberID string) (*memberRow, error) {
 		return m, nil
 	}
 	m := &memberRow{id: memberID}
-	err := t.queryRow(ctx, `SELECT available, pending, lifetime, last_activity_at FROM members WHERE id = ?`+t.d.ForUpdate,
-		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned, &m.lastActivity}, memberID)
+	err := t.queryRow(ctx, `SELECT available, pending, lifetime, last_activity_at, tier FROM members WHERE id = ?`+t.d.ForUpdate,
+		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned, &m.lastActivity, &m.tier}, memberID)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.members[memberID] = m
 		return nil, ledger.ErrMemberNotFound
@@ -636,6 +643,28 @@ func (t *txn) addKey(r idemRow) {
 	t.keys[r.key] = idemRecord{hash: r.hash, result: r.result}
 	t.newKeys = append(t.newKeys, r)
 	t.appends++
+}
+
+// after registers work to run once every job of the batch applied, in the
+// batch's transaction; a later registration under the same key replaces it.
+func (t *txn) after(key string, f func(context.Context, *txn) error) {
+	if t.afterJobs == nil {
+		t.afterJobs = make(map[string]func(context.Context, *txn) error)
+	}
+	if _, ok := t.afterJobs[key]; !ok {
+		t.afterJobOrder = append(t.afterJobOrder, key)
+	}
+	t.afterJobs[key] = f
+}
+
+// runAfterJobs runs the registered work in the order it was first registered.
+func (t *txn) runAfterJobs(ctx context.Context) error {
+	for _, key := range t.afterJobOrder {
+		if err := t.afterJobs[key](ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addEntry buffers an entry with the next reserved sequence number.

@@ -199,6 +199,9 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		}
 	}
 	out.Balance = m.bal
+	if len(r.Tiers) > 0 {
+		upgradeAfterEarn(tx, m, r.Tiers, now)
+	}
 	return out, nil
 }
 

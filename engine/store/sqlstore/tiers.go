@@ -156,24 +156,57 @@ func (s *Store) EvaluateTier(ctx context.Context, req ledger.TierRequest) (ledge
 	return r.val.(ledger.TierResult), nil
 }
 
+// upgradeAfterEarn makes the earn's transaction upgrade the member once
+// every job of the batch applied, if their activity then qualifies them for
+// a higher tier: the earn and the upgrade it earned commit together. Only
+// members whose lifetime points reach a higher tier's threshold are read.
+func upgradeAfterEarn(tx *txn, m *memberRow, tiers []config.Tier, now time.Time) {
+	if !rules.MayUpgrade(&config.Snapshot{Tiers: tiers}, m.tier, m.bal.LifetimeEarned) {
+		return
+	}
+	tx.after("tier:"+m.id, func(ctx context.Context, tx *txn) error {
+		m, d, err := decideTier(ctx, tx, m.id, tiers, now)
+		if err != nil || d.Change != rules.TierUpgrade {
+			return err
+		}
+		_, err = writeTier(ctx, tx, m, d, ledger.TierRequest{MemberID: m.id, Tiers: tiers, Now: now})
+		return err
+	})
+}
+
 // applyTier evaluates the member's tier under the member's lock, records
 // the tiers the member qualifies for now and applies a change as an entry
 // with zero deltas, so Σ entries still equals the balance.
 func (s *Store) applyTier(ctx context.Context, tx *txn, req ledger.TierRequest) (ledger.TierResult, error) {
-	m, err := lockMember(ctx, tx, req.MemberID)
+	m, d, err := decideTier(ctx, tx, req.MemberID, req.Tiers, req.Now)
 	if err != nil {
 		return ledger.TierResult{}, err
+	}
+	return writeTier(ctx, tx, m, d, req)
+}
+
+// decideTier reads the member's tier and activity under the member's lock
+// and decides their tier at now.
+func decideTier(ctx context.Context, tx *txn, memberID string, tiers []config.Tier, now time.Time) (*memberRow, rules.TierDecision, error) {
+	m, err := lockMember(ctx, tx, memberID)
+	if err != nil {
+		return nil, rules.TierDecision{}, err
 	}
 	var current string
 	var since int64
-	if err := tx.queryRow(ctx, `SELECT tier, tier_since FROM members WHERE id = ?`, []any{&current, &since}, req.MemberID); err != nil {
-		return ledger.TierResult{}, fmt.Errorf("read tier of %s: %w", req.MemberID, err)
+	if err := tx.queryRow(ctx, `SELECT tier, tier_since FROM members WHERE id = ?`, []any{&current, &since}, memberID); err != nil {
+		return nil, rules.TierDecision{}, fmt.Errorf("read tier of %s: %w", memberID, err)
 	}
-	in, err := tierInput(ctx, tx.query, req.MemberID, current, since, req.Tiers, req.Now)
+	in, err := tierInput(ctx, tx.query, memberID, current, since, tiers, now)
 	if err != nil {
-		return ledger.TierResult{}, err
+		return nil, rules.TierDecision{}, err
 	}
-	d := rules.EvaluateTier(&config.Snapshot{Tiers: req.Tiers}, in, req.Now)
+	return m, rules.EvaluateTier(&config.Snapshot{Tiers: tiers}, in, now), nil
+}
+
+// writeTier records the tiers the decision found the member qualified for
+// and applies its change.
+func writeTier(ctx context.Context, tx *txn, m *memberRow, d rules.TierDecision, req ledger.TierRequest) (ledger.TierResult, error) {
 	now := req.Now.UnixMicro()
 	isEntry := map[string]bool{}
 	for _, t := range req.Tiers {
@@ -198,6 +231,7 @@ func (s *Store) applyTier(ctx context.Context, tx *txn, req ledger.TierRequest) 
 	if _, err := tx.exec(ctx, `UPDATE members SET tier = ?, tier_since = ? WHERE id = ?`, d.Tier, now, req.MemberID); err != nil {
 		return ledger.TierResult{}, fmt.Errorf("update tier of %s: %w", req.MemberID, err)
 	}
+	m.tier = d.Tier
 	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now}
 	if _, _, err := record(ctx, tx, m, e); err != nil {
 		return ledger.TierResult{}, err

@@ -274,6 +274,9 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		}
 		results[i] = jobResult{val: val, raw: raw, err: err}
 	}
+	if err := tx.runAfterJobs(ctx); err != nil {
+		return fail(err)
+	}
 	if err := tx.flushAll(ctx); err != nil {
 		return fail(err)
 	}

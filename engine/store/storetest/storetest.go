@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
 		{"Tiers", testTiers},
 		{"TierActivity", testTierActivity},
+		{"EarnUpgrades", testEarnUpgrades},
 		{"PricingContexts", testPricingContexts},
 		{"RedemptionRefusals", testRedemptionRefusals},
 		{"RedeemAndCancel", testRedeemAndCancel},

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -224,6 +223,9 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	} else {
 		req.Action, req.MaxPerDay = ev.Action, pr.Explanation.Base.MaxPerDay
 	}
+	if len(snap.Tiers) > 0 {
+		req.Tiers = snap.Tiers // the earn upgrades the member it qualifies
+	}
 	for _, c := range pr.Explanation.Campaigns {
 		if !c.Applied || c.Attributed <= 0 {
 			continue
@@ -237,19 +239,17 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	return req, nil
 }
 
-// priceOne parses and prices a single event; it also returns the member's
-// tier it was priced in.
-func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, string, error) {
+// priceOne parses and prices a single event.
+func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
 	p, err := parse(snap, ev)
 	if err != nil {
-		return ledger.EarnRequest{}, "", err
+		return ledger.EarnRequest{}, err
 	}
 	st, err := s.ledger.PricingContexts(ctx, []ledger.PricingQuery{p.query})
 	if err != nil {
-		return ledger.EarnRequest{}, "", err
+		return ledger.EarnRequest{}, err
 	}
-	req, err := price(snap, ev, p, st[0], now)
-	return req, st[0].Member.Tier, err
+	return price(snap, ev, p, st[0], now)
 }
 
 func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
@@ -309,16 +309,11 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	// nothing now (late, or the configuration changed since the original).
 	snap, err := s.snapshot()
 	var req ledger.EarnRequest
-	var tier string
 	if err == nil {
-		req, tier, err = s.priceOne(r.Context(), snap, ev, s.now())
+		req, err = s.priceOne(r.Context(), snap, ev, s.now())
 	}
 	if err != nil || earnsNothing(req) {
 		if res, ok, rerr := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); rerr != nil || ok {
-			if rerr == nil {
-				// A retry also finishes the tier evaluation a failed original may have missed.
-				rerr = s.evaluateTiers(r, []ledger.EarnResult{res}, nil)
-			}
 			res.Replayed = true
 			return http.StatusOK, res, rerr
 		}
@@ -331,82 +326,7 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.evaluateTiers(r, []ledger.EarnResult{res}, map[string]string{res.MemberID: tier}); err != nil {
-		return 0, nil, err
-	}
 	return http.StatusOK, res, nil
-}
-
-// evaluateTiers upgrades the members who earned points, once their earns
-// committed, so that the next read shows the new tier. It only upgrades:
-// downgrades wait for the due job and the tier's grace period. An error
-// fails the request, whose retry replays the earn and evaluates again.
-// tiers has the members' tiers their earns were priced in, where known:
-// members who cannot reach a higher tier with their lifetime points are
-// not read.
-func (s *Server) evaluateTiers(r *http.Request, earned []ledger.EarnResult, tiers map[string]string) error {
-	snap := s.config.Current()
-	if snap == nil || len(snap.Tiers) == 0 {
-		return nil
-	}
-	// A member earning several times in a batch is evaluated once, with
-	// the lifetime points of their last earn.
-	lifetime := map[string]int64{}
-	var members []string
-	for _, res := range earned {
-		if res.Points <= 0 {
-			continue
-		}
-		if _, seen := lifetime[res.MemberID]; !seen {
-			members = append(members, res.MemberID)
-		}
-		lifetime[res.MemberID] = max(lifetime[res.MemberID], res.Balance.LifetimeEarned)
-	}
-	var candidates []string
-	for _, id := range members {
-		if tier, known := tiers[id]; known && !rules.MayUpgrade(snap, tier, lifetime[id]) {
-			continue
-		}
-		candidates = append(candidates, id)
-	}
-	// Members are evaluated side by side: each is a few reads and maybe a
-	// write, and the writes share a group commit.
-	errs := make([]error, len(candidates))
-	sem := make(chan struct{}, maxTierEvaluations)
-	var wg sync.WaitGroup
-	for i, id := range candidates {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = s.upgradeTier(r.Context(), snap, id)
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// maxTierEvaluations bounds the members a request evaluates at once.
-const maxTierEvaluations = 16
-
-// upgradeTier upgrades the member if they qualify for a higher tier. A read
-// decides first: most earns change no tier, and the write takes the
-// member's lock and a group-commit slot.
-func (s *Server) upgradeTier(ctx context.Context, snap *config.Snapshot, memberID string) error {
-	now := s.now()
-	st, err := s.ledger.TierStatus(ctx, memberID, snap.Tiers, now)
-	if err != nil {
-		return err
-	}
-	if rules.EvaluateTier(snap, st.Input, now).Change != rules.TierUpgrade {
-		return nil
-	}
-	_, err = s.ledger.EvaluateTier(ctx, ledger.TierRequest{MemberID: memberID, Tiers: snap.Tiers, Now: now})
-	return err
 }
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {
@@ -454,11 +374,7 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	tiers := make(map[string]string, len(toPrice))
 	for j, i := range toPrice {
-		if states[j].Err == nil {
-			tiers[b.Events[i].MemberID] = states[j].Member.Tier
-		}
 		fp := reqs[i].Fingerprint
 		reqs[i], out.Items[i].Err = price(snap, b.Events[i], parsed[i], states[j], now)
 		reqs[i].Fingerprint = fp
@@ -525,15 +441,6 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 				s.metrics.issued.Add(float64(it.Result.Points))
 			}
 		}
-	}
-	var earned []ledger.EarnResult
-	for _, it := range out.Items {
-		if it.Err == nil && it.Result != nil {
-			earned = append(earned, *it.Result)
-		}
-	}
-	if err := s.evaluateTiers(r, earned, tiers); err != nil {
-		return 0, nil, err
 	}
 	for i := range out.Items {
 		it := &out.Items[i]

@@ -269,6 +269,7 @@ func (b *bench) seed(ctx context.Context) error {
 // scenario is one kind of load; rates are in its units per second.
 type scenario struct {
 	name      string
+	route     string // the route label of its requests in the engine's metrics
 	unit      string // what a unit is: "events" or "requests"
 	units     int    // units per request
 	conns     int
@@ -299,7 +300,7 @@ func (b *bench) scenarios(batchConns, clients int) []scenario {
 	const batchSize = 100
 	hot := len(b.members) - b.nEarn
 	return []scenario{{
-		name: "batch-earn", unit: "events", units: batchSize, conns: batchConns, startRate: 10_000, maxRate: 400_000,
+		name: "batch-earn", route: "POST /v1/earn/batch", unit: "events", units: batchSize, conns: batchConns, startRate: 10_000, maxRate: 400_000,
 		request: func(w *worker, run, seq int64) *request {
 			events := make([]map[string]any, batchSize)
 			members := make([]int, batchSize)
@@ -309,13 +310,13 @@ func (b *bench) scenarios(batchConns, clients int) []scenario {
 			return &request{path: "/v1/earn/batch", scope: "ingest", body: mustJSON(map[string]any{"events": events}), members: members}
 		},
 	}, {
-		name: "single-earn", unit: "requests", units: 1, conns: clients, startRate: 1_000, maxRate: 50_000,
+		name: "single-earn", route: "POST /v1/earn", unit: "requests", units: 1, conns: clients, startRate: 1_000, maxRate: 50_000,
 		request: func(w *worker, run, seq int64) *request {
 			ev, m := b.earnEvent(w, run, seq, 0)
 			return &request{path: "/v1/earn", scope: "ingest", body: mustJSON(ev), members: []int{m}}
 		},
 	}, {
-		name: "hot-redeem", unit: "requests", units: 1, conns: clients, startRate: 1_000, maxRate: 50_000,
+		name: "hot-redeem", route: "POST /v1/redeem", unit: "requests", units: 1, conns: clients, startRate: 1_000, maxRate: 50_000,
 		// Zipf s=1.1 over the hot members: a few members take most redemptions,
 		// so writes contend on the same balance rows.
 		setup: func(w *worker) { w.zipf = rand.NewZipf(w.rng, 1.1, 1, uint64(hot-1)) },

@@ -162,5 +162,5 @@ func bound(d time.Duration) string {
 	case d == 0:
 		return "-"
 	}
-	return "≤" + strings.TrimSuffix(ms(d), ".00ms") + "ms"
+	return "≤" + strings.Replace(ms(d), ".00ms", "ms", 1)
 }

@@ -44,7 +44,9 @@ func TestEngineDelta(t *testing.T) {
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	if s := bound(got.P99Within); s != "≤10ms" {
-		t.Fatalf("bound %q", s)
+	for d, want := range map[time.Duration]string{10 * time.Millisecond: "≤10ms", 2500 * time.Microsecond: "≤2.50ms", -1: "beyond buckets", 0: "-"} {
+		if s := bound(d); s != want {
+			t.Errorf("bound(%v) = %q, want %q", d, s, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,4 +168,26 @@ func TestReplicasKeyRace(t *testing.T) {
 		}
 	}
 	storetest.CheckInvariants(t, stores[0])
+}
+
+// Ledger rows of a member that does not exist (which no foreign key
+// refuses here) are reported by CheckInvariants.
+func TestInvariantsReportRowsWithoutMember(t *testing.T) {
+	url, schema := freshSchema(t)
+	s := open(t, url, schema)
+	storetest.CheckInvariants(t, s)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "entries"}.Sanitize()+
+		" (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at) VALUES ('ghost', 'adjust', 0, 0, 0, '', '', 'test', 0, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CheckInvariants(ctx)
+	if err == nil || !strings.Contains(err.Error(), "every ledger row belongs to an enrolled member: entries of ghost") {
+		t.Fatalf("CheckInvariants = %v, want the entry of ghost reported", err)
+	}
 }

@@ -130,6 +130,12 @@ var invariantChecks = []struct{ name, query string }{
 		FROM reward_stock s LEFT JOIN (SELECT reward_id, COUNT(*) n FROM redemptions WHERE status = 'active' GROUP BY reward_id) r
 			ON r.reward_id = s.reward_id
 		WHERE s.redeemed <> COALESCE(r.n, 0)`},
+	// PostgreSQL has no foreign keys on these tables (migration 0010).
+	{"every ledger row belongs to an enrolled member", `
+		SELECT 'events of ' || member_id FROM events x WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = x.member_id)
+		UNION ALL SELECT 'lots of ' || member_id FROM lots x WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = x.member_id)
+		UNION ALL SELECT 'entries of ' || member_id FROM entries x WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = x.member_id)
+		UNION ALL SELECT 'daily activity of ' || member_id FROM member_activity_daily x WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = x.member_id)`},
 	{"every idempotency key has its result", `
 		SELECT idem_key FROM idempotency_keys WHERE result = ''`},
 }

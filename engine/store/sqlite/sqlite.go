@@ -58,7 +58,11 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	// the checkpointer grows the file all the time, and a connection that
 	// maps it unmaps and maps it again in every transaction after a growth,
 	// which cost a quarter of the CPU of a single earn's read.
-	writeDB, err := sql.Open("sqlite", base+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+	// The writer alone appends to the WAL, through walBufferVFS.
+	if err := registerWALBuffer(); err != nil {
+		return nil, err
+	}
+	writeDB, err := sql.Open("sqlite", base+"?vfs="+walBufferVFS+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
 		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {

@@ -12,10 +12,10 @@ import (
 
 // walBufferVFS is the name of a VFS over SQLite's "unix" VFS that gathers
 // the frames a transaction appends to the write-ahead log and writes them
-// with one pwrite. SQLite writes every WAL frame with two write calls (the
-// 24-byte frame header, then the page); in this machine's kind of virtual
-// machine a system call costs about 2 µs, and those calls took a fifth of the
-// engine's CPU in a batch earn. Main database files, journals and the WAL
+// in calls of up to walBufferSize bytes. SQLite writes every WAL frame with
+// two write calls (the 24-byte frame header, then the page); on the virtual
+// machines the engine was measured on a system call costs about 2 µs, and
+// those calls took a fifth of the engine's CPU in a batch earn. Main database files, journals and the WAL
 // index are opened by the unix VFS untouched.
 //
 // Buffered bytes reach the file before anything can depend on them: before
@@ -42,9 +42,7 @@ var (
 	registerWALBufferOnce sync.Once
 	registerWALBufferErr  error
 
-	// unixVFS is SQLite's unix VFS; unixOpen its xOpen.
-	unixVFS  *sqlite3.Tsqlite3_vfs
-	unixOpen uintptr
+	unixOpen uintptr // the unix VFS's xOpen
 
 	// walMethods is the wrapper's io_methods table, built from the unix VFS's
 	// methods of the first WAL file opened, and unixWALMethods those methods.
@@ -87,7 +85,7 @@ func doRegisterWALBuffer() error {
 	if base == 0 {
 		return fmt.Errorf("sqlite: WAL buffer VFS: no unix VFS")
 	}
-	unixVFS = (*sqlite3.Tsqlite3_vfs)(cMem(base))
+	unixVFS := (*sqlite3.Tsqlite3_vfs)(cMem(base))
 	unixOpen = unixVFS.FxOpen
 
 	name, err := libc.CString(walBufferVFS)
@@ -171,6 +169,13 @@ func lookupWAL(pFile uintptr) *walFile {
 	return f
 }
 
+// flushWAL writes the buffer of a WAL file before a call that must see the
+// file as SQLite wrote it.
+func flushWAL(tls *libc.TLS, pFile uintptr) (*walFile, int32) {
+	f := lookupWAL(pFile)
+	return f, f.flush(tls)
+}
+
 // flush writes the buffer to the file.
 func (f *walFile) flush(tls *libc.TLS) int32 {
 	if f.n == 0 {
@@ -213,48 +218,47 @@ func walWrite(tls *libc.TLS, pFile, pBuf uintptr, amt int32, off int64) int32 {
 }
 
 func walRead(tls *libc.TLS, pFile, pBuf uintptr, amt int32, off int64) int32 {
-	f := lookupWAL(pFile)
-	if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
+	f, rc := flushWAL(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callReadWrite(unixWALMethods.FxRead, tls, f.real, pBuf, amt, off)
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	f := lookupWAL(pFile)
-	if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
+	f, rc := flushWAL(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callInt(unixWALMethods.FxSync, tls, f.real, flags)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	f := lookupWAL(pFile)
-	if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
+	f, rc := flushWAL(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callInt64(unixWALMethods.FxTruncate, tls, f.real, size)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
-	f := lookupWAL(pFile)
-	if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
+	f, rc := flushWAL(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callPtr(unixWALMethods.FxFileSize, tls, f.real, pSize)
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	f := lookupWAL(pFile)
-	if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
+	f, rc := flushWAL(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return callIntPtr(unixWALMethods.FxFileControl, tls, f.real, op, pArg)
 }
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
-	f := lookupWAL(pFile)
-	rc := f.flush(tls)
+	f, rc := flushWAL(tls, pFile)
 	if crc := callFile(unixWALMethods.FxClose, tls, f.real); rc == sqlite3.SQLITE_OK {
 		rc = crc
 	}

@@ -182,12 +182,16 @@ func (f *walFile) flush(tls *libc.TLS) int32 {
 		return sqlite3.SQLITE_OK
 	}
 	n, start := f.n, f.start
-	f.n, f.commitPage = 0, false
+	f.n = 0
 	return callReadWrite(unixWALMethods.FxWrite, tls, f.real, f.buf, int32(n), start)
 }
 
 func walWrite(tls *libc.TLS, pFile, pBuf uintptr, amt int32, off int64) int32 {
 	f := lookupWAL(pFile)
+	// A commit frame's page is flushed with it even when it did not fit
+	// behind its header and the buffer was written first to make room.
+	commitPage := f.commitPage
+	f.commitPage = false
 	if f.n > 0 && (off != f.start+int64(f.n) || f.n+int(amt) > walBufferSize) {
 		if rc := f.flush(tls); rc != sqlite3.SQLITE_OK {
 			return rc
@@ -206,7 +210,7 @@ func walWrite(tls *libc.TLS, pFile, pBuf uintptr, amt int32, off int64) int32 {
 	}
 	libc.Xmemcpy(tls, f.buf+uintptr(f.n), pBuf, libc.Tsize_t(amt))
 	f.n += int(amt)
-	if f.commitPage {
+	if commitPage {
 		return f.flush(tls)
 	}
 	// A frame header is 24 bytes; bytes 4-7 are the database size in pages

@@ -1,7 +1,10 @@
 // Package sqlite is the single-node ledger store on SQLite (pure Go driver).
-// The file runs in WAL mode with synchronous=FULL, so an acknowledged write
-// survives a process kill or power loss; one writer connection applies group
-// commits while a separate pool serves reads.
+// The file runs in WAL mode; one writer connection applies group commits
+// while a separate pool serves reads. Commits return once they are in the
+// WAL file (synchronous=NORMAL) and the WAL file is synced beside the
+// writer before a commit is answered or a read that saw it returns (see
+// walsync.go), so an acknowledged write survives a process kill or power
+// loss.
 package sqlite
 
 import (
@@ -62,7 +65,9 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	if err := registerWALBuffer(); err != nil {
 		return nil, err
 	}
-	writeDB, err := sql.Open("sqlite", base+"?vfs="+walBufferVFS+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+	// synchronous=NORMAL: a commit returns once it is in the WAL file, and
+	// walSyncer syncs that file before the commit is answered or shown.
+	writeDB, err := sql.Open("sqlite", base+"?vfs="+walBufferVFS+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
 		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
@@ -93,15 +98,16 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	}
 	ckptDB.SetMaxOpenConns(1)
 	ckpt := startCheckpointer(ckptDB)
+	wal := newWALSyncer(opts.Path)
 	s, err := sqlstore.New(ctx, sqlstore.Config{
-		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true},
+		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync},
 		WriteDB:  writeDB,
 		ReadDB:   readDB,
 		Shards:   1, // SQLite has a single writer anyway
 		MaxBatch: opts.MaxBatch,
 		Now:      opts.Now,
 		OnCommit: opts.OnCommit,
-		OnClose:  ckpt.close,
+		OnClose:  func() error { return errors.Join(ckpt.close(), wal.close()) },
 	})
 	if err != nil {
 		_ = ckpt.close()

@@ -276,6 +276,8 @@ func utcDay(t time.Time) (int64, int64) {
 // one of their grants and one of the spend, whatever the number of queries;
 // actions are counted per distinct member, action and day.
 func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (_ []ledger.PricingState, err error) {
+	// No wait for durability: this prices a write, whose answer waits for
+	// a sync that covers all this read saw.
 	defer classifyRead(&err)
 	out := make([]ledger.PricingState, len(qs))
 	type found struct {
@@ -376,7 +378,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 
 // CampaignSpend implements ledger.Ledger.
 func (s *Store) CampaignSpend(ctx context.Context) (_ map[string]int64, err error) {
-	defer classifyRead(&err)
+	defer s.readDone(ctx, &err)
 	out := map[string]int64{}
 	err = s.eachRow(ctx, `SELECT campaign, granted FROM campaign_spend WHERE granted > 0`, nil, func(rows *sql.Rows) error {
 		var name string

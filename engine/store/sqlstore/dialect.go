@@ -30,6 +30,12 @@ type Dialect struct {
 	// CacheStatements prepares the writers' statements once and reuses them
 	// (for drivers that do not cache them, such as SQLite's).
 	CacheStatements bool
+	// SyncCommits, if set, makes every commit so far durable: the database's
+	// commits return before they are on disk, and the store calls this off
+	// the writer's path before it answers them or shows them to readers
+	// (SQLite: synchronous=NORMAL, then the WAL file is synced; see
+	// durable.go).
+	SyncCommits func() error
 	// Retryable reports errors after which an operation may simply be run
 	// again (deadlock, serialisation failure).
 	Retryable func(error) bool

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -94,6 +95,15 @@ func classify(err error) error {
 // classifyRead marks the error of a read method like classify: a read that
 // cannot reach the database is ErrStoreUnavailable, as a failed write is.
 func classifyRead(err *error) { *err = classify(*err) }
+
+// readDone ends a read method whose result goes to a client: like
+// classifyRead, and it returns only once what the read saw is durable.
+func (s *Store) readDone(ctx context.Context, err *error) {
+	*err = classify(*err)
+	if s.durable != nil && *err == nil {
+		*err = s.durable.waitDurable(ctx)
+	}
+}
 
 // storeUnavailable marks the failure of a step whose outcome is unknown
 // (beginning or committing a batch) as ledger.ErrStoreUnavailable, whatever

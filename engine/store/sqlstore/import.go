@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -76,9 +77,27 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ledger.ImportResult, e
 		return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	if res.Replayed {
+		if s.durable != nil {
+			if err := s.durable.waitDurable(ctx); err != nil {
+				return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
+			}
+		}
 		return res, nil
 	}
-	if err := tx.Commit(); err != nil {
+	if s.durable == nil {
+		if err := tx.Commit(); err != nil {
+			return ledger.ImportResult{}, fmt.Errorf("import: commit: %w", err)
+		}
+		return res, nil
+	}
+	if err := s.durable.err(); err != nil {
+		return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	ticket := s.durable.ticket()
+	commitErr := tx.Commit()
+	synced := make(chan error, 1)
+	s.durable.after(ticket, func(err error) { synced <- err })
+	if err := cmp.Or(commitErr, <-synced); err != nil {
 		return ledger.ImportResult{}, fmt.Errorf("import: commit: %w", err)
 	}
 	return res, nil

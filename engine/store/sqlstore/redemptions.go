@@ -305,7 +305,7 @@ func readRedemption(ctx context.Context, tx *txn, code string) (ledger.Redemptio
 
 // Redemptions implements ledger.Ledger.
 func (s *Store) Redemptions(ctx context.Context, memberID string) (_ []ledger.Redemption, err error) {
-	defer classifyRead(&err)
+	defer s.readDone(ctx, &err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return nil, err
 	}

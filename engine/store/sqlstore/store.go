@@ -28,7 +28,8 @@ type Config struct {
 	Now func() time.Time
 	// OnCommit, if set, is told of every group commit: the writes it
 	// committed and how long its transaction took, begin to durable commit.
-	// It runs on the writer's goroutine, so it must be quick.
+	// It runs on the writer's goroutine (or, with Dialect.SyncCommits, the
+	// one that syncs), so it must be quick.
 	OnCommit func(ops int, d time.Duration)
 	// OnClose, if set, runs when the Store closes, after the writers
 	// stopped and before the databases close.
@@ -39,8 +40,9 @@ type Config struct {
 type Store struct {
 	cfg       Config
 	writers   []*writer
-	stmts     *stmtCache // prepared statements of the writers, if the dialect wants them
-	reads     *readStmts // prepared statements of the read pool, likewise
+	durable   *durability // with Dialect.SyncCommits
+	stmts     *stmtCache  // prepared statements of the writers, if the dialect wants them
+	reads     *readStmts  // prepared statements of the read pool, likewise
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -62,6 +64,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Dialect.Name, err)
 	}
 	s := &Store{cfg: cfg}
+	if cfg.Dialect.SyncCommits != nil {
+		// Tickets are taken in commit order only with a single writer.
+		if cfg.Shards != 1 {
+			return nil, fmt.Errorf("%s: commits synced after they return need a single writer, not %d", cfg.Dialect.Name, cfg.Shards)
+		}
+		s.durable = newDurability(cfg.Dialect.SyncCommits)
+	}
 	if cfg.Dialect.CacheStatements {
 		s.stmts = newStmtCache(cfg.WriteDB)
 		// Preparing takes a connection: with one pool for both, it would
@@ -71,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	for range cfg.Shards {
-		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit))
+		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit, s.durable))
 	}
 	return s, nil
 }
@@ -81,6 +90,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		for _, w := range s.writers {
 			w.close()
+		}
+		if s.durable != nil {
+			s.durable.close()
 		}
 		if s.stmts != nil {
 			s.stmts.close()
@@ -101,8 +113,13 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping checks both connection pools.
+// Ping checks both connection pools, and that commits can be made durable.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.durable != nil {
+		if err := s.durable.err(); err != nil {
+			return err
+		}
+	}
 	if err := s.cfg.WriteDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
 	}

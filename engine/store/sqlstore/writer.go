@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,12 @@ type writer struct {
 	maxBatch int
 	stmts    *stmtCache
 	onCommit func(ops int, d time.Duration) // may be nil
+	// durable, if set, makes the commits durable after they return; the
+	// answers wait for it (see durable.go).
+	durable    *durability
+	lastTicket int64        // the durability ticket of the latest commit
+	syncing    int64        // the ticket up to which commits were handed to durable
+	undurable  []commitStat // commits of the current batch, reported once durable
 
 	commits, ops atomic.Int64 // committed batches and the jobs in them
 
@@ -74,9 +81,10 @@ type writer struct {
 	done   chan struct{}
 }
 
-func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache, onCommit func(int, time.Duration)) *writer {
+func newWriter(db *sql.DB, d *Dialect, maxBatch int, stmts *stmtCache, onCommit func(int, time.Duration), durable *durability) *writer {
 	w := &writer{
 		onCommit: onCommit,
+		durable:  durable,
 		db:       db,
 		dialect:  d,
 		maxBatch: maxBatch,
@@ -170,6 +178,14 @@ func (w *writer) commit(batch []*job) {
 	for i := range idx {
 		idx[i] = i
 	}
+	if w.durable != nil {
+		if err := w.durable.err(); err != nil {
+			idx = nil // the store has stopped
+			for i := range results {
+				results[i] = jobResult{err: err}
+			}
+		}
+	}
 	jobs := make([]*job, 0, len(batch))
 	res := make([]jobResult, len(batch))
 	for attempt := 1; len(idx) > 0; {
@@ -203,7 +219,33 @@ func (w *writer) commit(batch []*job) {
 			idx = nil
 		}
 	}
+	if w.durable == nil {
+		answer(batch, results, nil)
+		return
+	}
+	// Even a batch that committed nothing waits: its answers were decided
+	// on what the earlier commits wrote.
+	stats := w.undurable
+	w.undurable = nil
+	batch = slices.Clone(batch) // run reuses its slice for the next batch
+	w.syncing = w.lastTicket
+	w.durable.after(w.lastTicket, func(err error) {
+		if err == nil && w.onCommit != nil {
+			for _, c := range stats {
+				w.onCommit(c.ops, time.Since(c.start))
+			}
+		}
+		answer(batch, results, err)
+	})
+}
+
+// answer sends each job its result, or err (the commits could not be made
+// durable) to all of them.
+func answer(batch []*job, results []jobResult, err error) {
 	for i, j := range batch {
+		if err != nil {
+			results[i] = jobResult{err: err}
+		}
 		j.done <- results[i]
 	}
 }
@@ -224,6 +266,12 @@ func (w *writer) runAlone(ctx context.Context, j *job) jobResult {
 			return jobResult{err: err}
 		}
 	}
+}
+
+// commitStat is one commit for Config.OnCommit.
+type commitStat struct {
+	ops   int
+	start time.Time
 }
 
 // opFailure is an operation that failed after writing; the batch must be
@@ -280,12 +328,25 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	if err := tx.flushAll(ctx); err != nil {
 		return fail(err)
 	}
+	if w.durable != nil {
+		// One commit at a time waits for its sync: the batch was applied
+		// beside the previous sync, and waiting for it here lets the next
+		// batch gather as many jobs as a synchronous commit would.
+		// Retries of the same batch do not wait: their commits are
+		// handed over together, once the batch is done.
+		w.durable.waitSynced(w.syncing)
+		w.lastTicket = w.durable.ticket()
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return storeUnavailable("commit", err)
 	}
 	w.commits.Add(1)
 	w.ops.Add(int64(len(batch)))
-	if w.onCommit != nil {
+	switch {
+	case w.onCommit == nil:
+	case w.durable != nil:
+		w.undurable = append(w.undurable, commitStat{len(batch), start})
+	default:
 		w.onCommit(len(batch), time.Since(start))
 	}
 	return nil

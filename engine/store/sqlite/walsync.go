@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// walSyncer makes the writer's commits durable after they return. The
+// writer runs with synchronous=NORMAL, so a commit is in the WAL file but
+// possibly only in the page cache; one fsync of the WAL file then makes
+// every commit before it durable, and the store calls it beside the
+// writer, which meanwhile applies its next batch (sqlstore's durability).
+// A power loss before the fsync loses those commits together: WAL frames
+// carry cumulative checksums, so recovery keeps a prefix of the commits
+// and never a later one without an earlier one.
+//
+// It keeps a descriptor of its own on the WAL file and reopens it when the
+// file at the path is another one (SQLite deletes the WAL when its last
+// connection closes), syncing the directory then too, so that a new WAL
+// file's name is durable as well as its content.
+type walSyncer struct {
+	path string
+	f    *os.File
+	fi   os.FileInfo
+}
+
+func newWALSyncer(dbPath string) *walSyncer { return &walSyncer{path: dbPath + "-wal"} }
+
+func (w *walSyncer) sync() error {
+	for attempt := 1; ; attempt++ {
+		fi, err := os.Stat(w.path)
+		if err != nil {
+			return fmt.Errorf("sqlite: sync WAL: %w", err)
+		}
+		if w.f != nil && os.SameFile(fi, w.fi) {
+			break
+		}
+		if err := w.reopen(fi); err == nil {
+			break
+		} else if !errors.Is(err, errWALReplaced) || attempt == 3 {
+			return err
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sqlite: sync WAL: %w", err)
+	}
+	return nil
+}
+
+func (w *walSyncer) reopen(fi os.FileInfo) error {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("sqlite: open WAL to sync it: %w", err)
+	}
+	// Opened by name after the stat: make sure it is the file stat saw.
+	if ofi, err := f.Stat(); err != nil || !os.SameFile(ofi, fi) {
+		f.Close()
+		return fmt.Errorf("sqlite: open WAL to sync it: %w", cmp.Or(err, errWALReplaced))
+	}
+	dir, err := os.Open(filepath.Dir(w.path))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("sqlite: sync WAL directory: %w", err)
+	}
+	err = dir.Sync()
+	dir.Close()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("sqlite: sync WAL directory: %w", err)
+	}
+	w.f, w.fi = f, fi
+	return nil
+}
+
+// close releases the descriptor.
+func (w *walSyncer) close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+var errWALReplaced = errors.New("the file was replaced while it was opened")

@@ -44,7 +44,7 @@ func (w *walSyncer) sync() error {
 			return err
 		}
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := fdatasync(w.f); err != nil {
 		return fmt.Errorf("sqlite: sync WAL: %w", err)
 	}
 	return nil

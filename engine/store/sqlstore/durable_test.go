@@ -123,8 +123,20 @@ func TestCommitsAnsweredOnceSynced(t *testing.T) {
 		}
 		return err
 	})
+	replayed := result(func() error {
+		a, err := s.Replay(ctx, []ledger.ReplayQuery{{Key: "e1"}})
+		if err == nil && !a[0].Found {
+			err = errors.New("the replay did not find the earn's key")
+		}
+		return err
+	})
+	// A key not found shows nothing, so its lookup does not wait.
+	if a, err := s.Replay(ctx, []ledger.ReplayQuery{{Key: "unknown"}}); err != nil || a[0].Found {
+		t.Fatalf("replay of an unknown key: %+v %v", a, err)
+	}
 	pending(t, "earn", earned)
 	pending(t, "a read that sees the earn", read)
+	pending(t, "a replay of the earn's key", replayed)
 	// While the sync is in progress the writer applies the next batch; its
 	// commit waits for the sync before it, then gets one of its own.
 	second := result(func() error {
@@ -133,7 +145,7 @@ func TestCommitsAnsweredOnceSynced(t *testing.T) {
 	})
 	pending(t, "the second earn", second)
 	g.release <- nil
-	for what, c := range map[string]chan error{"earn": earned, "read": read} {
+	for what, c := range map[string]chan error{"earn": earned, "read": read, "replay": replayed} {
 		if err := received(t, what, c); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}

@@ -183,7 +183,7 @@ func invariantProblems(ctx context.Context, query func(ctx context.Context, q st
 // Replay implements ledger.Ledger with one read of all the keys. A key being
 // written concurrently may be missed; the write then finds it and replays.
 func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []ledger.ReplayAnswer, err error) {
-	defer s.readDone(ctx, &err)
+	defer classifyRead(&err)
 	out := make([]ledger.ReplayAnswer, len(queries))
 	keys := make([]string, 0, len(queries))
 	for _, q := range queries {
@@ -227,6 +227,13 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []l
 		out[i] = ledger.ReplayAnswer{Found: true, Op: ledger.Op(st.op), Result: json.RawMessage(result)}
 		if st.hash != q.Fingerprint {
 			out[i] = ledger.ReplayAnswer{Found: true, Op: ledger.Op(st.op), Err: fmt.Errorf("key %q: %w", q.Key, ledger.ErrIdempotencyReuse)}
+		}
+	}
+	// Only a key found shows the client something; a miss goes on to the
+	// writer, whose answer waits for durability anyway.
+	if len(found) > 0 && s.durable != nil {
+		if err := s.durable.waitDurable(ctx); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

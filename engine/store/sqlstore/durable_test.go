@@ -46,6 +46,8 @@ func (g *gatedSync) waitCalled(t *testing.T) {
 	}
 }
 
+// openGated opens a store whose syncs the test holds and releases, with
+// member m1 enrolled.
 func openGated(t *testing.T) (*Store, *gatedSync) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "ledger.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
@@ -63,6 +65,17 @@ func openGated(t *testing.T) (*Store, *gatedSync) {
 	}
 	t.Cleanup(func() { s.Close() })
 	t.Cleanup(func() { close(g.stop) }) // runs first
+	// Member m1, enrolled through a held sync: even the first write waits.
+	enrolled := result(func() error {
+		_, err := s.Enroll(context.Background(), ledger.EnrollRequest{IdempotencyKey: "enroll", MemberID: "m1"})
+		return err
+	})
+	g.waitCalled(t)
+	pending(t, "enroll", enrolled)
+	g.release <- nil
+	if err := received(t, "enroll", enrolled); err != nil {
+		t.Fatal(err)
+	}
 	return s, g
 }
 
@@ -100,16 +113,6 @@ func received(t *testing.T, what string, c chan error) error {
 func TestCommitsAnsweredOnceSynced(t *testing.T) {
 	s, g := openGated(t)
 	ctx := context.Background()
-	enrolled := result(func() error {
-		_, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "enroll", MemberID: "m1"})
-		return err
-	})
-	g.waitCalled(t)
-	pending(t, "enroll", enrolled)
-	g.release <- nil
-	if err := received(t, "enroll", enrolled); err != nil {
-		t.Fatal(err)
-	}
 
 	earned := result(func() error {
 		_, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "e1", MemberID: "m1", EventID: "o1", Points: 10})
@@ -163,15 +166,6 @@ func TestCommitsAnsweredOnceSynced(t *testing.T) {
 func TestFailedSyncStopsTheStore(t *testing.T) {
 	s, g := openGated(t)
 	ctx := context.Background()
-	enrolled := result(func() error {
-		_, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "enroll", MemberID: "m1"})
-		return err
-	})
-	g.waitCalled(t)
-	g.release <- nil
-	if err := received(t, "enroll", enrolled); err != nil {
-		t.Fatal(err)
-	}
 	earned := result(func() error {
 		_, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "e1", MemberID: "m1", EventID: "o1", Points: 10})
 		return err

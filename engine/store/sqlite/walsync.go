@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,17 +28,12 @@ type walSyncer struct {
 func newWALSyncer(dbPath string) *walSyncer { return &walSyncer{path: dbPath + "-wal"} }
 
 func (w *walSyncer) sync() error {
-	for attempt := 1; ; attempt++ {
-		fi, err := os.Stat(w.path)
-		if err != nil {
-			return fmt.Errorf("sqlite: sync WAL: %w", err)
-		}
-		if w.f != nil && os.SameFile(fi, w.fi) {
-			break
-		}
-		if err := w.reopen(fi); err == nil {
-			break
-		} else if !errors.Is(err, errWALReplaced) || attempt == 3 {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return fmt.Errorf("sqlite: sync WAL: %w", err)
+	}
+	if w.f == nil || !os.SameFile(fi, w.fi) {
+		if err := w.reopen(); err != nil {
 			return err
 		}
 	}
@@ -50,7 +43,9 @@ func (w *walSyncer) sync() error {
 	return nil
 }
 
-func (w *walSyncer) reopen(fi os.FileInfo) error {
+// reopen opens the file now at the path; should it have been replaced
+// since the stat above, the newer one is the one to sync.
+func (w *walSyncer) reopen() error {
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
@@ -59,10 +54,10 @@ func (w *walSyncer) reopen(fi os.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: open WAL to sync it: %w", err)
 	}
-	// Opened by name after the stat: make sure it is the file stat saw.
-	if ofi, err := f.Stat(); err != nil || !os.SameFile(ofi, fi) {
+	fi, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return fmt.Errorf("sqlite: open WAL to sync it: %w", cmp.Or(err, errWALReplaced))
+		return fmt.Errorf("sqlite: open WAL to sync it: %w", err)
 	}
 	dir, err := os.Open(filepath.Dir(w.path))
 	if err != nil {
@@ -88,5 +83,3 @@ func (w *walSyncer) close() error {
 	w.f = nil
 	return err
 }
-
-var errWALReplaced = errors.New("the file was replaced while it was opened")

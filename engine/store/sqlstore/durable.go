@@ -58,8 +58,12 @@ func (d *durability) ticket() int64 { return d.begun.Add(1) }
 // after sends an answer once every commit up to ticket upTo is durable.
 func (d *durability) after(upTo int64, send func(err error)) { d.queue <- durableAnswer{upTo, send} }
 
-// err is the failure that stopped the store, if any.
+// err is the failure that stopped the store, if any; nil without
+// durability.
 func (d *durability) err() error {
+	if d == nil {
+		return nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.failed
@@ -114,24 +118,9 @@ func (d *durability) syncUpTo(upTo int64) error {
 	return d.failed
 }
 
-// waitSynced returns once the commit with the ticket is durable, or the
-// store has stopped.
-func (d *durability) waitSynced(ticket int64) {
-	for {
-		d.mu.Lock()
-		done, progress := d.synced >= ticket || d.failed != nil, d.progress
-		d.mu.Unlock()
-		if done {
-			return
-		}
-		<-progress
-	}
-}
-
-// waitDurable returns once every commit started so far is durable: a read
-// that ran before it saw nothing that may still be lost.
-func (d *durability) waitDurable(ctx context.Context) error {
-	want := d.begun.Load()
+// waitFor returns once the commit with the ticket is durable, with the
+// failure that stopped the store, or with ctx's error.
+func (d *durability) waitFor(ctx context.Context, ticket int64) error {
 	for {
 		d.mu.Lock()
 		synced, failed, progress := d.synced, d.failed, d.progress
@@ -139,7 +128,7 @@ func (d *durability) waitDurable(ctx context.Context) error {
 		switch {
 		case failed != nil:
 			return failed
-		case synced >= want:
+		case synced >= ticket:
 			return nil
 		}
 		select {
@@ -148,6 +137,16 @@ func (d *durability) waitDurable(ctx context.Context) error {
 			return fmt.Errorf("%w: wait for commits to be durable: %v", ledger.ErrStoreUnavailable, ctx.Err())
 		}
 	}
+}
+
+// waitDurable returns once every commit started so far is durable: a read
+// that ran before it saw nothing that may still be lost. Without
+// durability (commits durable when they return) it returns at once.
+func (d *durability) waitDurable(ctx context.Context) error {
+	if d == nil {
+		return nil
+	}
+	return d.waitFor(ctx, d.begun.Load())
 }
 
 // close answers what is queued; the writers must have stopped.

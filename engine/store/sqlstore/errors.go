@@ -99,8 +99,7 @@ func classifyRead(err *error) { *err = classify(*err) }
 // readDone ends a read method whose result goes to a client: like
 // classifyRead, and it returns only once what the read saw is durable.
 func (s *Store) readDone(ctx context.Context, err *error) {
-	*err = classify(*err)
-	if s.durable != nil && *err == nil {
+	if *err = classify(*err); *err == nil {
 		*err = s.durable.waitDurable(ctx)
 	}
 }

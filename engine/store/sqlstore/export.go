@@ -345,10 +345,8 @@ func (s *Store) Export(ctx context.Context, w io.Writer, opts ledger.ExportOptio
 		return ledger.ExportSummary{}, fmt.Errorf("export: read schema version: %w", err)
 	}
 	// Rows leave as they are read, so the snapshot must be durable first.
-	if s.durable != nil {
-		if err := s.durable.waitDurable(ctx); err != nil {
-			return ledger.ExportSummary{}, fmt.Errorf("export: %w", err)
-		}
+	if err := s.durable.waitDurable(ctx); err != nil {
+		return ledger.ExportSummary{}, fmt.Errorf("export: %w", err)
 	}
 	ew := &exportWriter{w: bufio.NewWriterSize(w, 64<<10), sum: sha256.New(), counts: make(map[string]int64, len(ledger.RecordTypes))}
 	if err := ew.line(h); err != nil {

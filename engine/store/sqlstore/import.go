@@ -77,10 +77,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ledger.ImportResult, e
 		return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	if res.Replayed {
-		if s.durable != nil {
-			if err := s.durable.waitDurable(ctx); err != nil {
-				return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
-			}
+		if err := s.durable.waitDurable(ctx); err != nil {
+			return ledger.ImportResult{}, fmt.Errorf("import: %w", err)
 		}
 		return res, nil
 	}

@@ -231,7 +231,7 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []l
 	}
 	// Only a key found shows the client something; a miss goes on to the
 	// writer, whose answer waits for durability anyway.
-	if len(found) > 0 && s.durable != nil {
+	if len(found) > 0 {
 		if err := s.durable.waitDurable(ctx); err != nil {
 			return nil, err
 		}

@@ -115,10 +115,8 @@ func (s *Store) Close() error {
 
 // Ping checks both connection pools, and that commits can be made durable.
 func (s *Store) Ping(ctx context.Context) error {
-	if s.durable != nil {
-		if err := s.durable.err(); err != nil {
-			return err
-		}
+	if err := s.durable.err(); err != nil {
+		return err
 	}
 	if err := s.cfg.WriteDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)

@@ -178,12 +178,10 @@ func (w *writer) commit(batch []*job) {
 	for i := range idx {
 		idx[i] = i
 	}
-	if w.durable != nil {
-		if err := w.durable.err(); err != nil {
-			idx = nil // the store has stopped
-			for i := range results {
-				results[i] = jobResult{err: err}
-			}
+	if err := w.durable.err(); err != nil {
+		idx = nil // the store has stopped
+		for i := range results {
+			results[i] = jobResult{err: err}
 		}
 	}
 	jobs := make([]*job, 0, len(batch))
@@ -334,7 +332,8 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		// batch gather as many jobs as a synchronous commit would.
 		// Retries of the same batch do not wait: their commits are
 		// handed over together, once the batch is done.
-		w.durable.waitSynced(w.syncing)
+		// A failure that stopped the store is answered after the commit.
+		_ = w.durable.waitFor(context.Background(), w.syncing)
 		w.lastTicket = w.durable.ticket()
 	}
 	if err := sqlTx.Commit(); err != nil {

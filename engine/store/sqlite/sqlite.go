@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -55,6 +56,21 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := lockDatabase(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, opts, sub, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open is Open once the database file is locked; the store releases lock
+// when it closes.
+func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstore.Store, error) {
 	base := "file:" + (&url.URL{Path: opts.Path}).EscapedPath()
 	// _txlock=immediate takes the write lock at BEGIN, so a batch never has
 	// to upgrade a read lock. No connection maps the file (mmap_size 0):
@@ -108,6 +124,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		Now:      opts.Now,
 		OnCommit: opts.OnCommit,
 		OnClose:  func() error { return errors.Join(ckpt.close(), wal.close()) },
+		Release:  lock.Close,
 	})
 	if err != nil {
 		_ = ckpt.close()

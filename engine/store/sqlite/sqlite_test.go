@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,30 @@ func BenchmarkScenarios(b *testing.B) {
 	storetest.BenchScenarios(b, func(tb testing.TB) ledger.Ledger {
 		return open(tb, filepath.Join(tb.TempDir(), "ledger.db"))
 	})
+}
+
+// A second engine on the same file is refused while the first has it open,
+// and gets it once the first has closed.
+func TestOneEnginePerFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	first, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	if err == nil {
+		second.Close()
+		t.Fatal("a second store opened a file the first holds")
+	}
+	if want := "is in use by another engine"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q, want one saying it %s", err, want)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	again.Close()
 }

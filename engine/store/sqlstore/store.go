@@ -34,6 +34,9 @@ type Config struct {
 	// OnClose, if set, runs when the Store closes, after the writers
 	// stopped and before the databases close.
 	OnClose func() error
+	// Release, if set, runs last, once the databases are closed (SQLite:
+	// the lock that keeps a second engine off the file).
+	Release func() error
 }
 
 // Store is a ledger.Ledger over a SQL database.
@@ -106,6 +109,11 @@ func (s *Store) Close() error {
 		}
 		if s.cfg.ReadDB != s.cfg.WriteDB {
 			if err := s.cfg.ReadDB.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
+		if s.cfg.Release != nil {
+			if err := s.cfg.Release(); err != nil && s.closeErr == nil {
 				s.closeErr = err
 			}
 		}

@@ -116,7 +116,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	ckpt := startCheckpointer(ckptDB)
 	wal := newWALSyncer(opts.Path)
 	s, err := sqlstore.New(ctx, sqlstore.Config{
-		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync},
+		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync, SoleWriter: true},
 		WriteDB:  writeDB,
 		ReadDB:   readDB,
 		Shards:   1, // SQLite has a single writer anyway

@@ -55,6 +55,9 @@ type txn struct {
 	newEntries []entryRow
 	newKeys    []idemRow
 	dirty      []*memberRow // members whose balance changed, in order
+	// tierChanged lists members whose tier the transaction changed, for
+	// the member cache.
+	tierChanged []string
 
 	// afterJobs is work run once every job of the batch applied, in its
 	// transaction, by key (one run per key, the last registration wins).

@@ -300,24 +300,12 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	if len(ids) == 0 {
 		return out, nil
 	}
-	set, args := listSet(s.cfg.Dialect, [][]string{ids})
-	err = s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
-		f := &found{grants: map[string]int64{}}
-		var tags string
-		var enrolled int64
-		if err := rows.Scan(&f.mc.ID, &tags, &enrolled, &f.mc.Tier); err != nil {
-			return err
-		}
-		if err := json.Unmarshal([]byte(tags), &f.mc.Tags); err != nil {
-			return fmt.Errorf("member %s: decode tags: %w", f.mc.ID, err)
-		}
-		f.mc.EnrolledAt = time.UnixMicro(enrolled).UTC()
-		members[f.mc.ID] = f
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: read members: %v", ledger.ErrStoreUnavailable, err)
+	if err := s.readMembers(ctx, ids, func(id string, m cachedMember) {
+		members[id] = &found{grants: map[string]int64{}, mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
+	}); err != nil {
+		return nil, err
 	}
+	set, args := listSet(s.cfg.Dialect, [][]string{ids})
 	var spend map[string]int64
 	if grants {
 		err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
@@ -374,6 +362,47 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 		out[i].Member.ActionsToday = n
 	}
 	return out, nil
+}
+
+// readMembers hands each existing member of ids to found, from the member
+// cache where it can.
+func (s *Store) readMembers(ctx context.Context, ids []string, found func(id string, m cachedMember)) error {
+	var missed []string
+	for _, id := range ids {
+		if m, ok := s.members.get(id); ok {
+			found(id, m)
+		} else {
+			missed = append(missed, id)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	gen := s.members.generation()
+	read := make(map[string]cachedMember, len(missed))
+	set, args := listSet(s.cfg.Dialect, [][]string{missed})
+	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
+		var id, tags string
+		var m cachedMember
+		var enrolled int64
+		if err := rows.Scan(&id, &tags, &enrolled, &m.tier); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(tags), &m.tags); err != nil {
+			return fmt.Errorf("member %s: decode tags: %w", id, err)
+		}
+		m.enrolledAt = time.UnixMicro(enrolled).UTC()
+		read[id] = m
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: read members: %v", ledger.ErrStoreUnavailable, err)
+	}
+	s.members.fill(gen, read)
+	for id, m := range read {
+		found(id, m)
+	}
+	return nil
 }
 
 // CampaignSpend implements ledger.Ledger.

@@ -43,9 +43,10 @@ type Config struct {
 type Store struct {
 	cfg       Config
 	writers   []*writer
-	durable   *durability // with Dialect.SyncCommits
-	stmts     *stmtCache  // prepared statements of the writers, if the dialect wants them
-	reads     *readStmts  // prepared statements of the read pool, likewise
+	durable   *durability  // with Dialect.SyncCommits
+	stmts     *stmtCache   // prepared statements of the writers, if the dialect wants them
+	reads     *readStmts   // prepared statements of the read pool, likewise
+	members   *memberCache // with Dialect.SoleWriter
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -82,8 +83,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			s.reads = newReadStmts(cfg.ReadDB)
 		}
 	}
+	if cfg.Dialect.SoleWriter {
+		s.members = newMemberCache()
+	}
 	for range cfg.Shards {
-		s.writers = append(s.writers, newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit, s.durable))
+		w := newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit, s.durable)
+		w.members = s.members
+		s.writers = append(s.writers, w)
 	}
 	return s, nil
 }

@@ -68,7 +68,9 @@ type writer struct {
 	onCommit func(ops int, d time.Duration) // may be nil
 	// durable, if set, makes the commits durable after they return; the
 	// answers wait for it (see durable.go).
-	durable    *durability
+	durable *durability
+	// members, if set, forgets the members whose rows a commit changed.
+	members    *memberCache
 	lastTicket int64        // the durability ticket of the latest commit
 	syncing    int64        // the ticket up to which commits were handed to durable
 	undurable  []commitStat // commits of the current batch, reported once durable
@@ -336,7 +338,11 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		_ = w.durable.waitFor(context.Background(), w.syncing)
 		w.lastTicket = w.durable.ticket()
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	// Before any answer, a client told of a tier change must be priced by
+	// it; a failed commit may have been applied all the same.
+	w.members.drop(tx.tierChanged)
+	if err != nil {
 		return storeUnavailable("commit", err)
 	}
 	w.commits.Add(1)

@@ -209,6 +209,7 @@ func testTiers(t *testing.T, s ledger.Ledger) {
 		return r
 	}
 	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "o1", Points: 60, OccurredAt: day(1)})
+	wantPricedTier(t, s, "m1", "")
 	if r := evaluate(day(1)); r.Changed || r.Decision.Tier != "bronze" || r.Decision.Next == nil || *r.Decision.Next.MissingPoints != 40 {
 		t.Fatalf("after 60 points: %+v", r)
 	}
@@ -226,6 +227,7 @@ func testTiers(t *testing.T, s ledger.Ledger) {
 	if v := member(t, s, "m1", day(2)); v.Tier != "silver" || v.TierSince == nil || !v.TierSince.Equal(day(2)) {
 		t.Fatalf("member tier %q since %v, want silver since %v", v.Tier, v.TierSince, day(2))
 	}
+	wantPricedTier(t, s, "m1", "silver")
 	due := func(now time.Time) ledger.ProcessDueResult {
 		t.Helper()
 		r, err := s.ProcessDue(ctx, ledger.DueOptions{Now: now, Tiers: tiers})
@@ -252,6 +254,7 @@ func testTiers(t *testing.T, s ledger.Ledger) {
 	if v := member(t, s, "m1", day(36)); v.Tier != "bronze" {
 		t.Fatalf("member tier %q, want bronze", v.Tier)
 	}
+	wantPricedTier(t, s, "m1", "bronze")
 	page, err := s.History(ctx, ledger.HistoryQuery{MemberID: "m1"})
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +270,16 @@ func testTiers(t *testing.T, s ledger.Ledger) {
 	}
 	if len(changes) != 2 || changes[0] != "bronze: downgrade from silver" || changes[1] != "silver: upgrade from bronze" {
 		t.Errorf("tier entries %q", changes)
+	}
+}
+
+// wantPricedTier: pricing reads the member's tier as it is now, right
+// after the write that changed it was answered.
+func wantPricedTier(t *testing.T, s ledger.Ledger, id, tier string) {
+	t.Helper()
+	st, err := pricingContext(s, ledger.PricingQuery{MemberID: id, OccurredAt: time.Now()})
+	if err != nil || st.Member.Tier != tier {
+		t.Fatalf("%s priced at tier %q (%v), want %q", id, st.Member.Tier, err, tier)
 	}
 }
 

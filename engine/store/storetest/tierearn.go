@@ -35,6 +35,7 @@ func testEarnUpgrades(t *testing.T, s ledger.Ledger) {
 	}
 	wantTier := func(id, tier string, entries ...string) {
 		t.Helper()
+		wantPricedTier(t, s, id, tier)
 		v := member(t, s, id, time.Now())
 		got := tierEntries(id)
 		if v.Tier != tier || len(got) != len(entries) {

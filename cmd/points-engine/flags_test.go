@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL"} {
+	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL", "TIER_PASS_RATE"} {
 		t.Setenv(name, "") // the machine's environment must not leak into the cases
 	}
 	tests := []struct {
@@ -22,8 +22,13 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{name: "file config", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
 			check: func(o options) bool {
-				return o.store == "sqlite" && o.listen == ":8080" && o.dueInterval == 5*time.Second
+				return o.store == "sqlite" && o.listen == ":8080" && o.dueInterval == 5*time.Second && o.tierPassRate == 500
 			}},
+		{name: "zero tier pass rate", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--tier-pass-rate=0"},
+			err: "--tier-pass-rate 0: must be a positive number of members a second"},
+		{name: "tier pass rate from env", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env:   map[string]string{"TIER_PASS_RATE": "50"},
+			check: func(o options) bool { return o.tierPassRate == 50 }},
 		{name: "no config", args: []string{"--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "two configs", args: []string{"--config-file=s.json", "--config-configmap=ns/cm", "--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "no keys", args: []string{"--config-file=s.json"}, err: "--api-keys-dir is required"},

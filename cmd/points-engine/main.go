@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,6 +58,7 @@ type options struct {
 	kubeconfig      string
 	apiKeysDir      string
 	dueInterval     time.Duration
+	tierPassRate    float64
 	shutdownTimeout time.Duration
 	logLevel        string
 	debugListen     string
@@ -74,6 +76,15 @@ func envDuration(name string, def time.Duration) time.Duration {
 	if v := os.Getenv(name); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
 			return d
+		}
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
 		}
 	}
 	return def
@@ -99,6 +110,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", env("KUBECONFIG", ""), "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
 	fs.StringVar(&o.apiKeysDir, "api-keys-dir", env("API_KEYS_DIR", ""), "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
 	fs.DurationVar(&o.dueInterval, "due-interval", envDuration("DUE_INTERVAL", 5*time.Second), "how often pending points are released and expired points removed (DUE_INTERVAL)")
+	fs.Float64Var(&o.tierPassRate, "tier-pass-rate", envFloat("TIER_PASS_RATE", 500), "members a second at most whose tier the periodic pass re-evaluates, so that it stays background work (TIER_PASS_RATE)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&o.debugListen, "debug-listen", env("DEBUG_LISTEN", ""), "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
@@ -119,6 +131,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("--store=postgres needs --postgres-url or DATABASE_URL")
 	case o.dueInterval <= 0:
 		return o, errors.New("--due-interval must be positive")
+	case !(o.tierPassRate > 0):
+		return o, fmt.Errorf("--tier-pass-rate %v: must be a positive number of members a second", o.tierPassRate)
 	}
 	return o, nil
 }
@@ -199,6 +213,7 @@ func run(args []string) error {
 
 	var jobs sync.WaitGroup
 	jobs.Go(func() { processDue(watchCtx, store, holder, api.Metrics(), o.dueInterval, log) })
+	jobs.Go(func() { passTiers(watchCtx, store, holder, api.Metrics(), o.dueInterval, o.tierPassRate, log) })
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
 		jobs.Go(func() { followReports(watchCtx, kube, holder, store, namespace, name, o.dueInterval, log) })
@@ -350,32 +365,53 @@ func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
 // processDue releases pending points and expires lots every interval, and
 // the balances of inactive members when the snapshot in effect says so.
 func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
-	var lastTierPass time.Time
 	every(ctx, interval, func() {
 		opts := dueOptions(h.Current())
-		// Tiers change on earning; the pass over every member above the
-		// entry tier only finds lapsed qualifications, whose grace periods
-		// are days long, so it runs once a tierPassInterval.
-		if time.Since(lastTierPass) < tierPassInterval {
-			opts.Tiers = nil
-		} else if opts.Tiers != nil {
-			lastTierPass = time.Now()
-		}
-		res, err := l.ProcessDue(ctx, opts) // zero Now: the store's clock
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("processing due lots", "error", err.Error())
-			}
-			return
-		}
-		m.ObserveProcessDue(res)
-		if res.ReleasedLots > 0 || res.ExpiredLots > 0 || res.TierUpgrades > 0 || res.TierDowngrades > 0 {
-			log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
-				"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints,
-				"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints,
-				"tierUpgrades", res.TierUpgrades, "tierDowngrades", res.TierDowngrades)
-		}
+		opts.Tiers = nil // passTiers' work
+		runDue(ctx, l, m, opts, log)
 	})
+}
+
+// passTiers re-evaluates the tier of every member above the entry tier,
+// first after interval and then once a tierPassInterval, at most rate
+// members a second. Tiers change on earning; this pass only finds lapsed
+// qualifications, whose grace periods are days long. It runs beside
+// processDue so that a long pass over a large program holds up no release.
+func passTiers(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, rate float64, log *slog.Logger) {
+	wait := interval
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		opts := dueOptions(h.Current())
+		if opts.Tiers == nil {
+			wait = interval // no ladder yet: look again soon
+			continue
+		}
+		opts.TierPassRate = rate
+		runDue(ctx, l, m, opts, log)
+		wait = tierPassInterval
+	}
+}
+
+// runDue makes one due pass and reports what it did.
+func runDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, opts ledger.DueOptions, log *slog.Logger) {
+	res, err := l.ProcessDue(ctx, opts) // zero Now: the store's clock
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("processing due lots", "error", err.Error())
+		}
+		return
+	}
+	m.ObserveProcessDue(res)
+	if res.ReleasedLots > 0 || res.ExpiredLots > 0 || res.TierUpgrades > 0 || res.TierDowngrades > 0 {
+		log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
+			"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints,
+			"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints,
+			"tierUpgrades", res.TierUpgrades, "tierDowngrades", res.TierDowngrades)
+	}
 }
 
 // tierPassInterval spaces the due job's passes over members' tiers.

@@ -456,6 +456,10 @@ type DueOptions struct {
 	// Tiers, when set, re-evaluates the tier of every member above the
 	// entry tier at Now, downgrades included (after their grace period).
 	Tiers []config.Tier
+	// TierPassRate, when positive, paces that re-evaluation to at most this
+	// many members a second, so that a pass over a large program stays
+	// background work beside the requests being served; zero: no pacing.
+	TierPassRate float64
 }
 
 // ReplayQuery is an idempotency key and the fingerprint of the request

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -68,3 +70,43 @@ func TestTierPassWritesOnlyWhatChanged(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A paced pass starts at most TierPassRate evaluations a second, and a
+// cancelled one stops with the context's error.
+func TestTierPassIsPaced(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	window := config.MustDuration("365d")
+	tiers := []config.Tier{
+		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(0)), Period: config.PeriodRollingWindow, Window: &window}},
+		{Name: "silver", Rank: 1, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(10)), Period: config.PeriodRollingWindow, Window: &window}},
+	}
+	const members = 10
+	for i := range members {
+		id := fmt.Sprintf("m%d", i)
+		if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e" + id, MemberID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "k" + id, MemberID: id, EventID: "ev", Points: 20, Tiers: tiers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rate = 50 // 20 ms apart: ten members take at least 180 ms
+	start := time.Now()
+	if _, err := s.ProcessDue(ctx, ledger.DueOptions{Tiers: tiers, TierPassRate: rate}); err != nil {
+		t.Fatal(err)
+	}
+	if took, least := time.Since(start), (members-1)*time.Second/rate; took < least {
+		t.Errorf("a pass over %d members at %d a second took %v, want at least %v", members, rate, took, least)
+	}
+
+	cancelled, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.ProcessDue(cancelled, ledger.DueOptions{Tiers: tiers, TierPassRate: 1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a pass cancelled midway returned %v, want the context's error", err)
+	}
+}

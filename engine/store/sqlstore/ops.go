@@ -497,7 +497,7 @@ func (s *Store) ProcessDue(ctx context.Context, opts ledger.DueOptions) (ledger.
 		}
 	}
 	if len(opts.Tiers) > 0 {
-		if err := s.processTiers(ctx, opts.Tiers, now, &total); err != nil {
+		if err := s.processTiers(ctx, opts.Tiers, opts.TierPassRate, now, &total); err != nil {
 			return total, err
 		}
 	}

@@ -241,8 +241,10 @@ func writeTier(ctx context.Context, tx *txn, m *memberRow, d rules.TierDecision,
 }
 
 // processTiers re-evaluates, downgrades included, every member above the
-// entry tier; members at the entry tier only move up, on earning.
-func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.Time, total *ledger.ProcessDueResult) error {
+// entry tier; members at the entry tier only move up, on earning. With a
+// positive rate it starts at most rate evaluations a second.
+func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, rate float64, now time.Time, total *ledger.ProcessDueResult) error {
+	pace := newPacer(rate)
 	entry := ""
 	for _, t := range tiers {
 		if t.Rank == 0 {
@@ -271,6 +273,10 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		// burst of reads would hold up the requests being served.
 		sem := make(chan struct{}, tierPassParallelism)
 		for i, id := range ids {
+			if err := pace.wait(ctx); err != nil {
+				wg.Wait()
+				return fmt.Errorf("tier pass: %w", err)
+			}
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
@@ -301,6 +307,43 @@ func (s *Store) processTiers(ctx context.Context, tiers []config.Tier, now time.
 		}
 		after = ids[len(ids)-1]
 	}
+}
+
+// pacer spaces starts evenly at a rate a second; a zero pacer never waits.
+type pacer struct {
+	every time.Duration
+	next  time.Time
+}
+
+func newPacer(rate float64) *pacer {
+	if rate <= 0 {
+		return &pacer{}
+	}
+	return &pacer{every: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait returns when the next start is due, or ctx's error.
+func (p *pacer) wait(ctx context.Context) error {
+	if p.every <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if p.next.Before(now) {
+		// No credit for time spent elsewhere: a late start does not
+		// allow a burst after it.
+		p.next = now
+	}
+	if d := p.next.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	p.next = p.next.Add(p.every)
+	return nil
 }
 
 // tierPassParallelism bounds the members a due pass evaluates at once.

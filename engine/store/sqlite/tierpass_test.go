@@ -26,12 +26,7 @@ func TestTierPassWritesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	window := config.MustDuration("365d")
-	tiers := []config.Tier{
-		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(0)), Period: config.PeriodRollingWindow, Window: &window}},
-		{Name: "silver", Rank: 1, DowngradeGracePeriod: config.MustDuration("30d"),
-			Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(100)), Period: config.PeriodRollingWindow, Window: &window}},
-	}
+	tiers := silverLadder(100)
 	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e", MemberID: "m"}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +64,17 @@ func TestTierPassWritesOnlyWhatChanged(t *testing.T) {
 	}
 }
 
+// silverLadder is bronze and silver from minPoints qualifying points over 365
+// days, with 30 days of grace before a downgrade.
+func silverLadder(minPoints int64) []config.Tier {
+	window := config.MustDuration("365d")
+	return []config.Tier{
+		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(0)), Period: config.PeriodRollingWindow, Window: &window}},
+		{Name: "silver", Rank: 1, DowngradeGracePeriod: config.MustDuration("30d"),
+			Qualification: config.TierQualification{MinQualifyingPoints: ptr(minPoints), Period: config.PeriodRollingWindow, Window: &window}},
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // A paced pass starts at most TierPassRate evaluations a second, and a
@@ -80,11 +86,7 @@ func TestTierPassIsPaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	window := config.MustDuration("365d")
-	tiers := []config.Tier{
-		{Name: "bronze", Rank: 0, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(0)), Period: config.PeriodRollingWindow, Window: &window}},
-		{Name: "silver", Rank: 1, Qualification: config.TierQualification{MinQualifyingPoints: ptr(int64(10)), Period: config.PeriodRollingWindow, Window: &window}},
-	}
+	tiers := silverLadder(10)
 	const members = 10
 	for i := range members {
 		id := fmt.Sprintf("m%d", i)

@@ -305,9 +305,9 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	}); err != nil {
 		return nil, err
 	}
-	set, args := listSet(s.cfg.Dialect, [][]string{ids})
 	var spend map[string]int64
 	if grants {
+		set, args := listSet(s.cfg.Dialect, [][]string{ids})
 		err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
 			var id, name string
 			var n int64

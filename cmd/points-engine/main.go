@@ -154,7 +154,7 @@ func run(args []string) error {
 	reg := prometheus.NewRegistry()
 	// Made before the store, whose group commits they observe.
 	metrics := httpapi.NewMetrics(reg, holder)
-	store, err := openStore(ctx, o, metrics.ObserveCommit)
+	store, err := openStore(ctx, o, metrics)
 	if err != nil {
 		return err
 	}
@@ -238,15 +238,16 @@ func run(args []string) error {
 	return nil
 }
 
-func openStore(ctx context.Context, o options, onCommit func(int, time.Duration)) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, o options, m *httpapi.Metrics) (*sqlstore.Store, error) {
 	if o.store == "postgres" {
-		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, OnCommit: onCommit})
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, OnCommit: m.ObserveCommit})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath, OnCommit: onCommit})
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath,
+		OnCommit: m.ObserveCommit, OnWALSync: m.ObserveWALSync, OnCheckpoint: m.ObserveCheckpoint})
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}

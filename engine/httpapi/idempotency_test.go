@@ -97,7 +97,7 @@ func TestReplayByRequestBody(t *testing.T) {
 	}
 }
 
-// A write moves the group-commit histograms served at /metrics.
+// A write moves the group-commit and WAL sync histograms served at /metrics.
 func TestCommitMetrics(t *testing.T) {
 	e := newEnv(t, testSnapshot)
 	count := func(name string) int {
@@ -113,11 +113,16 @@ func TestCommitMetrics(t *testing.T) {
 	if count("loyalty_engine_commit_batch_size") != 0 || count("loyalty_engine_commit_duration_seconds") != 0 {
 		t.Fatal("commits observed before any write")
 	}
+	syncs := count("loyalty_engine_wal_sync_duration_seconds")
+	count("loyalty_engine_wal_checkpoint_duration_seconds") // served before the first pass
 	if r := e.do(t, "POST", "/v1/members", ingestKey, `{"idempotencyKey": "e1", "memberId": "m1"}`); r.status != 201 {
 		t.Fatalf("enroll: %d %s", r.status, r.body)
 	}
 	if count("loyalty_engine_commit_batch_size") != 1 || count("loyalty_engine_commit_duration_seconds") != 1 {
 		t.Fatal("one write must be one observed commit")
+	}
+	if count("loyalty_engine_wal_sync_duration_seconds") <= syncs {
+		t.Fatal("a write was answered without an observed WAL sync")
 	}
 	r := e.do(t, "GET", "/metrics", "", nil)
 	if !strings.Contains(string(r.body), "loyalty_engine_commit_batch_size_sum 1\n") {

@@ -22,6 +22,8 @@ type Metrics struct {
 
 	commitBatch    prometheus.Histogram
 	commitDuration prometheus.Histogram
+	walSync        prometheus.Histogram
+	checkpoint     prometheus.Histogram
 }
 
 // NewMetrics registers the engine's metrics, the Go runtime's and the
@@ -59,8 +61,16 @@ func NewMetrics(reg prometheus.Registerer, holder *config.Holder) *Metrics {
 			Name: "loyalty_engine_commit_duration_seconds", Help: "Time of a group-commit transaction of the ledger store, from begin to durable commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		walSync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loyalty_engine_wal_sync_duration_seconds", Help: "Time of one sync of the SQLite store's write-ahead log, which every write waits for before it is answered (SQLite store only).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		checkpoint: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loyalty_engine_wal_checkpoint_duration_seconds", Help: "Time of one pass copying the SQLite store's write-ahead log into its database file and syncing it, beside the writer (SQLite store only).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
 	}
-	reg.MustRegister(m.commitBatch, m.commitDuration, m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
+	reg.MustRegister(m.commitBatch, m.commitDuration, m.walSync, m.checkpoint, m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_engine_config_loaded", Help: "1 when a configuration snapshot is in effect.",
 		}, func() float64 {
@@ -88,6 +98,14 @@ func (m *Metrics) ObserveCommit(ops int, d time.Duration) {
 	m.commitBatch.Observe(float64(ops))
 	m.commitDuration.Observe(d.Seconds())
 }
+
+// ObserveWALSync records a sync of the SQLite store's write-ahead log; it
+// is the store's OnWALSync hook.
+func (m *Metrics) ObserveWALSync(d time.Duration) { m.walSync.Observe(d.Seconds()) }
+
+// ObserveCheckpoint records a checkpoint pass of the SQLite store; it is
+// the store's OnCheckpoint hook.
+func (m *Metrics) ObserveCheckpoint(d time.Duration) { m.checkpoint.Observe(d.Seconds()) }
 
 // ObserveProcessDue counts the points a due-processing run released and expired.
 func (m *Metrics) ObserveProcessDue(r ledger.ProcessDueResult) {

@@ -49,7 +49,8 @@ func newEnv(t *testing.T, snapshot string) *env {
 	holder := config.NewHolder(nil)
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, holder)
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), OnCommit: metrics.ObserveCommit})
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"),
+		OnCommit: metrics.ObserveCommit, OnWALSync: metrics.ObserveWALSync, OnCheckpoint: metrics.ObserveCheckpoint})
 	if err != nil {
 		t.Fatal(err)
 	}

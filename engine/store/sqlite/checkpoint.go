@@ -20,14 +20,15 @@ const checkpointInterval = time.Second
 // writer or readers; frames still in use are copied by a later pass, and
 // once all are copied the next commit starts the WAL from its beginning.
 type checkpointer struct {
-	db     *sql.DB
-	cancel context.CancelFunc
-	done   chan struct{}
+	db      *sql.DB
+	observe func(time.Duration) // told how long each completed pass took; may be nil
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
-func startCheckpointer(db *sql.DB) *checkpointer {
+func startCheckpointer(db *sql.DB, observe func(time.Duration)) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: db, observe: observe, cancel: cancel, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -42,7 +43,10 @@ func (c *checkpointer) run(ctx context.Context) {
 			return
 		case <-t.C:
 			// An error (a busy database) leaves the frames for the next pass.
-			_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			start := time.Now()
+			if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil && c.observe != nil {
+				c.observe(time.Since(start))
+			}
 		}
 	}
 }

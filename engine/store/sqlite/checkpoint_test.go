@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,11 +15,16 @@ import (
 
 // Commits leave checkpoints to the store's own connection: committed
 // writes reach the database file without a commit doing it, and what
-// was written survives closing and opening again.
+// was written survives closing and opening again. The passes and the WAL
+// syncs are reported to the store's hooks.
 func TestWALCheckpointedBesideTheWriter(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	var syncs, passes atomic.Int64
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: path,
+		OnWALSync:    func(d time.Duration) { observed(t, &syncs, d) },
+		OnCheckpoint: func(d time.Duration) { observed(t, &passes, d) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +50,17 @@ func TestWALCheckpointedBesideTheWriter(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Every enrollment was answered after a sync; a pass that copied
+	// frames is reported once it is done.
+	if syncs.Load() == 0 {
+		t.Fatal("2000 enrollments answered without a WAL sync reported")
+	}
+	for passes.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the database file grew but no checkpoint pass was reported")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,4 +75,13 @@ func TestWALCheckpointedBesideTheWriter(t *testing.T) {
 	if err := s.CheckInvariants(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// observed counts a reported duration, which must be positive and short
+// on a test's idle volume.
+func observed(t *testing.T, n *atomic.Int64, d time.Duration) {
+	if d <= 0 || d > time.Minute {
+		t.Errorf("reported duration %v", d)
+	}
+	n.Add(1)
 }

@@ -38,6 +38,12 @@ type Options struct {
 	Now func() time.Time
 	// OnCommit observes group commits (see sqlstore.Config).
 	OnCommit func(ops int, d time.Duration)
+	// OnWALSync observes each sync of the WAL file, which every write waits
+	// for before it is answered, and OnCheckpoint each checkpoint pass
+	// (copying the WAL into the database file and syncing that). A slow or
+	// busy volume shows in these first.
+	OnWALSync    func(d time.Duration)
+	OnCheckpoint func(d time.Duration)
 }
 
 // Open opens or creates the database, migrates it and starts the writer.
@@ -113,8 +119,8 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", opts.Path, err)
 	}
 	ckptDB.SetMaxOpenConns(1)
-	ckpt := startCheckpointer(ckptDB)
-	wal := newWALSyncer(opts.Path)
+	ckpt := startCheckpointer(ckptDB, opts.OnCheckpoint)
+	wal := newWALSyncer(opts.Path, opts.OnWALSync)
 	s, err := sqlstore.New(ctx, sqlstore.Config{
 		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync, SoleWriter: true},
 		WriteDB:  writeDB,

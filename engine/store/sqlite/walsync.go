@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // walSyncer makes the writer's commits durable after they return. The
@@ -20,12 +21,15 @@ import (
 // connection closes), syncing the directory then too, so that a new WAL
 // file's name is durable as well as its content.
 type walSyncer struct {
-	path string
-	f    *os.File
-	fi   os.FileInfo
+	path    string
+	observe func(time.Duration) // told how long each successful sync took; may be nil
+	f       *os.File
+	fi      os.FileInfo
 }
 
-func newWALSyncer(dbPath string) *walSyncer { return &walSyncer{path: dbPath + "-wal"} }
+func newWALSyncer(dbPath string, observe func(time.Duration)) *walSyncer {
+	return &walSyncer{path: dbPath + "-wal", observe: observe}
+}
 
 func (w *walSyncer) sync() error {
 	fi, err := os.Stat(w.path)
@@ -37,8 +41,12 @@ func (w *walSyncer) sync() error {
 			return err
 		}
 	}
+	start := time.Now()
 	if err := fdatasync(w.f); err != nil {
 		return fmt.Errorf("sqlite: sync WAL: %w", err)
+	}
+	if w.observe != nil {
+		w.observe(time.Since(start))
 	}
 	return nil
 }

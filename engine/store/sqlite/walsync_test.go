@@ -4,14 +4,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // The syncer follows the WAL file at its path: a file put in its place is
 // the one synced from then on, and a missing file is an error, never a
-// sync of a file that no longer holds the commits.
+// sync of a file that no longer holds the commits. Only the syncs that
+// succeeded are reported.
 func TestWALSyncerFollowsTheFile(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ledger.db")
-	w := newWALSyncer(db)
+	var reported []time.Duration
+	w := newWALSyncer(db, func(d time.Duration) { reported = append(reported, d) })
 	defer w.close()
 	write := func() os.FileInfo {
 		t.Helper()
@@ -46,5 +49,8 @@ func TestWALSyncerFollowsTheFile(t *testing.T) {
 	}
 	if !os.SameFile(w.fi, second) || os.SameFile(second, first) {
 		t.Fatal("the syncer did not reopen the new WAL file")
+	}
+	if len(reported) != 2 {
+		t.Fatalf("%d syncs reported, want the 2 that succeeded", len(reported))
 	}
 }

@@ -22,20 +22,26 @@ import (
 const (
 	requestHistogram = "loyalty_engine_http_request_duration_seconds_bucket"
 	commitHistogram  = "loyalty_engine_commit_duration_seconds_bucket"
+	syncHistogram    = "loyalty_engine_wal_sync_duration_seconds_bucket" // SQLite only
 )
 
 // buckets are cumulative counts by upper bound (seconds; +Inf included).
 type buckets map[float64]float64
 
 // engineMetrics is a scrape: the request buckets of each route (summed
-// over status codes) and the commit buckets.
+// over status codes), the commit buckets and the WAL sync buckets.
 type engineMetrics struct {
 	routes  map[string]buckets
 	commits buckets
+	syncs   buckets
+}
+
+func newEngineMetrics() engineMetrics {
+	return engineMetrics{routes: map[string]buckets{}, commits: buckets{}, syncs: buckets{}}
 }
 
 func scrapeMetrics(ctx context.Context, base string) (engineMetrics, error) {
-	m := engineMetrics{routes: map[string]buckets{}, commits: buckets{}}
+	m := newEngineMetrics()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return m, err
@@ -51,14 +57,14 @@ func scrapeMetrics(ctx context.Context, base string) (engineMetrics, error) {
 	return m, parseMetrics(resp.Body, &m)
 }
 
-// parseMetrics reads the two histograms from the Prometheus text format.
+// parseMetrics reads the histograms from the Prometheus text format.
 func parseMetrics(r io.Reader, m *engineMetrics) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		name, rest, ok := strings.Cut(line, "{")
-		if !ok || (name != requestHistogram && name != commitHistogram) {
+		if !ok || (name != requestHistogram && name != commitHistogram && name != syncHistogram) {
 			continue
 		}
 		labelText, value, ok := strings.Cut(rest, "} ")
@@ -74,8 +80,12 @@ func parseMetrics(r io.Reader, m *engineMetrics) error {
 		if err != nil {
 			return fmt.Errorf("metrics: count in %q: %w", line, err)
 		}
-		if name == commitHistogram {
+		switch name {
+		case commitHistogram:
 			m.commits[le] += n
+			continue
+		case syncHistogram:
+			m.syncs[le] += n
 			continue
 		}
 		b := m.routes[labels["route"]]
@@ -110,14 +120,20 @@ type engineView struct {
 	// CommitP99Within is the same for the store's group commits.
 	Commits         float64       `json:"commits"`
 	CommitP99Within time.Duration `json:"commitP99Within"`
+	// SyncP99Within is the same for the syncs of the SQLite store's WAL,
+	// which every answer waits for; 0 on PostgreSQL, whose commits sync.
+	WALSyncs      float64       `json:"walSyncs"`
+	SyncP99Within time.Duration `json:"walSyncP99Within"`
 }
 
 func engineDelta(before, after engineMetrics, route string) engineView {
 	req := diff(before.routes[route], after.routes[route])
 	com := diff(before.commits, after.commits)
+	syn := diff(before.syncs, after.syncs)
 	return engineView{
 		Requests: total(req), P50Within: within(req, 0.5), P99Within: within(req, 0.99),
 		Commits: total(com), CommitP99Within: within(com, 0.99),
+		WALSyncs: total(syn), SyncP99Within: within(syn, 0.99),
 	}
 }
 

@@ -284,8 +284,8 @@ done:
 		} else {
 			v := engineDelta(before, after, sc.route)
 			res.EngineHalf = &v
-			logf("  %-12s the engine saw %.0f requests: p50 %s, p99 %s; %.0f commits, p99 %s",
-				sc.name, v.Requests, bound(v.P50Within), bound(v.P99Within), v.Commits, bound(v.CommitP99Within))
+			logf("  %-12s the engine saw %.0f requests: p50 %s, p99 %s; %.0f commits, p99 %s; %.0f WAL syncs, p99 %s",
+				sc.name, v.Requests, bound(v.P50Within), bound(v.P99Within), v.Commits, bound(v.CommitP99Within), v.WALSyncs, bound(v.SyncP99Within))
 		}
 	}
 	return res

@@ -298,3 +298,41 @@ func TestBatchEarnWithCaps(t *testing.T) {
 		t.Errorf("action in a batch: %d points, want 13", p)
 	}
 }
+
+// TestBatchEarnResultMatchesReplay checks the result a fresh batch item
+// answers, which the ledger hands over already encoded, against the one a
+// replay of the same batch decodes from the store and encodes again: the
+// same bytes, but for the replay's "replayed" flag.
+func TestBatchEarnResultMatchesReplay(t *testing.T) {
+	windowEnd := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+	e := newEnv(t, campaignSnapshot(windowEnd))
+	e.enroll(t, "capped", "capped")
+	at := windowEnd.Add(-time.Minute).Format(time.RFC3339)
+	var events []any
+	for i := range 3 {
+		events = append(events, map[string]any{"idempotencyKey": fmt.Sprint("b", i), "memberId": "capped", "eventId": fmt.Sprint("e", i), "amount": "10", "occurredAt": at})
+	}
+	type item struct {
+		Result json.RawMessage `json:"result"`
+	}
+	var first, again struct{ Items []item }
+	if r := e.do(t, "POST", "/v1/earn/batch", ingestKey, map[string]any{"events": events}); r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	} else {
+		r.decode(t, &first)
+	}
+	if r := e.do(t, "POST", "/v1/earn/batch", ingestKey, map[string]any{"events": events}); r.status != 200 {
+		t.Fatalf("replayed batch: %d %s", r.status, r.body)
+	} else {
+		r.decode(t, &again)
+	}
+	for i := range events {
+		fresh, replayed := string(first.Items[i].Result), string(again.Items[i].Result)
+		if !strings.Contains(fresh, `"campaigns":[`) {
+			t.Fatalf("item %d: no campaigns explained: %s", i, fresh)
+		}
+		if want := strings.TrimSuffix(replayed, `,"replayed":true}`) + "}"; fresh != want {
+			t.Errorf("item %d answered\n%s\nits replay\n%s", i, fresh, replayed)
+		}
+	}
+}

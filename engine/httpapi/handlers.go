@@ -431,7 +431,7 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 		}
 		for j, it := range res.Items {
 			i := batchIndex[j]
-			out.Items[i].Result, out.Items[i].Err = it.Result, it.Err
+			out.Items[i].Result, out.Items[i].ResultJSON, out.Items[i].Err = it.Result, it.ResultJSON, it.Err
 			var fe *ledger.FieldError
 			if errors.As(it.Err, &fe) {
 				// The ledger numbered fields by position in its own batch; renumber them.
@@ -448,7 +448,7 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 			out.Succeeded++
 			continue
 		}
-		it.Result = nil
+		it.Result, it.ResultJSON = nil, nil
 		it.Error = itemError(i, it.Err)
 		out.Failed++
 	}

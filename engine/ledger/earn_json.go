@@ -63,7 +63,10 @@ func (it *EarnBatchItem) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '{')
 	dst = jsonenc.Int(jsonenc.Field(dst, "index"), int64(it.Index))
 	dst = jsonenc.String(jsonenc.Field(dst, "eventId"), it.EventID)
-	if it.Result != nil {
+	switch {
+	case it.Result != nil && len(it.ResultJSON) > 0:
+		dst = append(jsonenc.Field(dst, "result"), it.ResultJSON...)
+	case it.Result != nil:
 		if dst, err = it.Result.AppendJSON(jsonenc.Field(dst, "result")); err != nil {
 			return dst, err
 		}

@@ -301,6 +301,12 @@ type EarnBatchItem struct {
 	Error   *ItemError  `json:"error,omitempty"`
 	// Err is the Go error behind Error, for callers that map it themselves.
 	Err error `json:"-"`
+	// ResultJSON, when set, is Result as EarnResult.AppendJSON encodes it:
+	// a store that encoded the result to keep it for replays hands the
+	// bytes on, so that the response does not encode it again (with many
+	// campaigns the explanation is most of an earn's cost). Whoever changes
+	// Result must set ResultJSON to nil or to the new encoding.
+	ResultJSON []byte `json:"-"`
 }
 
 // ItemError describes a failed batch item. Code is ErrorCode of the error;

@@ -241,12 +241,17 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 		if j == nil {
 			continue
 		}
-		res, err := earnResult(wait(ctx, j), j.memberID)
+		r := wait(ctx, j)
+		res, err := earnResult(r, j.memberID)
 		if err != nil {
 			fail(i, err)
 			continue
 		}
 		items[i].Result = &res
+		if !res.Replayed {
+			// What the job stored for replays is the result's encoding.
+			items[i].ResultJSON = r.raw
+		}
 	}
 	out := ledger.EarnBatchResult{Items: items}
 	for _, it := range items {

@@ -38,7 +38,7 @@ type job struct {
 
 type jobResult struct {
 	val any    // the result of an applied operation
-	raw []byte // the stored result of a replay (with errReplay)
+	raw []byte // the stored result: a replay's (with errReplay), or the one just stored
 	err error
 }
 

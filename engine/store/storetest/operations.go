@@ -150,6 +150,7 @@ func testEarnBatch(t *testing.T, s ledger.Ledger) {
 		if code != wantCodes[i] || (code == "") != (it.Result != nil) {
 			t.Fatalf("item %d: code %q result %+v, want code %q", i, code, it.Result, wantCodes[i])
 		}
+		wantResultJSON(t, i, it)
 	}
 	if f := res.Items[3].Error.Field; f != "events[3].points" {
 		t.Fatalf("item 3 field %q", f)
@@ -163,6 +164,7 @@ func testEarnBatch(t *testing.T, s ledger.Ledger) {
 		if it := again.Items[i]; it.Result == nil || !it.Result.Replayed || it.Result.EntrySeq != res.Items[i].Result.EntrySeq {
 			t.Fatalf("replayed item %d: %+v", i, it)
 		}
+		wantResultJSON(t, i, again.Items[i])
 	}
 	wantBalance(t, s, "m1", 60, 0, 60)
 
@@ -185,6 +187,25 @@ func testEarnBatch(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("full batch: %d succeeded, err %v", res.Succeeded, err)
 	}
 	wantBalance(t, s, "bulk-7", 60, 0, 60)
+}
+
+// wantResultJSON checks that an item's pre-encoded result, which the
+// response splices in place of Result, is Result's own encoding.
+func wantResultJSON(t *testing.T, i int, it ledger.EarnBatchItem) {
+	t.Helper()
+	if it.ResultJSON == nil {
+		return
+	}
+	if it.Result == nil {
+		t.Fatalf("item %d: ResultJSON %s without a Result", i, it.ResultJSON)
+	}
+	want, err := it.Result.AppendJSON(nil)
+	if err != nil {
+		t.Fatalf("item %d: encode result: %v", i, err)
+	}
+	if !bytes.Equal(it.ResultJSON, want) {
+		t.Fatalf("item %d: ResultJSON\n%s\nis not the result's encoding\n%s", i, it.ResultJSON, want)
+	}
 }
 
 func testRedeem(t *testing.T, s ledger.Ledger) {

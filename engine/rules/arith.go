@@ -53,16 +53,36 @@ func (a scaled) times(d config.Decimal) scaled {
 // round rounds to whole points by mode: Floor, Nearest (half up) or Ceiling.
 // The value is never negative, so truncating division is floor.
 func (a scaled) round(mode string) int64 {
-	den := pow10(a.places)
-	n := new(big.Int).Set(a.num)
-	switch mode {
-	case config.RoundingCeiling:
-		n.Add(n, den).Sub(n, big.NewInt(1))
-	case config.RoundingNearest:
-		n.Add(n, new(big.Int).Quo(den, big.NewInt(2)))
+	if a.places == 0 {
+		return a.num.Int64()
 	}
-	return n.Quo(n, den).Int64()
+	// One division, its remainder deciding the rounding: the value is
+	// rounded after each of many stacked campaigns.
+	den := pow10(a.places)
+	q, r := new(big.Int).QuoRem(a.num, den, new(big.Int))
+	switch {
+	case mode == config.RoundingCeiling && r.Sign() > 0,
+		mode == config.RoundingNearest && r.Cmp(halfPow10(a.places)) >= 0:
+		return q.Int64() + 1
+	}
+	return q.Int64()
 }
+
+// halfPow10 is 10^n / 2, for n ≥ 1.
+func halfPow10(n int) *big.Int {
+	if n < len(halfPowersOf10) {
+		return halfPowersOf10[n]
+	}
+	return new(big.Int).Quo(pow10(n), big.NewInt(2))
+}
+
+var halfPowersOf10 = func() []*big.Int {
+	p := make([]*big.Int, len(powersOf10))
+	for i := 1; i < len(p); i++ {
+		p[i] = new(big.Int).Quo(powersOf10[i], big.NewInt(2))
+	}
+	return p
+}()
 
 // String writes the exact value without trailing zeros, such as "24.7".
 func (a scaled) String() string {

@@ -278,6 +278,9 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	// Attribute incrementally: total_i is the rounded total with the first i
 	// applied campaigns; campaign i gets total_i − total_{i−1}.
 	value, bonuses, prev := withTier, int64(0), ex.PointsWithoutCampaigns
+	if len(cands) > 0 {
+		ex.Campaigns = make([]CampaignExplanation, 0, len(cands))
+	}
 	for i := range cands {
 		c := &cands[i]
 		if c.Applied {

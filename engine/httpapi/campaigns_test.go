@@ -263,9 +263,11 @@ func TestReplayReturnsOriginalExplanation(t *testing.T) {
 	}
 }
 
-// A batch prices each event like a single earn; the store's caps hold
-// across the batch's events of one member.
-func TestBatchEarnWithCaps(t *testing.T) {
+// cappedPurchases serves campaignSnapshot with the member "capped" (tagged
+// capped) enrolled, and returns three purchases of 10 by that member inside
+// the campaigns' window, and the time they occurred at.
+func cappedPurchases(t *testing.T) (*env, []any, string) {
+	t.Helper()
 	windowEnd := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
 	e := newEnv(t, campaignSnapshot(windowEnd))
 	e.enroll(t, "capped", "capped")
@@ -274,6 +276,13 @@ func TestBatchEarnWithCaps(t *testing.T) {
 	for i := range 3 {
 		events = append(events, map[string]any{"idempotencyKey": fmt.Sprint("b", i), "memberId": "capped", "eventId": fmt.Sprint("e", i), "amount": "10", "occurredAt": at})
 	}
+	return e, events, at
+}
+
+// A batch prices each event like a single earn; the store's caps hold
+// across the batch's events of one member.
+func TestBatchEarnWithCaps(t *testing.T) {
+	e, events, at := cappedPurchases(t)
 	events = append(events, map[string]any{"idempotencyKey": "b-action", "memberId": "capped", "eventId": "r", "action": "review", "occurredAt": at})
 	r := e.do(t, "POST", "/v1/earn/batch", ingestKey, map[string]any{"events": events})
 	var out ledger.EarnBatchResult
@@ -304,14 +313,7 @@ func TestBatchEarnWithCaps(t *testing.T) {
 // replay of the same batch decodes from the store and encodes again: the
 // same bytes, but for the replay's "replayed" flag.
 func TestBatchEarnResultMatchesReplay(t *testing.T) {
-	windowEnd := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
-	e := newEnv(t, campaignSnapshot(windowEnd))
-	e.enroll(t, "capped", "capped")
-	at := windowEnd.Add(-time.Minute).Format(time.RFC3339)
-	var events []any
-	for i := range 3 {
-		events = append(events, map[string]any{"idempotencyKey": fmt.Sprint("b", i), "memberId": "capped", "eventId": fmt.Sprint("e", i), "amount": "10", "occurredAt": at})
-	}
+	e, events, _ := cappedPurchases(t)
 	type item struct {
 		Result json.RawMessage `json:"result"`
 	}

@@ -59,13 +59,21 @@ func RequestHash(op Op, req any) string {
 }
 
 func checkID(field, v string) error {
-	switch {
-	case v == "":
-		return fieldErr(field, "required")
-	case len(v) > MaxIDLength:
-		return fieldErr(field, fmt.Sprintf("longer than %d bytes", MaxIDLength))
+	if reason := idProblem(v); reason != "" {
+		return fieldErr(field, reason)
 	}
 	return nil
+}
+
+// idProblem says what is wrong with an id, or "" when nothing is.
+func idProblem(v string) string {
+	switch {
+	case v == "":
+		return "required"
+	case len(v) > MaxIDLength:
+		return "longer than " + strconv.Itoa(MaxIDLength) + " bytes"
+	}
+	return ""
 }
 
 func checkKey(v string) error {
@@ -86,13 +94,22 @@ func checkText(field, v string) error {
 }
 
 func checkPositive(field string, v int64) error {
-	switch {
-	case v <= 0:
-		return fieldErr(field, "must be positive")
-	case v > MaxPoints:
-		return fieldErr(field, "too large")
+	if reason := positiveProblem(v); reason != "" {
+		return fieldErr(field, reason)
 	}
 	return nil
+}
+
+// positiveProblem says what is wrong with a points amount, or "" when
+// nothing is.
+func positiveProblem(v int64) string {
+	switch {
+	case v <= 0:
+		return "must be positive"
+	case v > MaxPoints:
+		return "too large"
+	}
+	return ""
 }
 
 // Normalize validates the request and returns its canonical form with the
@@ -138,11 +155,13 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 		return r, fieldErr("points", "must be 0 to 2^40")
 	}
 	for i, c := range r.Campaigns {
-		if err := checkID(fmt.Sprintf("campaigns[%d].campaign", i), c.Campaign); err != nil {
-			return r, err
+		// The field names are built only for an error: a priced event
+		// carries one attribution per applied campaign.
+		if reason := idProblem(c.Campaign); reason != "" {
+			return r, fieldErr(fmt.Sprintf("campaigns[%d].campaign", i), reason)
 		}
-		if err := checkPositive(fmt.Sprintf("campaigns[%d].attributed", i), c.Attributed); err != nil {
-			return r, err
+		if reason := positiveProblem(c.Attributed); reason != "" {
+			return r, fieldErr(fmt.Sprintf("campaigns[%d].attributed", i), reason)
 		}
 		total += c.Attributed
 	}

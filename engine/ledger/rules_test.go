@@ -75,21 +75,30 @@ func TestHistoryCursor(t *testing.T) {
 func TestValidation(t *testing.T) {
 	long := strings.Repeat("x", MaxIDLength+1)
 	tests := []struct {
-		name  string
-		err   error
-		field string
+		name   string
+		err    error
+		field  string
+		reason string // checked when set
 	}{
-		{"earn points too large", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e", Points: MaxPoints + 1}.Normalize()), "points"},
-		{"earn long event", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: long, Points: 1}.Normalize()), "eventId"},
-		{"key too long", second(RedeemRequest{IdempotencyKey: strings.Repeat("k", MaxKeyLength+1), MemberID: "m", Points: 1}.Normalize()), "idempotencyKey"},
-		{"adjust too large", second(AdjustRequest{IdempotencyKey: "k", MemberID: "m", Points: -MaxPoints - 1, Reason: "r"}.Normalize()), "points"},
-		{"reverse no key", second(ReverseRequest{MemberID: "m", EventID: "e"}.Normalize()), "idempotencyKey"},
-		{"too many tags", second(EnrollRequest{IdempotencyKey: "k", MemberID: "m", Tags: make([]string, MaxTags+1)}.Normalize()), "tags"},
+		{"earn points too large", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e", Points: MaxPoints + 1}.Normalize()), "points", ""},
+		{"earn long event", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: long, Points: 1}.Normalize()), "eventId", ""},
+		{"key too long", second(RedeemRequest{IdempotencyKey: strings.Repeat("k", MaxKeyLength+1), MemberID: "m", Points: 1}.Normalize()), "idempotencyKey", ""},
+		{"adjust too large", second(AdjustRequest{IdempotencyKey: "k", MemberID: "m", Points: -MaxPoints - 1, Reason: "r"}.Normalize()), "points", ""},
+		{"reverse no key", second(ReverseRequest{MemberID: "m", EventID: "e"}.Normalize()), "idempotencyKey", ""},
+		{"too many tags", second(EnrollRequest{IdempotencyKey: "k", MemberID: "m", Tags: make([]string, MaxTags+1)}.Normalize()), "tags", ""},
+		{"attribution without campaign", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e",
+			Campaigns: []CampaignBonus{{Campaign: "a", Attributed: 1}, {Attributed: 1}}}.Normalize()), "campaigns[1].campaign", "required"},
+		{"attribution campaign too long", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e",
+			Campaigns: []CampaignBonus{{Campaign: long, Attributed: 1}}}.Normalize()), "campaigns[0].campaign", "longer than 128 bytes"},
+		{"attribution of nothing", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e", Points: 1,
+			Campaigns: []CampaignBonus{{Campaign: "a", Attributed: 1}, {Campaign: "b"}}}.Normalize()), "campaigns[1].attributed", "must be positive"},
+		{"attribution too large", second(EarnRequest{IdempotencyKey: "k", MemberID: "m", EventID: "e",
+			Campaigns: []CampaignBonus{{Campaign: "a", Attributed: MaxPoints + 1}}}.Normalize()), "campaigns[0].attributed", "too large"},
 	}
 	for _, tc := range tests {
 		var fe *FieldError
-		if !errors.As(tc.err, &fe) || fe.Field != tc.field {
-			t.Errorf("%s: got %v, want a field error on %s", tc.name, tc.err, tc.field)
+		if !errors.As(tc.err, &fe) || fe.Field != tc.field || (tc.reason != "" && fe.Reason != tc.reason) {
+			t.Errorf("%s: got %v, want a field error on %s %s", tc.name, tc.err, tc.field, tc.reason)
 		}
 	}
 }

@@ -68,11 +68,16 @@ func (d Decimal) Units() int64 { return d.units }
 
 // String formats the decimal canonically: no trailing zeros, no trailing point.
 func (d Decimal) String() string {
-	s := strconv.FormatInt(d.units/DecimalScale, 10)
+	// Formatted by hand: prices and explanations format several decimals
+	// per event.
+	b := strconv.AppendInt(make([]byte, 0, 24), d.units/DecimalScale, 10)
 	if f := d.units % DecimalScale; f != 0 {
-		s += "." + strings.TrimRight(fmt.Sprintf("%04d", f), "0")
+		b = append(b, '.', byte('0'+f/1000), byte('0'+f/100%10), byte('0'+f/10%10), byte('0'+f%10))
+		for b[len(b)-1] == '0' {
+			b = b[:len(b)-1]
+		}
 	}
-	return s
+	return string(b)
 }
 
 // MarshalJSON writes the canonical string form.

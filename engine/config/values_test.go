@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,6 +19,10 @@ func TestParseDecimal(t *testing.T) {
 		{in: "2.5", units: 25000, canon: "2.5"},
 		{in: "2.50", units: 25000, canon: "2.5"},
 		{in: "0.0001", units: 1, canon: "0.0001"},
+		{in: "1.05", units: 10500, canon: "1.05"},
+		{in: "10.1000", units: 101000, canon: "10.1"},
+		{in: "0.0500", units: 500, canon: "0.05"},
+		{in: "3.0010", units: 30010, canon: "3.001"},
 		{in: "999999999.9999", units: 9999999999999, canon: "999999999.9999"},
 		{in: "-1", err: `invalid decimal "-1": must not be negative`},
 		{in: "1.23456", err: `invalid decimal "1.23456": want up to 9 digits and at most 4 decimal places, such as "2.5"`},
@@ -41,6 +46,21 @@ func TestParseDecimal(t *testing.T) {
 		}
 		if d.Units() != tt.units || d.String() != tt.canon {
 			t.Errorf("ParseDecimal(%q) = %d units %q, want %d %q", tt.in, d.Units(), d.String(), tt.units, tt.canon)
+		}
+	}
+}
+
+// TestDecimalStringRoundTrip formats every fraction and checks that it
+// parses back to the same value, with no trailing zero.
+func TestDecimalStringRoundTrip(t *testing.T) {
+	for _, whole := range []int64{0, 7, 999999999} {
+		for f := range int64(DecimalScale) {
+			d := DecimalFromUnits(whole*DecimalScale + f)
+			s := d.String()
+			back, err := ParseDecimal(s)
+			if err != nil || back.Units() != d.Units() || strings.HasSuffix(s, "0") && f != 0 || strings.HasSuffix(s, ".") {
+				t.Fatalf("%d units format as %q, which parses to %d (%v)", d.Units(), s, back.Units(), err)
+			}
 		}
 	}
 }

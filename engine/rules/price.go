@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -434,10 +433,10 @@ func (c *candidate) rules(r config.CampaignRules, ev Event, dailyLimitReached bo
 		if b := r.PurchaseBonus; b != nil {
 			if decimalCmp(ev.Amount, b.MinimumSpend) >= 0 {
 				c.Bonus = b.Points
-			} else if c.Multiplier == nil {
-				return ReasonBelowMinimumSpend, fmt.Sprintf("purchase of %s is below the minimum spend %s", ev.Amount, b.MinimumSpend)
+			} else if below := ev.Amount.String() + " is below the minimum spend " + b.MinimumSpend.String(); c.Multiplier == nil {
+				return ReasonBelowMinimumSpend, "purchase of " + below
 			} else {
-				c.Message = fmt.Sprintf("no purchase bonus: %s is below the minimum spend %s", ev.Amount, b.MinimumSpend)
+				c.Message = "no purchase bonus: " + below
 			}
 		}
 		if c.Multiplier == nil && c.Bonus == 0 {
@@ -527,7 +526,7 @@ func nearestWindow(sch *schedule.Schedule, c config.CampaignSchedule, t time.Tim
 var schedules sync.Map
 
 func cachedSchedule(c config.CampaignSchedule) (*schedule.Schedule, error) {
-	key := scheduleKey(c)
+	key := scheduleKeyOf(c)
 	if s, ok := schedules.Load(key); ok {
 		return s.(*schedule.Schedule), nil
 	}
@@ -539,22 +538,24 @@ func cachedSchedule(c config.CampaignSchedule) (*schedule.Schedule, error) {
 	return s, nil
 }
 
-func scheduleKey(c config.CampaignSchedule) string {
-	b := make([]byte, 0, 96)
-	b = strconv.AppendInt(b, c.Start.T().UnixNano(), 10)
-	b = append(b, '|')
+// scheduleKey identifies a schedule by value. It is a comparable struct
+// rather than a formatted string so that a lookup allocates nothing.
+type scheduleKey struct {
+	start, end     int64
+	hasEnd         bool
+	cron, timeZone string
+	duration       time.Duration
+}
+
+func scheduleKeyOf(c config.CampaignSchedule) scheduleKey {
+	k := scheduleKey{start: c.Start.T().UnixNano(), timeZone: c.TimeZone}
 	if c.End != nil {
-		b = strconv.AppendInt(b, c.End.T().UnixNano(), 10)
+		k.end, k.hasEnd = c.End.T().UnixNano(), true
 	}
-	b = append(b, '|')
 	if r := c.Recurrence; r != nil {
-		b = append(b, r.Cron...)
-		b = append(b, '|')
-		b = strconv.AppendInt(b, int64(r.Duration.D()), 10)
+		k.cron, k.duration = r.Cron, r.Duration.D()
 	}
-	b = append(b, '|')
-	b = append(b, c.TimeZone...)
-	return string(b)
+	return k
 }
 
 func orDefault(s, def string) string {

@@ -412,16 +412,18 @@ func TestPricePurchaseBonusMinimumSpend(t *testing.T) {
 		}),
 	}
 	tests := []struct {
-		amount         string
-		points         int64
-		bigBasket      string // reason
-		combinedBonus  int64
-		combinedReason string
+		amount        string
+		points        int64
+		bigBasket     string // reason
+		bigBasketMsg  string
+		combinedBonus int64
+		combinedMsg   string
 	}{
 		// 49.99 × 2 = 99.98 → 99 (rounded once, not 49 × 2): +50; the bonus needs 50.
-		{"49.99", 99, ReasonBelowMinimumSpend, 0, ""},
+		{"49.99", 99, ReasonBelowMinimumSpend, "purchase of 49.99 is below the minimum spend 50",
+			0, "no purchase bonus: 49.99 is below the minimum spend 50"},
 		// 50 → 50; ×2 = 100, + 100 + 7 = 207.
-		{"50", 207, "", 7, ""},
+		{"50", 207, "", "", 7, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.amount, func(t *testing.T) {
@@ -429,10 +431,10 @@ func TestPricePurchaseBonusMinimumSpend(t *testing.T) {
 			if p.Points != tt.points {
 				t.Errorf("points %d, want %d", p.Points, tt.points)
 			}
-			if c := campaignByName(t, p, "big-basket"); c.Reason != tt.bigBasket {
-				t.Errorf("big-basket reason %q, want %q", c.Reason, tt.bigBasket)
+			if c := campaignByName(t, p, "big-basket"); c.Reason != tt.bigBasket || c.Message != tt.bigBasketMsg {
+				t.Errorf("big-basket reason %q (%q), want %q (%q)", c.Reason, c.Message, tt.bigBasket, tt.bigBasketMsg)
 			}
-			if c := campaignByName(t, p, "double-and-bonus"); !c.Applied || c.Bonus != tt.combinedBonus || c.Multiplier == nil {
+			if c := campaignByName(t, p, "double-and-bonus"); !c.Applied || c.Bonus != tt.combinedBonus || c.Multiplier == nil || c.Message != tt.combinedMsg {
 				t.Errorf("double-and-bonus %+v", c)
 			}
 		})

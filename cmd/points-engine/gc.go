@@ -70,15 +70,13 @@ func cgroupMemoryLimit(root fs.FS) int64 {
 // tuneGC sets the collector's percent and memory limit (see decideGC).
 func tuneGC(log *slog.Logger) {
 	t := decideGC(os.Getenv, cgroupMemoryLimit(os.DirFS("/")))
+	percent := os.Getenv("GOGC")
 	if t.percent != 0 {
 		debug.SetGCPercent(t.percent)
+		percent = strconv.Itoa(t.percent)
 	}
 	if t.memoryLimit != 0 {
 		debug.SetMemoryLimit(t.memoryLimit)
-	}
-	percent := os.Getenv("GOGC")
-	if t.percent != 0 {
-		percent = strconv.Itoa(t.percent)
 	}
 	// A negative limit reads the current one without changing it.
 	log.Info("garbage collector", "gcPercent", percent, "memoryLimitBytes", debug.SetMemoryLimit(-1))

@@ -73,11 +73,17 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 
 ##@ Benchmarks
 
+FLOOR_COUNT ?= 3
+
 .PHONY: bench-engine
 bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...).
 	go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
 	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
+
+.PHONY: bench-floor
+bench-floor: ## Measure the fewest rows an earn can write, with no engine around them, on SQLite and PostgreSQL: a floor under bench-engine (FLOOR_COUNT=3).
+	go test -p 1 -run '^$$' -bench StorageFloor -benchtime 100000x -count $(FLOOR_COUNT) ./engine/store/sqlite ./engine/store/postgres
 
 .PHONY: bench-operator
 bench-operator: ## Measure the operator at scale on a real API server: 100 programs, ~1,500 objects (BENCH_FLAGS=...).

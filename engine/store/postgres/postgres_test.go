@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
@@ -190,4 +191,33 @@ func TestInvariantsReportRowsWithoutMember(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "every ledger row belongs to an enrolled member: entries of ghost") {
 		t.Fatalf("CheckInvariants = %v, want the entry of ghost reported", err)
 	}
+}
+
+// BenchmarkStorageFloor is what the fewest rows of an earn cost on this
+// server, written by four connections with synchronous_commit=on as the
+// engine's writer shards commit; make bench-floor.
+func BenchmarkStorageFloor(b *testing.B) {
+	storetest.BenchFloor(b, func(tb testing.TB) storetest.FloorDB {
+		url, schema := freshSchema(tb)
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.RuntimeParams["synchronous_commit"] = "on"
+		ctx := context.Background()
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+			tb.Fatal(err)
+		}
+		cfg.RuntimeParams["search_path"] = schema
+		db := stdlib.OpenDB(*cfg)
+		db.SetMaxOpenConns(4)
+		tb.Cleanup(func() { db.Close() })
+		// Four writers, as postgres.Open's default shards.
+		return storetest.FloorDB{DB: db, Param: storetest.NumberedParam, Writers: 4}
+	})
 }

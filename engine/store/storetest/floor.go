@@ -185,6 +185,38 @@ func benchFloor(b *testing.B, fdb FloorDB, ddl []string, rows []floorRow, balanc
 	b.StopTimer()
 	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/earn")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "earns/s")
+	if err := checkFloor(ctx, fdb.DB, rows, balance, b.N); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// checkFloor fails a run that did not write what it counted: every row of
+// every earn, and balances that add up to the points earned.
+func checkFloor(ctx context.Context, db *sql.DB, rows []floorRow, balance bool, earns int) error {
+	var points int64
+	for _, r := range rows {
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+r.table).Scan(&n); err != nil {
+			return fmt.Errorf("count %s: %w", r.table, err)
+		}
+		if n != int64(earns) {
+			return fmt.Errorf("%s has %d rows after %d earns", r.table, n, earns)
+		}
+	}
+	if !balance {
+		return nil
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(points), 0) FROM entries`).Scan(&points); err != nil {
+		return fmt.Errorf("sum entries: %w", err)
+	}
+	var available, lifetime int64
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(available), 0), COALESCE(SUM(lifetime), 0) FROM members`).Scan(&available, &lifetime); err != nil {
+		return fmt.Errorf("sum balances: %w", err)
+	}
+	if available != points || lifetime != points {
+		return fmt.Errorf("balances add up to %d available and %d lifetime, entries to %d", available, lifetime, points)
+	}
+	return nil
 }
 
 type floorWriter struct {

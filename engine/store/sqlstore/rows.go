@@ -100,7 +100,7 @@ func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, wan
 	if want <= 0 {
 		return 0, nil
 	}
-	if tx.jobsPerMember[memberID] > 1 {
+	if _, cached := tx.lotCache[lotKey{memberID, state}]; cached || tx.jobsPerMember[memberID] > 1 {
 		return tx.takeCachedLots(ctx, memberID, state, eventID, want)
 	}
 	if tx.d.Arrays {

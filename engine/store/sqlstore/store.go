@@ -168,7 +168,7 @@ func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint 
 		hash = ledger.RequestHash(op, normReq)
 	}
 	now := s.now().UnixMicro()
-	j := &job{memberID: memberID, key: key, eventID: eventID, done: make(chan jobResult, 1)}
+	j := &job{memberID: memberID, key: key, eventID: eventID, spends: op == ledger.OpRedeem, done: make(chan jobResult, 1)}
 	j.apply = func(ctx context.Context, tx *txn) (any, []byte, error) {
 		if rec, ok := tx.keys[key]; ok {
 			if rec.hash != hash {

@@ -32,7 +32,10 @@ type job struct {
 	// members are other members the job writes to (a referrer), locked
 	// with the batch's members in id order.
 	members []string
-	apply   func(ctx context.Context, tx *txn) (any, []byte, error)
+	// spends is set on redemptions: the batch reads the available lots of
+	// all its spenders at once and they take from them in memory.
+	spends bool
+	apply  func(ctx context.Context, tx *txn) (any, []byte, error)
 	done    chan jobResult // buffered, so the writer never blocks on answering
 }
 
@@ -301,10 +304,15 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	for _, j := range batch {
 		tx.jobsPerMember[j.memberID]++
 	}
+	if err := tx.prefetchSpenderLots(ctx, batch); err != nil {
+		return fail(err)
+	}
 	for i, j := range batch {
 		// The previous member's lots are written before the next member's
-		// operation, so that a failure of that one undoes only its own.
-		if i > 0 && batch[i-1].memberID != j.memberID {
+		// operation, so that a failure of that one undoes only its own;
+		// a spender whose lots were read takes them in memory, undone in
+		// memory, so the lots before it can wait for the next statement.
+		if i > 0 && batch[i-1].memberID != j.memberID && !tx.spendsCachedLots(j) {
 			if err := tx.flushLotTakes(ctx); err != nil {
 				return fail(err)
 			}

@@ -36,7 +36,7 @@ type job struct {
 	// all its spenders at once and they take from them in memory.
 	spends bool
 	apply  func(ctx context.Context, tx *txn) (any, []byte, error)
-	done    chan jobResult // buffered, so the writer never blocks on answering
+	done   chan jobResult // buffered, so the writer never blocks on answering
 }
 
 type jobResult struct {

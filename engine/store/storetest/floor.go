@@ -103,22 +103,42 @@ var floorModels = []struct {
 
 // BenchFloor writes b.N earns of random members (5,000) with random
 // idempotency keys, 800 to a commit as the engine's writer groups them under
-// load, with one statement per row or per 100 rows, and reports earns/s and
-// the process's CPU per earn (the database server's, for PostgreSQL, is not
-// in it). Balances are added once per member and commit, as the engine
-// does. make bench-floor runs it for both stores.
+// batch load, with one statement per row or per 100 rows, and reports
+// earns/s and the process's CPU per earn (the database server's, for
+// PostgreSQL, is not in it). Balances are added once per member and commit,
+// as the engine does. make bench-floor runs it for both stores.
+//
+// The ledger model is also written as single earns from 64 clients arrive:
+// a client waits for its answer, so no more than 64 earns are ever waiting,
+// and the writers share them, each committing 64/Writers at a time.
 func BenchFloor(b *testing.B, open func(testing.TB) FloorDB) {
 	for _, m := range floorModels {
 		for _, perStatement := range []int{1, 100} {
 			b.Run(fmt.Sprintf("%s/rows-per-statement=%d", m.name, perStatement), func(b *testing.B) {
-				benchFloor(b, open(b), m.ddl, m.rows, m.balance, perStatement)
+				benchFloor(b, open(b), m.ddl, m.rows, m.balance, perStatement, batchEarnsPerCommit)
 			})
 		}
 	}
+	m := floorModels[0]
+	for _, perStatement := range []int{1, 100} {
+		b.Run(fmt.Sprintf("%s/%d-clients/rows-per-statement=%d", m.name, singleEarnClients, perStatement), func(b *testing.B) {
+			fdb := open(b)
+			benchFloor(b, fdb, m.ddl, m.rows, m.balance, perStatement, singleEarnClients/max(fdb.Writers, 1))
+		})
+	}
 }
 
-func benchFloor(b *testing.B, fdb FloorDB, ddl []string, rows []floorRow, balance bool, perStatement int) {
-	const members, perCommit = 5000, 800
+const (
+	// batchEarnsPerCommit is how many earns a writer commits at once under
+	// batch load.
+	batchEarnsPerCommit = 800
+	// singleEarnClients is how many single-earn clients the engine's
+	// benchmark runs, and so the most earns its writers can have at once.
+	singleEarnClients = 64
+)
+
+func benchFloor(b *testing.B, fdb FloorDB, ddl []string, rows []floorRow, balance bool, perStatement, perCommit int) {
+	const members = 5000
 	ctx := b.Context()
 	for _, stmt := range ddl {
 		if _, err := fdb.DB.ExecContext(ctx, stmt); err != nil {
@@ -140,13 +160,14 @@ func benchFloor(b *testing.B, fdb FloorDB, ddl []string, rows []floorRow, balanc
 	defer w.close()
 	// Statements are prepared outside the transactions: the connection is
 	// the transaction's while it runs.
+	full := min(perStatement, perCommit) // rows of a full statement
 	for _, r := range rows {
-		if err := w.prepare(ctx, floorInsert(r, perStatement, fdb.Param)); err != nil {
+		if err := w.prepare(ctx, floorInsert(r, full, fdb.Param)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if balance {
-		if err := w.prepare(ctx, floorBalance(perStatement, fdb.Param)); err != nil {
+		if err := w.prepare(ctx, floorBalance(full, fdb.Param)); err != nil {
 			b.Fatal(err)
 		}
 	}

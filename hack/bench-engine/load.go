@@ -16,7 +16,9 @@ type outcome struct{ ok, failed int }
 type worker struct {
 	rng  *rand.Rand
 	zipf *rand.Zipf // set by scenarios that need it
-	hist *hdrhistogram.Histogram
+	// hist is the latency from the intended send time; late, wait and trip
+	// are its parts (see runResult).
+	hist, late, wait, trip *hdrhistogram.Histogram
 }
 
 // loadSpec is one open-loop run.
@@ -42,6 +44,13 @@ type runResult struct {
 	P99      time.Duration `json:"p99"`
 	Max      time.Duration `json:"max"`
 	Pass     bool          `json:"pass"`
+	// Parts of the latency, each its own p99: how late the generator
+	// queued a request after its intended time (its own scheduling), how
+	// long the request then waited for a free connection, and the round
+	// trip from sending it to the answer.
+	QueuedLateP99 time.Duration `json:"queuedLateP99"`
+	ConnWaitP99   time.Duration `json:"connWaitP99"`
+	RoundTripP99  time.Duration `json:"roundTripP99"`
 }
 
 func newHist() *hdrhistogram.Histogram {
@@ -64,12 +73,16 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 	// The queue holds every request, so the scheduler never blocks on busy
 	// workers: a backlog waits in the queue with its clock running.
 	queue := make(chan int64, n)
+	// queuedAt[seq] is when the scheduler queued seq; the channel hands it
+	// over to the worker that takes seq.
+	queuedAt := make([]time.Time, n)
 	scheduled := int64(0)
 	go func() {
 		defer close(queue)
 		for scheduled < n {
 			now := time.Now()
 			for scheduled < n && !intended(start, scheduled).After(now) {
+				queuedAt[scheduled] = now
 				queue <- scheduled
 				scheduled++
 			}
@@ -88,15 +101,15 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 	}()
 
 	type tally struct {
-		ok, failed, unsent int64
-		last               time.Time
-		hist               *hdrhistogram.Histogram
+		ok, failed, unsent     int64
+		last                   time.Time
+		hist, late, wait, trip *hdrhistogram.Histogram
 	}
 	tallies := make([]tally, spec.conns)
 	var wg sync.WaitGroup
 	for i := range spec.conns {
 		wg.Go(func() {
-			w := &worker{rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i))), hist: newHist()}
+			w := &worker{rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i))), hist: newHist(), late: newHist(), wait: newHist(), trip: newHist()}
 			if setup != nil {
 				setup(w)
 			}
@@ -106,27 +119,35 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 					t.unsent += int64(spec.units)
 					continue
 				}
+				sent := time.Now()
 				o := do(runCtx, w, seq)
 				done := time.Now()
-				w.hist.RecordValue(done.Sub(intended(start, seq)).Microseconds())
+				due := intended(start, seq)
+				w.hist.RecordValue(done.Sub(due).Microseconds())
+				w.late.RecordValue(max(queuedAt[seq].Sub(due), 0).Microseconds())
+				w.wait.RecordValue(sent.Sub(queuedAt[seq]).Microseconds())
+				w.trip.RecordValue(done.Sub(sent).Microseconds())
 				t.ok += int64(o.ok)
 				t.failed += int64(o.failed)
 				t.last = done
 			}
-			t.hist = w.hist
+			t.hist, t.late, t.wait, t.trip = w.hist, w.late, w.wait, w.trip
 		})
 	}
 	wg.Wait()
 
 	// Offered is what was scheduled: n is whole requests, which matters at low rates.
 	res := runResult{Offered: float64(n*int64(spec.units)) / spec.dur.Seconds()}
-	h := newHist()
+	h, late, wait, trip := newHist(), newHist(), newHist(), newHist()
 	last := start
 	for _, t := range tallies {
 		res.OK += t.ok
 		res.Failed += t.failed
 		res.Unsent += t.unsent
 		h.Merge(t.hist)
+		late.Merge(t.late)
+		wait.Merge(t.wait)
+		trip.Merge(t.trip)
 		if t.last.After(last) {
 			last = t.last
 		}
@@ -138,6 +159,7 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 	res.Achieved = float64(res.OK) / elapsed.Seconds()
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	res.P50, res.P90, res.P99, res.Max = us(h.ValueAtQuantile(50)), us(h.ValueAtQuantile(90)), us(h.ValueAtQuantile(99)), us(h.Max())
+	res.QueuedLateP99, res.ConnWaitP99, res.RoundTripP99 = us(late.ValueAtQuantile(99)), us(wait.ValueAtQuantile(99)), us(trip.ValueAtQuantile(99))
 	return res
 }
 

@@ -239,8 +239,8 @@ func searchAndMeasure(ctx context.Context, b *bench, sc scenario, o options, sto
 		}
 		r := b.run(ctx, sc, rate, o.step, o.p99Bound)
 		res.Search = append(res.Search, r)
-		logf("  %-12s offered %8.0f %s/s  achieved %8.0f  p99 %8s  failed %d unsent %d  %s",
-			sc.name, r.Offered, sc.unit, r.Achieved, r.P99.Round(10*time.Microsecond), r.Failed, r.Unsent, map[bool]string{true: "sustained", false: "NOT sustained"}[r.Pass])
+		logf("  %-12s offered %8.0f %s/s  achieved %8.0f  p99 %8s  failed %d unsent %d  %s  (%s)",
+			sc.name, r.Offered, sc.unit, r.Achieved, r.P99.Round(10*time.Microsecond), r.Failed, r.Unsent, map[bool]string{true: "sustained", false: "NOT sustained"}[r.Pass], latencyParts(r))
 		if r.Pass {
 			pass = rate
 		} else {
@@ -276,8 +276,8 @@ done:
 		before, berr := scrapeMetrics(ctx, b.eng.base)
 		r := b.run(ctx, sc, half, o.final, o.p99Bound)
 		res.Half = &r
-		logf("  %-12s half load %8.0f %s/s: p50 %s p90 %s p99 %s max %s, failed %d",
-			sc.name, half, sc.unit, r.P50, r.P90, r.P99, r.Max, r.Failed+r.Unsent)
+		logf("  %-12s half load %8.0f %s/s: p50 %s p90 %s p99 %s max %s, failed %d (%s)",
+			sc.name, half, sc.unit, r.P50, r.P90, r.P99, r.Max, r.Failed+r.Unsent, latencyParts(r))
 		after, aerr := scrapeMetrics(ctx, b.eng.base)
 		if err := errors.Join(berr, aerr); err != nil {
 			logf("  %-12s engine's histograms not read: %v", sc.name, err)
@@ -295,6 +295,14 @@ done:
 var targets = map[string]float64{
 	"sqlite/batch-earn": 50_000, "sqlite/single-earn": 10_000, "sqlite/hot-redeem": 5_000,
 	"postgres/batch-earn": 25_000, "postgres/single-earn": 5_000, "postgres/hot-redeem": 5_000,
+}
+
+// latencyParts names the p99 of each part of a run's latency, so that a
+// tail can be told apart: the generator's own lateness, waiting for a
+// connection (the engine is behind), or the round trip.
+func latencyParts(r runResult) string {
+	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	return "p99 queued late " + ms(r.QueuedLateP99) + ", waited for a connection " + ms(r.ConnWaitP99) + ", round trip " + ms(r.RoundTripP99)
 }
 
 // p99Target is the project's latency goal at half load.

@@ -16,9 +16,6 @@ type outcome struct{ ok, failed int }
 type worker struct {
 	rng  *rand.Rand
 	zipf *rand.Zipf // set by scenarios that need it
-	// hist is the latency from the intended send time; late, wait and trip
-	// are its parts (see runResult).
-	hist, late, wait, trip *hdrhistogram.Histogram
 }
 
 // loadSpec is one open-loop run.
@@ -55,6 +52,29 @@ type runResult struct {
 
 func newHist() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, int64(5*time.Minute/time.Microsecond), 3) // microseconds
+}
+
+// latencies are a run's latencies from the intended send time (total) and
+// their parts, as runResult reports them.
+type latencies struct{ total, late, wait, trip *hdrhistogram.Histogram }
+
+func newLatencies() latencies {
+	return latencies{newHist(), newHist(), newHist(), newHist()}
+}
+
+// record adds a request that was due, queued, sent and answered at these times.
+func (l latencies) record(due, queued, sent, done time.Time) {
+	l.total.RecordValue(done.Sub(due).Microseconds())
+	l.late.RecordValue(max(queued.Sub(due), 0).Microseconds())
+	l.wait.RecordValue(sent.Sub(queued).Microseconds())
+	l.trip.RecordValue(done.Sub(sent).Microseconds())
+}
+
+func (l latencies) merge(o latencies) {
+	l.total.Merge(o.total)
+	l.late.Merge(o.late)
+	l.wait.Merge(o.wait)
+	l.trip.Merge(o.trip)
 }
 
 // openLoop sends requests at a constant arrival rate regardless of how fast
@@ -101,19 +121,20 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 	}()
 
 	type tally struct {
-		ok, failed, unsent     int64
-		last                   time.Time
-		hist, late, wait, trip *hdrhistogram.Histogram
+		ok, failed, unsent int64
+		last               time.Time
+		lat                latencies
 	}
 	tallies := make([]tally, spec.conns)
 	var wg sync.WaitGroup
 	for i := range spec.conns {
 		wg.Go(func() {
-			w := &worker{rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i))), hist: newHist(), late: newHist(), wait: newHist(), trip: newHist()}
+			w := &worker{rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))}
 			if setup != nil {
 				setup(w)
 			}
 			t := &tallies[i]
+			t.lat = newLatencies()
 			for seq := range queue {
 				if runCtx.Err() != nil {
 					t.unsent += int64(spec.units)
@@ -122,32 +143,24 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 				sent := time.Now()
 				o := do(runCtx, w, seq)
 				done := time.Now()
-				due := intended(start, seq)
-				w.hist.RecordValue(done.Sub(due).Microseconds())
-				w.late.RecordValue(max(queuedAt[seq].Sub(due), 0).Microseconds())
-				w.wait.RecordValue(sent.Sub(queuedAt[seq]).Microseconds())
-				w.trip.RecordValue(done.Sub(sent).Microseconds())
+				t.lat.record(intended(start, seq), queuedAt[seq], sent, done)
 				t.ok += int64(o.ok)
 				t.failed += int64(o.failed)
 				t.last = done
 			}
-			t.hist, t.late, t.wait, t.trip = w.hist, w.late, w.wait, w.trip
 		})
 	}
 	wg.Wait()
 
 	// Offered is what was scheduled: n is whole requests, which matters at low rates.
 	res := runResult{Offered: float64(n*int64(spec.units)) / spec.dur.Seconds()}
-	h, late, wait, trip := newHist(), newHist(), newHist(), newHist()
+	lat := newLatencies()
 	last := start
 	for _, t := range tallies {
 		res.OK += t.ok
 		res.Failed += t.failed
 		res.Unsent += t.unsent
-		h.Merge(t.hist)
-		late.Merge(t.late)
-		wait.Merge(t.wait)
-		trip.Merge(t.trip)
+		lat.merge(t.lat)
 		if t.last.After(last) {
 			last = t.last
 		}
@@ -158,8 +171,9 @@ func openLoop(ctx context.Context, spec loadSpec, do func(ctx context.Context, w
 	elapsed := max(last.Sub(start), spec.dur)
 	res.Achieved = float64(res.OK) / elapsed.Seconds()
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	h := lat.total
 	res.P50, res.P90, res.P99, res.Max = us(h.ValueAtQuantile(50)), us(h.ValueAtQuantile(90)), us(h.ValueAtQuantile(99)), us(h.Max())
-	res.QueuedLateP99, res.ConnWaitP99, res.RoundTripP99 = us(late.ValueAtQuantile(99)), us(wait.ValueAtQuantile(99)), us(trip.ValueAtQuantile(99))
+	res.QueuedLateP99, res.ConnWaitP99, res.RoundTripP99 = us(lat.late.ValueAtQuantile(99)), us(lat.wait.ValueAtQuantile(99)), us(lat.trip.ValueAtQuantile(99))
 	return res
 }
 

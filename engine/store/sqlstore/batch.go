@@ -638,6 +638,9 @@ func (t *txn) addEvent(r eventRow) {
 }
 
 func (t *txn) addLot(r lotRow) {
+	// The member's cached lots of that state no longer hold them all: the
+	// next take reads them again, after the new lot is written.
+	delete(t.lotCache, lotKey{r.memberID, r.state})
 	t.newLots = append(t.newLots, r)
 	t.appends++
 }

@@ -269,19 +269,30 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 
 // Redeem implements ledger.Ledger.
 func (s *Store) Redeem(ctx context.Context, req ledger.RedeemRequest) (ledger.RedeemResult, error) {
-	norm, err := req.Normalize()
+	j, err := s.redeemJob(req)
 	if err != nil {
 		return ledger.RedeemResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.RedeemResult, error) {
-		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
-		if err != nil {
-			return ledger.RedeemResult{}, err
-		}
-		return ledger.RedeemResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
-	})
+	if err := s.submit(ctx, j); err != nil {
+		return ledger.RedeemResult{}, err
+	}
+	out, replayed, err := decode[ledger.RedeemResult](wait(ctx, j), ledger.OpRedeem, j.memberID)
 	out.Replayed = replayed
 	return out, err
+}
+
+func (s *Store) redeemJob(req ledger.RedeemRequest) (*job, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	return s.newJob(norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
+		if err != nil {
+			return nil, err
+		}
+		return ledger.RedeemResult{EntrySeq: seq, MemberID: norm.MemberID, Points: norm.Points, Balance: bal}, nil
+	}), nil
 }
 
 // debit takes points from available lots, soonest-expiring first, or fails
@@ -307,9 +318,22 @@ func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int6
 
 // Reverse implements ledger.Ledger.
 func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.ReverseResult, error) {
-	norm, err := req.Normalize()
+	j, err := s.reverseJob(ctx, req)
 	if err != nil {
 		return ledger.ReverseResult{}, err
+	}
+	if err := s.submit(ctx, j); err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	out, replayed, err := decode[ledger.ReverseResult](wait(ctx, j), ledger.OpReverse, j.memberID)
+	out.Replayed = replayed
+	return out, err
+}
+
+func (s *Store) reverseJob(ctx context.Context, req ledger.ReverseRequest) (*job, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return nil, err
 	}
 	j := s.newJob(norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyReverse(ctx, tx, norm)
@@ -320,14 +344,9 @@ func (s *Store) Reverse(ctx context.Context, req ledger.ReverseRequest) (ledger.
 	})
 	// A full reversal of a qualifying purchase claws back the referrer's reward too.
 	if j.members, err = s.referrerLock(ctx, norm.MemberID, `qualifying_event_id = ? AND NOT clawed_back`, norm.EventID); err != nil {
-		return ledger.ReverseResult{}, err
+		return nil, err
 	}
-	if err := s.submit(ctx, j); err != nil {
-		return ledger.ReverseResult{}, err
-	}
-	out, replayed, err := decode[ledger.ReverseResult](wait(ctx, j), ledger.OpReverse, norm.MemberID)
-	out.Replayed = replayed
-	return out, err
+	return j, nil
 }
 
 func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseRequest) (ledger.ReverseResult, error) {

@@ -82,10 +82,18 @@ func TestReplayByRequestBody(t *testing.T) {
 	if r.status != 409 || r.problem(t).Errors[0].Field != "idempotencyKey" {
 		t.Fatalf("key of an earn on redeem: %d %s", r.status, r.body)
 	}
-	for _, path := range []string{"/v1/redeem", "/v1/redeem"} {
-		if r := e.do(t, "POST", path, ingestKey, `{"idempotencyKey": "r1", "memberId": "ana", "points": 5}`); r.status != 200 {
+	for i := range 2 {
+		r := e.do(t, "POST", "/v1/redeem", ingestKey, `{"idempotencyKey": "r1", "memberId": "ana", "points": 5}`)
+		if r.status != 200 {
 			t.Fatalf("redeem: %d %s", r.status, r.body)
 		}
+		var res ledger.RedeemResult
+		if r.decode(t, &res); res.Replayed != (i == 1) {
+			t.Fatalf("redeem %d: replayed %v, want %v", i, res.Replayed, i == 1)
+		}
+	}
+	if r := e.do(t, "POST", "/v1/redeem", ingestKey, `{"idempotencyKey": "r1", "memberId": "ana", "points": 6}`); r.status != 409 || r.problem(t).Errors[0].Field != "idempotencyKey" {
+		t.Fatalf("redeem key reused with another body: %d %s", r.status, r.body)
 	}
 	var v ledger.MemberView
 	e.do(t, "GET", "/v1/members/ana", readKey, nil).decode(t, &v)

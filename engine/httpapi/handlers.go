@@ -216,6 +216,7 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 		AvailableAt:    pr.AvailableAt,
 		ExpiresAt:      pr.ExpiresAt,
 		Explanation:    &pr.Explanation,
+		PricedTier:     &st.Member.Tier,
 	}
 	if p.event.Kind == rules.EventPurchase {
 		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency
@@ -239,12 +240,14 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	return req, nil
 }
 
-// priceOne parses and prices a single event.
-func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time) (ledger.EarnRequest, error) {
+// priceOne parses and prices a single event; fresh reads the member from
+// the database (see ledger.PricingQuery).
+func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time, fresh bool) (ledger.EarnRequest, error) {
 	p, err := parse(snap, ev)
 	if err != nil {
 		return ledger.EarnRequest{}, err
 	}
+	p.query.Fresh = fresh
 	st, err := s.ledger.PricingContexts(ctx, []ledger.PricingQuery{p.query})
 	if err != nil {
 		return ledger.EarnRequest{}, err
@@ -294,6 +297,10 @@ func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnRe
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
+	if req.PricedTier != nil && *req.PricedTier != v.Tier {
+		// At the member's current tier the event may earn something.
+		return ledger.EarnResult{}, fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ledger.ErrTierChanged, *req.PricedTier, req.MemberID, v.Tier)
+	}
 	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance, Explanation: req.Explanation}, nil
 }
 
@@ -303,30 +310,48 @@ func (s *Server) earn(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	fp := fingerprint(ledger.OpEarn, raw)
+	res, err := s.earnEvent(r, ev, fingerprint(ledger.OpEarn, raw))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, res, nil
+}
+
+// maxPricings bounds how often one event is priced: again only when the
+// member's tier changed between pricing and writing, which another change
+// would have to repeat within the same few milliseconds.
+const maxPricings = 3
+
+// earnEvent prices and applies one event whose body has fingerprint fp.
+func (s *Server) earnEvent(r *http.Request, ev EarnEvent, fp string) (ledger.EarnResult, error) {
+	for pricing := 1; ; pricing++ {
+		res, err := s.earnEventOnce(r, ev, fp, pricing > 1)
+		if !errors.Is(err, ledger.ErrTierChanged) || pricing == maxPricings {
+			return res, err
+		}
+	}
+}
+
+func (s *Server) earnEventOnce(r *http.Request, ev EarnEvent, fp string, fresh bool) (ledger.EarnResult, error) {
 	// The ledger replays a known key itself, comparing the fingerprint, so
 	// the key is only looked up when the event cannot be priced or earns
 	// nothing now (late, or the configuration changed since the original).
 	snap, err := s.snapshot()
 	var req ledger.EarnRequest
 	if err == nil {
-		req, err = s.priceOne(r.Context(), snap, ev, s.now())
+		req, err = s.priceOne(r.Context(), snap, ev, s.now(), fresh)
 	}
 	if err != nil || earnsNothing(req) {
 		if res, ok, rerr := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); rerr != nil || ok {
 			res.Replayed = true
-			return http.StatusOK, res, rerr
+			return res, rerr
 		}
 		if err != nil {
-			return 0, nil, err
+			return ledger.EarnResult{}, err
 		}
 	}
 	req.Fingerprint = fp
-	res, err := s.earnOne(r, req)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, res, nil
+	return s.earnOne(r, req)
 }
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {
@@ -440,6 +465,14 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 			if it.Result != nil && !it.Result.Replayed {
 				s.metrics.issued.Add(float64(it.Result.Points))
 			}
+		}
+	}
+	for i := range out.Items {
+		if errors.Is(out.Items[i].Err, ledger.ErrTierChanged) {
+			// Rare (another replica changed the tier, or an earlier event
+			// of the batch did): this event alone is priced again.
+			res, err := s.earnEvent(r, b.Events[i], reqs[i].Fingerprint)
+			out.Items[i].Result, out.Items[i].ResultJSON, out.Items[i].Err = &res, nil, err
 		}
 	}
 	for i := range out.Items {

@@ -46,6 +46,13 @@ type env struct {
 
 func newEnv(t *testing.T, snapshot string) *env {
 	t.Helper()
+	return newEnvWith(t, snapshot, nil)
+}
+
+// newEnvWith serves wrap(store) when wrap is set: a test double in front of
+// the real ledger.
+func newEnvWith(t *testing.T, snapshot string, wrap func(ledger.Ledger) ledger.Ledger) *env {
+	t.Helper()
 	holder := config.NewHolder(nil)
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg, holder)
@@ -65,7 +72,11 @@ func newEnv(t *testing.T, snapshot string) *env {
 		t.Fatal(err)
 	}
 	e := &env{store: store, holder: holder}
-	s := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics,
+	var served ledger.Ledger = store
+	if wrap != nil {
+		served = wrap(store)
+	}
+	s := New(Options{Ledger: served, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics,
 		Now: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)

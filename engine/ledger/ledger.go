@@ -81,6 +81,9 @@ var (
 	ErrIdempotencyReuse   = errors.New("idempotency key reused with a different request")
 	ErrStoreUnavailable   = errors.New("store unavailable")
 	ErrClosed             = errors.New("store closed")
+	// ErrTierChanged refuses an earn priced for a tier the member no longer
+	// has (see EarnRequest.PricedTier); nothing was written.
+	ErrTierChanged = errors.New("member's tier changed since the event was priced")
 )
 
 // FieldError is a validation failure of one request field. It matches
@@ -120,6 +123,8 @@ func ErrorCode(err error) string {
 		return "insufficient_points"
 	case errors.Is(err, ErrIdempotencyReuse):
 		return "idempotency_key_reused"
+	case errors.Is(err, ErrTierChanged):
+		return "tier_changed"
 	case errors.Is(err, ErrRedemptionNotFound):
 		return "redemption_not_found"
 	case errors.Is(err, ErrRedemptionCancelled):

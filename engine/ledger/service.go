@@ -91,7 +91,9 @@ type Ledger interface {
 	// already earned for the query's Action on the UTC day of its
 	// OccurredAt, and each campaign's total granted bonus. A member not
 	// enrolled answers Err. It is a read: Earn enforces budgets, caps and
-	// maxPerDay again under lock. The error is for an unusable store.
+	// maxPerDay again under lock, and the tier may come from memory and be
+	// older than another replica's change (Earn checks PricedTier). The
+	// error is for an unusable store.
 	PricingContexts(ctx context.Context, qs []PricingQuery) ([]PricingState, error)
 	// CampaignSpend returns the bonus points each campaign has granted, by
 	// name; campaigns that granted nothing are missing.
@@ -145,6 +147,9 @@ type PricingQuery struct {
 	// Grants asks for the campaigns' grants (to the member and in total);
 	// without campaigns pricing needs neither.
 	Grants bool
+	// Fresh reads the member from the database rather than from memory:
+	// for pricing again after ErrTierChanged.
+	Fresh bool
 }
 
 // PricingState is the member context for rules.Price (with BudgetRemaining
@@ -242,6 +247,12 @@ type EarnRequest struct {
 	// whose activity the earn lifts to a higher tier is upgraded in the
 	// same commit. Earning never downgrades.
 	Tiers []config.Tier `json:"-"`
+	// PricedTier, when set, is the member's tier the event was priced for.
+	// If the member has another tier when the earn applies (another
+	// replica or an earlier earn changed it), the earn is refused with
+	// ErrTierChanged and nothing is written: price it again with a fresh
+	// PricingQuery.
+	PricedTier *string `json:"-"`
 }
 
 // ReferralConversion is a referral converted by the referee's qualifying

@@ -115,6 +115,10 @@ func TestReplicasShareDatabase(t *testing.T) {
 		url, schema := freshSchema(t)
 		storetest.ConcurrentStock(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
 	})
+	t.Run("tier change", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ReplicaTierChange(t, open(t, url, schema), open(t, url, schema))
+	})
 }
 
 func BenchmarkLedger(b *testing.B) {

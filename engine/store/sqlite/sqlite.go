@@ -122,7 +122,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	ckpt := startCheckpointer(ckptDB, opts.OnCheckpoint)
 	wal := newWALSyncer(opts.Path, opts.OnWALSync)
 	s, err := sqlstore.New(ctx, sqlstore.Config{
-		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync, SoleWriter: true},
+		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync},
 		WriteDB:  writeDB,
 		ReadDB:   readDB,
 		Shards:   1, // SQLite has a single writer anyway

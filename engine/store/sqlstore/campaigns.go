@@ -286,6 +286,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	}
 	members := map[string]*found{}
 	var ids []string
+	fresh := map[string]bool{}
 	grants := false
 	for i, q := range qs {
 		if out[i].Err = ledger.CheckMemberID(q.MemberID); out[i].Err != nil {
@@ -295,12 +296,15 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 			members[q.MemberID] = nil
 			ids = append(ids, q.MemberID)
 		}
+		if q.Fresh {
+			fresh[q.MemberID] = true
+		}
 		grants = grants || q.Grants
 	}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	if err := s.readMembers(ctx, ids, func(id string, m cachedMember) {
+	if err := s.readMembers(ctx, ids, fresh, func(id string, m cachedMember) {
 		members[id] = &found{grants: map[string]int64{}, mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
 	}); err != nil {
 		return nil, err
@@ -365,11 +369,13 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 }
 
 // readMembers hands each existing member of ids to found, from the member
-// cache where it can.
-func (s *Store) readMembers(ctx context.Context, ids []string, found func(id string, m cachedMember)) error {
+// cache where it can; members in fresh are read from the database.
+func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]bool, found func(id string, m cachedMember)) error {
 	var missed []string
 	for _, id := range ids {
-		if m, ok := s.members.get(id); ok {
+		if fresh[id] {
+			missed = append(missed, id)
+		} else if m, ok := s.members.get(id); ok {
 			found(id, m)
 		} else {
 			missed = append(missed, id)

@@ -36,10 +36,6 @@ type Dialect struct {
 	// (SQLite: synchronous=NORMAL, then the WAL file is synced; see
 	// durable.go).
 	SyncCommits func() error
-	// SoleWriter: no other process writes the database (SQLite, whose file
-	// one engine holds locked), so the store may cache rows only its
-	// writer changes (see membercache.go).
-	SoleWriter bool
 	// Retryable reports errors after which an operation may simply be run
 	// again (deadlock, serialisation failure).
 	Retryable func(error) bool

@@ -18,15 +18,22 @@ type cachedMember struct {
 	tier       string
 }
 
-// memberCache keeps the member rows pricing reads, for a database that only
-// this store's writer changes (Dialect.SoleWriter). SQLite discards a read
-// connection's whole page cache whenever another connection has committed,
-// so every pricing read otherwise reads its pages again from the files.
+// memberCache keeps the member rows pricing reads, so that pricing an
+// event needs no database read: on PostgreSQL a round trip per request, on
+// SQLite pages read again from the files, since SQLite discards a read
+// connection's whole page cache whenever another connection has committed.
 //
-// The writer drops a member after a commit that changed its tier, before
-// the commit is answered, so no client sees a tier change and then a price
-// from the old tier. A read that missed fills in what it read only if no
-// commit dropped anything meanwhile: its row may predate that commit.
+// A cached tier may be older than the database's where other processes
+// write it (engine replicas on one PostgreSQL). That costs a second
+// pricing, never a wrong price: an earn carries the tier it was priced for
+// and is refused under the member's lock if the member is in another
+// (ledger.EarnRequest.PricedTier), then priced again from the database.
+//
+// This store's writer drops a member after a commit that changed its tier,
+// before the commit is answered, so a client told of a tier change is not
+// refused for it on its next earn. A read that missed fills in what it read
+// only if no commit dropped anything meanwhile: its row may predate that
+// commit.
 type memberCache struct {
 	mu sync.Mutex
 	// gen counts the drops; a fill taken before one is discarded.

@@ -133,6 +133,9 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
+	if r.PricedTier != nil && *r.PricedTier != m.tier {
+		return ledger.EarnResult{}, fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ledger.ErrTierChanged, *r.PricedTier, r.MemberID, m.tier)
+	}
 	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
 		return ledger.EarnResult{}, err
 	} else if dup {

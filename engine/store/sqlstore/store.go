@@ -43,10 +43,10 @@ type Config struct {
 type Store struct {
 	cfg       Config
 	writers   []*writer
-	durable   *durability  // with Dialect.SyncCommits
-	stmts     *stmtCache   // prepared statements of the writers, if the dialect wants them
-	reads     *readStmts   // prepared statements of the read pool, likewise
-	members   *memberCache // with Dialect.SoleWriter
+	durable   *durability // with Dialect.SyncCommits
+	stmts     *stmtCache  // prepared statements of the writers, if the dialect wants them
+	reads     *readStmts  // prepared statements of the read pool, likewise
+	members   *memberCache
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,9 +83,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			s.reads = newReadStmts(cfg.ReadDB)
 		}
 	}
-	if cfg.Dialect.SoleWriter {
-		s.members = newMemberCache()
-	}
+	s.members = newMemberCache()
 	for range cfg.Shards {
 		w := newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit, s.durable)
 		w.members = s.members

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Tiers", testTiers},
 		{"TierActivity", testTierActivity},
 		{"EarnUpgrades", testEarnUpgrades},
+		{"PricedTier", testPricedTier},
 		{"PricingContexts", testPricingContexts},
 		{"RedemptionRefusals", testRedemptionRefusals},
 		{"RedeemAndCancel", testRedeemAndCancel},

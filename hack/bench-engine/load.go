@@ -48,6 +48,10 @@ type runResult struct {
 	QueuedLateP99 time.Duration `json:"queuedLateP99"`
 	ConnWaitP99   time.Duration `json:"connWaitP99"`
 	RoundTripP99  time.Duration `json:"roundTripP99"`
+	// MachineCPUPerUnit is the CPU time the whole machine used during the
+	// run (generator, engine and database together) per unit answered;
+	// zero where /proc/stat cannot be read.
+	MachineCPUPerUnit time.Duration `json:"machineCpuPerUnit,omitempty"`
 }
 
 func newHist() *hdrhistogram.Histogram {

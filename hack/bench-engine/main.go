@@ -43,6 +43,7 @@ type options struct {
 	step        time.Duration
 	final       time.Duration
 	maxSteps    int
+	startRate   float64
 	p99Bound    time.Duration
 	timeout     time.Duration
 	jsonOut     bool
@@ -95,6 +96,7 @@ func main() {
 	flag.DurationVar(&o.step, "step", 3*time.Second, "duration of each run of the rate search")
 	flag.DurationVar(&o.final, "final", 10*time.Second, "duration of the run at half the max sustained rate")
 	flag.IntVar(&o.maxSteps, "max-steps", 8, "runs per rate search at most")
+	flag.Float64Var(&o.startRate, "start-rate", 0, "first rate of each search, in the scenario's units per second (0: the scenario's own); with --max-steps 1 a run at this one rate")
 	flag.DurationVar(&o.p99Bound, "p99-bound", 100*time.Millisecond, "p99 latency above which a rate is not sustained")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute, "the whole benchmark stops after this long")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of a table")
@@ -233,14 +235,17 @@ func searchAndMeasure(ctx context.Context, b *bench, sc scenario, o options, sto
 	res := result{Store: store, Scenario: sc.name, Unit: sc.unit}
 	var pass, fail float64 // highest sustained, lowest not sustained
 	rate := sc.startRate
+	if o.startRate > 0 {
+		rate = o.startRate
+	}
 	for range o.maxSteps {
 		if ctx.Err() != nil {
 			break
 		}
 		r := b.run(ctx, sc, rate, o.step, o.p99Bound)
 		res.Search = append(res.Search, r)
-		logf("  %-12s offered %8.0f %s/s  achieved %8.0f  p99 %8s  failed %d unsent %d  %s  (%s)",
-			sc.name, r.Offered, sc.unit, r.Achieved, r.P99.Round(10*time.Microsecond), r.Failed, r.Unsent, map[bool]string{true: "sustained", false: "NOT sustained"}[r.Pass], latencyParts(r))
+		logf("  %-12s offered %8.0f %s/s  achieved %8.0f  p99 %8s  failed %d unsent %d  %s  (%s%s)",
+			sc.name, r.Offered, sc.unit, r.Achieved, r.P99.Round(10*time.Microsecond), r.Failed, r.Unsent, map[bool]string{true: "sustained", false: "NOT sustained"}[r.Pass], latencyParts(r), machineCost(r, sc.unit))
 		if r.Pass {
 			pass = rate
 		} else {
@@ -276,8 +281,8 @@ done:
 		before, berr := scrapeMetrics(ctx, b.eng.base)
 		r := b.run(ctx, sc, half, o.final, o.p99Bound)
 		res.Half = &r
-		logf("  %-12s half load %8.0f %s/s: p50 %s p90 %s p99 %s max %s, failed %d (%s)",
-			sc.name, half, sc.unit, r.P50, r.P90, r.P99, r.Max, r.Failed+r.Unsent, latencyParts(r))
+		logf("  %-12s half load %8.0f %s/s: p50 %s p90 %s p99 %s max %s, failed %d (%s%s)",
+			sc.name, half, sc.unit, r.P50, r.P90, r.P99, r.Max, r.Failed+r.Unsent, latencyParts(r), machineCost(r, sc.unit))
 		after, aerr := scrapeMetrics(ctx, b.eng.base)
 		if err := errors.Join(berr, aerr); err != nil {
 			logf("  %-12s engine's histograms not read: %v", sc.name, err)
@@ -303,6 +308,14 @@ var targets = map[string]float64{
 func latencyParts(r runResult) string {
 	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	return "p99 queued late " + ms(r.QueuedLateP99) + ", waited for a connection " + ms(r.ConnWaitP99) + ", round trip " + ms(r.RoundTripP99)
+}
+
+// machineCost says how much CPU the whole machine spent per unit of the run.
+func machineCost(r runResult, unit string) string {
+	if r.MachineCPUPerUnit <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; machine CPU %s per %s", r.MachineCPUPerUnit.Round(time.Microsecond), strings.TrimSuffix(unit, "s"))
 }
 
 // p99Target is the project's latency goal at half load.

@@ -336,8 +336,12 @@ func (b *bench) scenarios(batchConns, clients int) []scenario {
 // run is one open-loop run of sc at rate units per second.
 func (b *bench) run(ctx context.Context, sc scenario, rate float64, dur time.Duration, p99Bound time.Duration) runResult {
 	run := b.runID.Add(1)
+	cpu0, cpuErr := machineCPU()
 	res := openLoop(ctx, loadSpec{rate: rate / float64(sc.units), units: sc.units, dur: dur, conns: sc.conns, grace: 2 * time.Second},
 		func(ctx context.Context, w *worker, seq int64) outcome { return b.send(ctx, sc.request(w, run, seq)) }, sc.setup)
 	res.Pass = res.sustained(p99Bound)
+	if cpu1, err := machineCPU(); cpuErr == nil && err == nil && res.OK > 0 {
+		res.MachineCPUPerUnit = time.Duration((cpu1 - cpu0) / float64(res.OK*int64(sc.units)) * float64(time.Second))
+	}
 	return res
 }

@@ -341,7 +341,7 @@ func (b *bench) run(ctx context.Context, sc scenario, rate float64, dur time.Dur
 		func(ctx context.Context, w *worker, seq int64) outcome { return b.send(ctx, sc.request(w, run, seq)) }, sc.setup)
 	res.Pass = res.sustained(p99Bound)
 	if cpu1, err := machineCPU(); cpuErr == nil && err == nil && res.OK > 0 {
-		res.MachineCPUPerUnit = time.Duration((cpu1 - cpu0) / float64(res.OK*int64(sc.units)) * float64(time.Second))
+		res.MachineCPUPerUnit = time.Duration((cpu1 - cpu0) / float64(res.OK) * float64(time.Second)) // OK counts units
 	}
 	return res
 }

@@ -28,6 +28,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	if err != nil {
 		return ledger.EnrollResult{}, err
 	}
+	gen := s.members.generation()
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
 	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, req.Fingerprint, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
@@ -78,6 +79,12 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		return ledger.EnrollResult{Member: m, ReferredBy: referrerID}, nil
 	})
 	out.Replayed = replayed
+	if err == nil && !replayed {
+		// Pricing the new member's first earn needs no read: it is in the
+		// entry tier, with the tags and enrolment just written.
+		s.members.fill(gen, map[string]cachedMember{out.Member.ID: {
+			tags: out.Member.Tags, enrolledAt: time.UnixMicro(out.Member.EnrolledAt.UnixMicro()).UTC()}})
+	}
 	return out, err
 }
 

@@ -297,9 +297,9 @@ func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnRe
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	if req.PricedTier != nil && *req.PricedTier != v.Tier {
-		// At the member's current tier the event may earn something.
-		return ledger.EarnResult{}, fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ledger.ErrTierChanged, *req.PricedTier, req.MemberID, v.Tier)
+	// At the member's current tier the event may earn something.
+	if err := req.CheckPricedTier(v.Tier); err != nil {
+		return ledger.EarnResult{}, err
 	}
 	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance, Explanation: req.Explanation}, nil
 }

@@ -137,6 +137,15 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 	return r, nil
 }
 
+// CheckPricedTier refuses the earn with ErrTierChanged when it was priced
+// for another tier than tier, the member's now (see PricedTier).
+func (r *EarnRequest) CheckPricedTier(tier string) error {
+	if r.PricedTier == nil || *r.PricedTier == tier {
+		return nil
+	}
+	return fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ErrTierChanged, *r.PricedTier, r.MemberID, tier)
+}
+
 // Normalize validates the request and returns its canonical form.
 func (r EarnRequest) Normalize() (EarnRequest, error) {
 	if err := checkKey(r.IdempotencyKey); err != nil {

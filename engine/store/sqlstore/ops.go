@@ -140,8 +140,8 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	if r.PricedTier != nil && *r.PricedTier != m.tier {
-		return ledger.EarnResult{}, fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ledger.ErrTierChanged, *r.PricedTier, r.MemberID, m.tier)
+	if err := r.CheckPricedTier(m.tier); err != nil {
+		return ledger.EarnResult{}, err
 	}
 	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
 		return ledger.EarnResult{}, err

@@ -468,15 +468,13 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 		}
 	}
 	for i := range out.Items {
-		if errors.Is(out.Items[i].Err, ledger.ErrTierChanged) {
-			// Rare (another replica changed the tier, or an earlier event
-			// of the batch did): this event alone is priced again.
-			res, err := s.earnEvent(r, b.Events[i], reqs[i].Fingerprint)
-			out.Items[i].Result, out.Items[i].ResultJSON, out.Items[i].Err = &res, nil, err
-		}
-	}
-	for i := range out.Items {
 		it := &out.Items[i]
+		if errors.Is(it.Err, ledger.ErrTierChanged) {
+			// Rare (another replica changed the tier): this event alone is
+			// priced again.
+			res, err := s.earnEvent(r, b.Events[i], reqs[i].Fingerprint)
+			it.Result, it.ResultJSON, it.Err = &res, nil, err
+		}
 		if it.Err == nil {
 			out.Succeeded++
 			continue

@@ -45,11 +45,8 @@ func newMemberCache() *memberCache {
 	return &memberCache{m: map[string]cachedMember{}}
 }
 
-// get returns the cached member; a nil cache misses everything.
+// get returns the cached member.
 func (c *memberCache) get(id string) (cachedMember, bool) {
-	if c == nil {
-		return cachedMember{}, false
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, ok := c.m[id]
@@ -59,9 +56,6 @@ func (c *memberCache) get(id string) (cachedMember, bool) {
 
 // generation is read before the database is, for fill.
 func (c *memberCache) generation() uint64 {
-	if c == nil {
-		return 0
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
@@ -69,7 +63,7 @@ func (c *memberCache) generation() uint64 {
 
 // fill caches rows read from the database after generation returned gen.
 func (c *memberCache) fill(gen uint64, rows map[string]cachedMember) {
-	if c == nil || len(rows) == 0 {
+	if len(rows) == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -91,7 +85,7 @@ func (c *memberCache) fill(gen uint64, rows map[string]cachedMember) {
 
 // drop forgets members whose row a commit changed.
 func (c *memberCache) drop(ids []string) {
-	if c == nil || len(ids) == 0 {
+	if len(ids) == 0 {
 		return
 	}
 	c.mu.Lock()

@@ -48,15 +48,6 @@ func TestMemberCacheIsBounded(t *testing.T) {
 	}
 }
 
-func TestNilMemberCacheMisses(t *testing.T) {
-	var c *memberCache
-	c.fill(c.generation(), map[string]cachedMember{"m1": {}})
-	c.drop([]string{"m1"})
-	if _, ok := c.get("m1"); ok {
-		t.Fatal("a nil cache hit")
-	}
-}
-
 // Enrolment caches the new member as a read of its row would: pricing the
 // first earn finds the same member in memory as in the database.
 func TestEnrolmentPrimesMemberCache(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL", "TIER_PASS_RATE"} {
+	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL", "TIER_PASS_RATE", "POSTGRES_WRITERS"} {
 		t.Setenv(name, "") // the machine's environment must not leak into the cases
 	}
 	tests := []struct {
@@ -29,6 +29,21 @@ func TestParseFlags(t *testing.T) {
 		{name: "tier pass rate from env", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
 			env:   map[string]string{"TIER_PASS_RATE": "50"},
 			check: func(o options) bool { return o.tierPassRate == 50 }},
+		{name: "postgres writers", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--postgres-writers=2"},
+			check: func(o options) bool { return o.postgresWriters == 2 }},
+		{name: "postgres writers default", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			check: func(o options) bool { return o.postgresWriters == 4 }},
+		{name: "postgres writers from env", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env:   map[string]string{"POSTGRES_WRITERS": "8"},
+			check: func(o options) bool { return o.postgresWriters == 8 }},
+		{name: "no postgres writers", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--postgres-writers=0"},
+			err: "--postgres-writers 0: want 1 to 64"},
+		{name: "malformed env value", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env: map[string]string{"DUE_INTERVAL": "5 minutes"},
+			err: `DUE_INTERVAL="5 minutes" for --due-interval: parse error`},
+		{name: "malformed env number", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env: map[string]string{"POSTGRES_WRITERS": "four"},
+			err: `POSTGRES_WRITERS="four" for --postgres-writers: parse error`},
 		{name: "no config", args: []string{"--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "two configs", args: []string{"--config-file=s.json", "--config-configmap=ns/cm", "--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "no keys", args: []string{"--config-file=s.json"}, err: "--api-keys-dir is required"},

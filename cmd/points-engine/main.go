@@ -17,7 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +52,7 @@ type options struct {
 	sqlitePath      string
 	postgresURL     string
 	postgresSchema  string
+	postgresWriters int
 	configFile      string
 	configConfigMap string
 	configKey       string
@@ -64,61 +65,57 @@ type options struct {
 	debugListen     string
 }
 
-// env returns the environment variable's value, or def when it is unset or empty.
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v := os.Getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	if v := os.Getenv(name); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			return f
-		}
-	}
-	return def
-}
-
 // flagOutput receives usage and flag errors.
 var flagOutput io.Writer = os.Stderr
+
+// envName finds the environment variable a flag's usage names at its end.
+var envName = regexp.MustCompile(`\(([A-Z_]+)\)$`)
+
+// setFromEnv gives each flag the value of the environment variable its usage
+// names, so that the command line still wins. Usage keeps printing the
+// built-in defaults, never a value from the environment, which may hold a
+// password (DATABASE_URL).
+func setFromEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envName.FindStringSubmatch(f.Usage)
+		if m == nil || err != nil {
+			return
+		}
+		if v := os.Getenv(m[1]); v != "" {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q for --%s: %w", m[1], v, f.Name, serr)
+			}
+		}
+	})
+	return err
+}
 
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("points-engine", flag.ContinueOnError)
 	fs.SetOutput(flagOutput)
-	fs.StringVar(&o.listen, "listen", env("LISTEN_ADDR", ":8080"), "address to serve the API on (LISTEN_ADDR)")
-	fs.StringVar(&o.store, "store", env("STORE", "sqlite"), "ledger store: sqlite or postgres (STORE)")
-	fs.StringVar(&o.sqlitePath, "sqlite-path", env("SQLITE_PATH", "/data/ledger.db"), "SQLite database file (SQLITE_PATH)")
-	// Not defaulted from DATABASE_URL here: usage prints defaults, and the
-	// URL may hold a password. It is read after parsing.
+	fs.StringVar(&o.listen, "listen", ":8080", "address to serve the API on (LISTEN_ADDR)")
+	fs.StringVar(&o.store, "store", "sqlite", "ledger store: sqlite or postgres (STORE)")
+	fs.StringVar(&o.sqlitePath, "sqlite-path", "/data/ledger.db", "SQLite database file (SQLITE_PATH)")
 	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL connection URL (DATABASE_URL)")
-	fs.StringVar(&o.postgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", ""), "PostgreSQL schema, created if missing (POSTGRES_SCHEMA)")
-	fs.StringVar(&o.configFile, "config-file", env("CONFIG_FILE", ""), "configuration snapshot file, polled for changes (CONFIG_FILE)")
-	fs.StringVar(&o.configConfigMap, "config-configmap", env("CONFIG_CONFIGMAP", ""), "namespace/name of the ConfigMap holding the snapshot (CONFIG_CONFIGMAP)")
-	fs.StringVar(&o.configKey, "config-key", env("CONFIG_KEY", k8swatch.DefaultKey), "ConfigMap key of the snapshot (CONFIG_KEY)")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", env("KUBECONFIG", ""), "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
-	fs.StringVar(&o.apiKeysDir, "api-keys-dir", env("API_KEYS_DIR", ""), "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
-	fs.DurationVar(&o.dueInterval, "due-interval", envDuration("DUE_INTERVAL", 5*time.Second), "how often pending points are released and expired points removed (DUE_INTERVAL)")
-	fs.Float64Var(&o.tierPassRate, "tier-pass-rate", envFloat("TIER_PASS_RATE", 500), "members a second at most whose tier the periodic pass re-evaluates, so that it stays background work (TIER_PASS_RATE)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
-	fs.StringVar(&o.debugListen, "debug-listen", env("DEBUG_LISTEN", ""), "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.postgresSchema, "postgres-schema", "", "PostgreSQL schema, created if missing (POSTGRES_SCHEMA)")
+	fs.IntVar(&o.postgresWriters, "postgres-writers", 4, "PostgreSQL writer connections, each committing its share of members' writes together (POSTGRES_WRITERS)")
+	fs.StringVar(&o.configFile, "config-file", "", "configuration snapshot file, polled for changes (CONFIG_FILE)")
+	fs.StringVar(&o.configConfigMap, "config-configmap", "", "namespace/name of the ConfigMap holding the snapshot (CONFIG_CONFIGMAP)")
+	fs.StringVar(&o.configKey, "config-key", k8swatch.DefaultKey, "ConfigMap key of the snapshot (CONFIG_KEY)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
+	fs.StringVar(&o.apiKeysDir, "api-keys-dir", "", "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
+	fs.DurationVar(&o.dueInterval, "due-interval", 5*time.Second, "how often pending points are released and expired points removed (DUE_INTERVAL)")
+	fs.Float64Var(&o.tierPassRate, "tier-pass-rate", 500, "members a second at most whose tier the periodic pass re-evaluates, so that it stays background work (TIER_PASS_RATE)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (LOG_LEVEL)")
+	fs.StringVar(&o.debugListen, "debug-listen", "", "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
+	if err := setFromEnv(fs); err != nil {
 		return o, err
 	}
-	if o.postgresURL == "" {
-		o.postgresURL = os.Getenv("DATABASE_URL")
+	if err := fs.Parse(args); err != nil {
+		return o, err
 	}
 	switch {
 	case (o.configFile == "") == (o.configConfigMap == ""):
@@ -129,6 +126,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--store %q: want sqlite or postgres", o.store)
 	case o.store == "postgres" && o.postgresURL == "":
 		return o, errors.New("--store=postgres needs --postgres-url or DATABASE_URL")
+	case o.postgresWriters < 1 || o.postgresWriters > 64:
+		return o, fmt.Errorf("--postgres-writers %d: want 1 to 64", o.postgresWriters)
 	case o.dueInterval <= 0:
 		return o, errors.New("--due-interval must be positive")
 	case !(o.tierPassRate > 0):
@@ -241,7 +240,7 @@ func run(args []string) error {
 
 func openStore(ctx context.Context, o options, m *httpapi.Metrics) (*sqlstore.Store, error) {
 	if o.store == "postgres" {
-		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, OnCommit: m.ObserveCommit})
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, Shards: o.postgresWriters, OnCommit: m.ObserveCommit})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}

@@ -83,7 +83,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		// Pricing the new member's first earn needs no read: it is in the
 		// entry tier, with the tags and enrolment just written.
 		s.members.fill(gen, map[string]cachedMember{out.Member.ID: {
-			tags: out.Member.Tags, enrolledAt: time.UnixMicro(out.Member.EnrolledAt.UnixMicro()).UTC()}})
+			tags: out.Member.Tags, enrolledAt: ledger.NormTime(out.Member.EnrolledAt)}})
 	}
 	return out, err
 }

@@ -52,18 +52,26 @@ func TestAnalytics(t *testing.T) {
 		t.Errorf("window of 30 days to %s: %+v", to, rep)
 	}
 
-	for _, tt := range []struct{ query, field string }{
-		{"from=yesterday", "from"},
-		{"to=2026-13-01T00:00:00Z", "to"},
-		{"from=" + to + "&to=" + from, "from"},
-		{"from=" + from + "&to=" + from, "from"},
+	for _, tt := range []struct {
+		query, field string
+		// invalid: the document refuses the query too.
+		invalid bool
+	}{
+		{"from=yesterday", "from", true},
+		{"to=2026-13-01T00:00:00Z", "to", true},
+		{"from=" + to + "&to=" + from, "from", false},
+		{"from=" + from + "&to=" + from, "from", false},
 	} {
-		r := e.do(t, "GET", "/v1/analytics?"+tt.query, readKey, nil)
+		send := e.do
+		if tt.invalid {
+			send = e.doInvalid
+		}
+		r := send(t, "GET", "/v1/analytics?"+tt.query, readKey, nil)
 		if p := r.problem(t); r.status != 400 || len(p.Errors) != 1 || p.Errors[0].Field != tt.field || p.Errors[0].Reason == "" {
 			t.Errorf("%s: %d %s, want a problem on %s", tt.query, r.status, r.body, tt.field)
 		}
 	}
-	if r := e.do(t, "GET", "/v1/analytics", "", nil); r.status != 401 {
+	if r := e.doInvalid(t, "GET", "/v1/analytics", "", nil); r.status != 401 {
 		t.Errorf("without a key: %d", r.status)
 	}
 }

@@ -40,7 +40,11 @@ func campaignSnapshot(windowEnd time.Time) string {
 
 func (e *env) enroll(t *testing.T, id string, tags ...string) {
 	t.Helper()
-	r := e.do(t, "POST", "/v1/members", ingestKey, map[string]any{"idempotencyKey": "enroll-" + id, "memberId": id, "tags": tags})
+	body := map[string]any{"idempotencyKey": "enroll-" + id, "memberId": id}
+	if len(tags) > 0 {
+		body["tags"] = tags
+	}
+	r := e.do(t, "POST", "/v1/members", ingestKey, body)
 	if r.status != 201 {
 		t.Fatalf("enroll %s: %d %s", id, r.status, r.body)
 	}

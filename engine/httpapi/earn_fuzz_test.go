@@ -45,7 +45,7 @@ const fuzzSnapshot = `{
 
 // fuzzServer serves the API over a SQLite ledger in a temporary directory
 // with members m1 and m2 enrolled.
-func fuzzServer(f *testing.F) (http.Handler, ledger.Ledger) {
+func fuzzServer(f *testing.F) (*Server, ledger.Ledger) {
 	f.Helper()
 	holder := config.NewHolder(nil)
 	if err := holder.Apply("fuzz", []byte(fuzzSnapshot)); err != nil {
@@ -60,24 +60,28 @@ func fuzzServer(f *testing.F) (http.Handler, ledger.Ledger) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil),
-		Now: func() time.Time { return fuzzNow }}).Handler()
+	s := New(Options{Ledger: store, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil),
+		Now: func() time.Time { return fuzzNow }})
 	for _, id := range []string{"m1", "m2"} {
-		rec := post(h, "/v1/members", []byte(`{"idempotencyKey":"enroll-`+id+`","memberId":"`+id+`"}`))
+		rec := post(f, s, "/v1/members", []byte(`{"idempotencyKey":"enroll-`+id+`","memberId":"`+id+`"}`), "")
 		if rec.Code != http.StatusCreated {
 			f.Fatalf("enroll %s: %d %s", id, rec.Code, rec.Body)
 		}
 	}
-	return h, store
+	return s, store
 }
 
-func post(h http.Handler, path string, body []byte) *httptest.ResponseRecorder {
+// post sends body to path with the ingest key, checked against the
+// document; mark is the request's contract mark, if any.
+func post(tb testing.TB, s *Server, path string, body []byte, mark string) *httptest.ResponseRecorder {
+	tb.Helper()
 	req := httptest.NewRequest("POST", path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+ingestKey)
 	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	if mark != "" {
+		markRequest(req, mark)
+	}
+	return serveChecked(tb, s.Handler(), req)
 }
 
 // fuzzEarnSeeds are earn events: valid ones, boundary amounts and times
@@ -113,12 +117,12 @@ var fuzzEarnSeeds = []string{
 // FuzzEarn posts arbitrary bodies to POST /v1/earn through the whole
 // handler: authentication, strict decoding, pricing and the SQLite ledger.
 func FuzzEarn(f *testing.F) {
-	h, store := fuzzServer(f)
+	srv, store := fuzzServer(f)
 	for _, s := range fuzzEarnSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := post(h, "/v1/earn", body)
+		rec := post(t, srv, "/v1/earn", body, requestArbitrary)
 		if !checkStatus(t, rec) {
 			return
 		}
@@ -137,7 +141,7 @@ func FuzzEarn(f *testing.F) {
 
 // FuzzEarnBatch posts arbitrary bodies to POST /v1/earn/batch.
 func FuzzEarnBatch(f *testing.F) {
-	h, store := fuzzServer(f)
+	srv, store := fuzzServer(f)
 	f.Add([]byte(`{"events":[` + strings.Join(fuzzEarnSeeds[:19], ",") + `]}`))
 	f.Add([]byte(`{"events":[` + fuzzEarnSeeds[0] + `,` + fuzzEarnSeeds[0] + `]}`))
 	f.Add([]byte(`{"events":[{"idempotencyKey":"b1","memberId":"m2","eventId":"b1","action":"review","occurredAt":"2026-12-05T10:00:00Z"},` +
@@ -148,7 +152,7 @@ func FuzzEarnBatch(f *testing.F) {
 	f.Add([]byte(`{"events":null}`))
 	f.Add([]byte(`{"events":[{"memberId":7}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := post(h, "/v1/earn/batch", body)
+		rec := post(t, srv, "/v1/earn/batch", body, requestArbitrary)
 		if !checkStatus(t, rec) {
 			return
 		}

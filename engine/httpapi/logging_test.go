@@ -53,10 +53,13 @@ func TestLogsHoldNoKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	authn := auth.NewAuthenticator(keys, auth.NewFailureLimiter(3, 1), log)
-	h := New(Options{Ledger: store, Config: holder, Auth: authn, Logger: log}).Handler()
+	h := checked(t, New(Options{Ledger: store, Config: holder, Auth: authn, Logger: log}).Handler())
 
-	send := func(method, target, key, body string) int {
+	send := func(method, target, key, body, mark string) int {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		if mark != "" {
+			markRequest(req, mark)
+		}
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
@@ -70,16 +73,17 @@ func TestLogsHoldNoKeys(t *testing.T) {
 	for _, tt := range []struct {
 		method, target, key, body string
 		want                      int
+		mark                      string
 	}{
-		{"POST", "/v1/members", ingestKey, `{"idempotencyKey":"enroll-m1","memberId":"m1"}`, 201},
-		{"GET", "/v1/members/m1", readKey, "", 200},
-		{"GET", "/v1/members/m1?key=" + readKey, guess, "", 401},
-		{"GET", "/v1/members/m1", "", "", 401},
-		{"POST", "/v1/adjustments", ingestKey, `{"idempotencyKey":"a","memberId":"m1","points":5,"reason":"x"}`, 403},
-		{"POST", "/v1/earn", ingestKey, `{"idempotencyKey":"` + adminKey + `"}`, 400},
-		{"GET", "/healthz?token=" + adminKey, "", "", 200},
+		{"POST", "/v1/members", ingestKey, `{"idempotencyKey":"enroll-m1","memberId":"m1"}`, 201, ""},
+		{"GET", "/v1/members/m1", readKey, "", 200, ""},
+		{"GET", "/v1/members/m1?key=" + readKey, guess, "", 401, ""},
+		{"GET", "/v1/members/m1", "", "", 401, requestInvalid},
+		{"POST", "/v1/adjustments", ingestKey, `{"idempotencyKey":"a","memberId":"m1","points":5,"reason":"x"}`, 403, ""},
+		{"POST", "/v1/earn", ingestKey, `{"idempotencyKey":"` + adminKey + `"}`, 400, requestInvalid},
+		{"GET", "/healthz?token=" + adminKey, "", "", 200, ""},
 	} {
-		if got := send(tt.method, tt.target, tt.key, tt.body); got != tt.want {
+		if got := send(tt.method, tt.target, tt.key, tt.body, tt.mark); got != tt.want {
 			t.Fatalf("%s %s: %d, want %d", tt.method, tt.target, got, tt.want)
 		}
 	}
@@ -87,7 +91,7 @@ func TestLogsHoldNoKeys(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := send("GET", "/v1/members/m1", adminKey, ""); got < 500 {
+	if got := send("GET", "/v1/members/m1", adminKey, "", ""); got < 500 {
 		t.Fatalf("request on a closed store: %d", got)
 	}
 

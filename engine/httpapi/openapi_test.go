@@ -48,7 +48,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	for _, route := range served {
 		method, path, _ := strings.Cut(route, " ")
 		path = strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "m1"), "{name}", "c1"), "{code}", "X")
-		r := e.do(t, method, path, "", nil)
+		// Without a key or a body: only whether a route answers matters here.
+		r := e.send(t, markRequest(e.request(t, method, path, "", nil), requestArbitrary))
 		if r.status == 404 && strings.Contains(string(r.body), `"not_found"`) {
 			t.Errorf("%s is documented but not served", route)
 		}

@@ -81,4 +81,11 @@ func TestRedemptionRoutes(t *testing.T) {
 			t.Fatalf("ana after cancel: %+v", v.Balance)
 		}
 	}
+	// The history shows the returned points as a cancel entry.
+	var page ledger.HistoryPage
+	if r := e.do(t, "GET", "/v1/members/ana/ledger", readKey, nil); r.status != 200 {
+		t.Fatalf("history: %d %s", r.status, r.body)
+	} else if r.decode(t, &page); len(page.Entries) == 0 || page.Entries[0].Kind != ledger.EntryCancel || page.Entries[0].Available != 30 {
+		t.Fatalf("history after cancel: %+v", page.Entries)
+	}
 }

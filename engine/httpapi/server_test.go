@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -78,7 +79,7 @@ func newEnvWith(t *testing.T, snapshot string, wrap func(ledger.Ledger) ledger.L
 	}
 	s := New(Options{Ledger: served, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics,
 		Now: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
-	e.srv = httptest.NewServer(s.Handler())
+	e.srv = httptest.NewServer(checked(t, s.Handler()))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -89,7 +90,23 @@ type response struct {
 	body   []byte
 }
 
+// do sends a request the document describes and reads the response.
 func (e *env) do(t *testing.T, method, path, key string, body any) response {
+	t.Helper()
+	return e.send(t, e.request(t, method, path, key, body))
+}
+
+// doInvalid sends a request the document refuses, to test the engine's
+// refusal: the contract check then requires the request to be invalid
+// and still validates the response.
+func (e *env) doInvalid(t *testing.T, method, path, key string, body any) response {
+	t.Helper()
+	return e.send(t, markRequest(e.request(t, method, path, key, body), requestInvalid))
+}
+
+// request builds a request with key as bearer when set and body as JSON:
+// a string or []byte as is, anything else marshalled.
+func (e *env) request(t *testing.T, method, path, key string, body any) *http.Request {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -115,7 +132,7 @@ func (e *env) do(t *testing.T, method, path, key string, body any) response {
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return e.send(t, req)
+	return req
 }
 
 // send sends req and reads the whole response.
@@ -241,13 +258,25 @@ func TestBadRequests(t *testing.T) {
 		{name: "unknown member", method: "GET", path: "/v1/members/nobody", key: readKey, status: 404, code: "member_not_found"},
 		{name: "unknown route", method: "GET", path: "/v2/anything", status: 404, code: "not_found"},
 	}
+	// documentRefuses are the cases whose request the document refuses too;
+	// the others are valid requests the engine refuses for what only it
+	// knows (keys, members, the currency's decimals, the clock).
+	documentRefuses := map[string]bool{}
+	for _, name := range []string{"malformed JSON", "invalid JSON", "empty body", "trailing data", "unknown field",
+		"wrong type", "wrong type nested", "negative amount", "missing amount", "missing time", "bad time",
+		"missing idempotency key", "negative redeem", "adjustment without reason", "oversize body", "oversize batch",
+		"too many events", "empty batch", "bad limit", "limit too large", "missing key", "unknown route"} {
+		documentRefuses[name] = true
+	}
+	unused := maps.Clone(documentRefuses)
 	for _, tt := range tests {
+		delete(unused, tt.name)
 		t.Run(tt.name, func(t *testing.T) {
 			if s, ok := tt.body.(string); ok && tt.name == "media type" {
 				req, _ := http.NewRequestWithContext(t.Context(), tt.method, e.srv.URL+tt.path, strings.NewReader(s))
 				req.Header.Set("Authorization", "Bearer "+tt.key)
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				resp, err := e.srv.Client().Do(req)
+				resp, err := e.srv.Client().Do(markRequest(req, requestInvalid))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -257,7 +286,11 @@ func TestBadRequests(t *testing.T) {
 				}
 				return
 			}
-			r := e.do(t, tt.method, tt.path, tt.key, tt.body)
+			send := e.do
+			if documentRefuses[tt.name] {
+				send = e.doInvalid
+			}
+			r := send(t, tt.method, tt.path, tt.key, tt.body)
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
 			}
@@ -269,6 +302,9 @@ func TestBadRequests(t *testing.T) {
 				t.Errorf("errors = %v, want %v", p.Errors, tt.errors)
 			}
 		})
+	}
+	for name := range unused {
+		t.Errorf("documentRefuses names %q, which is no case", name)
 	}
 	// Nothing above may have changed the ledger.
 	var v ledger.MemberView
@@ -287,7 +323,7 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	keys, _ := auth.NewKeys(map[auth.Scope][]string{auth.ScopeRead: {readKey}})
 	s := New(Options{Ledger: store, Config: config.NewHolder(nil),
 		Auth: auth.NewAuthenticator(keys, auth.NewFailureLimiter(2, 30*time.Second), nil)})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(checked(t, s.Handler()))
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, store: store}
 

@@ -24,12 +24,8 @@ help: ## Show this help.
 ##@ Main job
 
 .PHONY: demo
-demo: ## Run the whole system locally: control plane, operator, sample program, engine, traffic.
-	@assets="$$(hack/envtest-assets.sh --kubectl)"; \
-	CGO_ENABLED=0 go build -o $(LOCALBIN)/manager ./cmd/manager && \
-	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine && \
-	go build -o $(LOCALBIN)/demo ./hack/demo && \
-	$(LOCALBIN)/demo --assets="$$assets" --bin=$(LOCALBIN)
+demo: ## Run the whole system locally: control plane, operator, sample program, engine, traffic (KEEP=1 keeps its working directory).
+	@LOCALBIN="$(LOCALBIN)" KEEP="$(KEEP)" hack/demo.sh
 
 ##@ Development
 

@@ -50,7 +50,7 @@ vet: ## Run go vet.
 verify: generate manifests ## Fail when generated files or formatting are stale.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@go mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
+	@git diff --exit-code -- api config || { echo "files under api/ or config/ differ from the last commit (above): commit them if 'make generate manifests' just wrote them, or undo the local edit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "generated files are not committed:"; git status --porcelain -- api config; exit 1; }
 
 .PHONY: test
@@ -111,10 +111,13 @@ install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the curr
 uninstall: manifests $(KUSTOMIZE) ## Remove the CRDs (and every object of their kinds) from the cluster.
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
+.PHONY: deploy-manifests
+deploy-manifests: $(KUSTOMIZE) ## Print what deploy applies: config/default with the image IMG.
+	@hack/deploy-manifests.sh "$(KUSTOMIZE)" "$(IMG)"
+
 .PHONY: deploy
-deploy: manifests $(KUSTOMIZE) ## Deploy the operator with config/default.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+deploy: manifests $(KUSTOMIZE) ## Deploy the operator with config/default and the image IMG.
+	hack/deploy-manifests.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator deployed with config/default.

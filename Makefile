@@ -1,6 +1,9 @@
 # Loyalty Operator build. `make help` lists the targets.
 
+# The image of the manager and the points engine: set it to a registry you
+# can push to, such as IMG=registry.example.com/loyalty-operator:v1.
 IMG ?= ghcr.io/loyaltyops/loyalty-operator:dev
+CONTAINER_TOOL ?= docker
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
@@ -68,6 +71,14 @@ build: ## Build the manager binary.
 run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd/manager
 
+.PHONY: docker-build
+docker-build: ## Build the image IMG (manager and points engine) with CONTAINER_TOOL (docker; podman works too).
+	$(CONTAINER_TOOL) build --build-arg IMG=$(IMG) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image IMG to its registry.
+	$(CONTAINER_TOOL) push $(IMG)
+
 ##@ Benchmarks
 
 FLOOR_COUNT ?= 3
@@ -97,10 +108,6 @@ FUZZTIME ?= 30s
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); seed corpora run in make test.
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
-.PHONY: docker-build
-docker-build: ## Build the image (manager and points engine) with a Docker engine.
-	docker build --build-arg IMG=$(IMG) -t $(IMG) .
-
 ##@ Deployment
 
 .PHONY: install
@@ -123,7 +130,7 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator with config/default and th
 undeploy: $(KUSTOMIZE) ## Remove the operator deployed with config/default.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
 
-##@ Tools
+# Tools, installed into $(LOCALBIN) on first use.
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)

@@ -129,7 +129,7 @@ func (d *demo) startControlPlane() error {
 	if d.k8s, err = client.New(user.Config(), client.Options{Scheme: scheme}); err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
-	d.say("API server up, CRDs installed; kubeconfig: %s", d.kubeconfig)
+	d.say("API server up, CRDs installed; admin kubeconfig: %s (removed at the end; make demo KEEP=1 keeps it)", d.kubeconfig)
 	return nil
 }
 

@@ -1,13 +1,17 @@
 # Loyalty Operator build. `make help` lists the targets.
 
+# The image of the manager and the points engine: set it to a registry you
+# can push to, such as IMG=registry.example.com/loyalty-operator:v1.
 IMG ?= ghcr.io/loyaltyops/loyalty-operator:dev
+CONTAINER_TOOL ?= docker
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo "$$(hack/envtest-assets.sh --kubectl)/kubectl")
-GO_TEST_FLAGS ?= -race -count=1
+# make test adds -race when cgo is available (hack/race-flag.sh).
+GO_TEST_FLAGS ?= -count=1
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -24,12 +28,8 @@ help: ## Show this help.
 ##@ Main job
 
 .PHONY: demo
-demo: ## Run the whole system locally: control plane, operator, sample program, engine, traffic.
-	@assets="$$(hack/envtest-assets.sh --kubectl)"; \
-	CGO_ENABLED=0 go build -o $(LOCALBIN)/manager ./cmd/manager && \
-	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine && \
-	go build -o $(LOCALBIN)/demo ./hack/demo && \
-	$(LOCALBIN)/demo --assets="$$assets" --bin=$(LOCALBIN)
+demo: ## Run the whole system locally: control plane, operator, sample program, engine, traffic (KEEP=1 keeps its working directory).
+	@LOCALBIN="$(LOCALBIN)" KEEP="$(KEEP)" hack/demo.sh
 
 ##@ Development
 
@@ -53,13 +53,13 @@ vet: ## Run go vet.
 verify: generate manifests ## Fail when generated files or formatting are stale.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@go mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
+	@git diff --exit-code -- api config || { echo "files under api/ or config/ differ from the last commit (above): commit them if 'make generate manifests' just wrote them, or undo the local edit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "generated files are not committed:"; git status --porcelain -- api config; exit 1; }
 
 .PHONY: test
-test: vet ## Run every test: unit, envtest (real API server) and store conformance.
-	@assets="$$(hack/envtest-assets.sh)"; \
-	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+test: vet ## Run every test: unit, envtest (real API server) and store conformance; with the race detector when gcc is there.
+	@assets="$$(hack/envtest-assets.sh)"; race="$$(hack/race-flag.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go test $$race $(GO_TEST_FLAGS) ./...
 
 ##@ Build
 
@@ -70,6 +70,14 @@ build: ## Build the manager binary.
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the image IMG (manager and points engine) with CONTAINER_TOOL (docker; podman works too).
+	$(CONTAINER_TOOL) build --build-arg IMG=$(IMG) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image IMG to its registry.
+	$(CONTAINER_TOOL) push $(IMG)
 
 ##@ Benchmarks
 
@@ -100,10 +108,6 @@ FUZZTIME ?= 30s
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); seed corpora run in make test.
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
-.PHONY: docker-build
-docker-build: ## Build the image (manager and points engine) with a Docker engine.
-	docker build --build-arg IMG=$(IMG) -t $(IMG) .
-
 ##@ Deployment
 
 .PHONY: install
@@ -114,16 +118,19 @@ install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the curr
 uninstall: manifests $(KUSTOMIZE) ## Remove the CRDs (and every object of their kinds) from the cluster.
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
+.PHONY: deploy-manifests
+deploy-manifests: $(KUSTOMIZE) ## Print what deploy applies: config/default with the image IMG.
+	@hack/deploy-manifests.sh "$(KUSTOMIZE)" "$(IMG)"
+
 .PHONY: deploy
-deploy: manifests $(KUSTOMIZE) ## Deploy the operator with config/default.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+deploy: manifests $(KUSTOMIZE) ## Deploy the operator with config/default and the image IMG.
+	hack/deploy-manifests.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator deployed with config/default.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
 
-##@ Tools
+# Tools, installed into $(LOCALBIN) on first use.
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)

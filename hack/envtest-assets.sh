@@ -7,6 +7,11 @@
 #        hack/envtest-assets.sh --kubectl  also builds kubectl into the same directory
 #
 # Honours KUBEBUILDER_ASSETS when it already points at a directory holding both binaries.
+#
+# The first build compiles about 1,400 CPU-seconds: 10-12 minutes on an idle
+# 2-core machine, longer on a busy one. Two first builds at once (two
+# terminals, or make test beside make demo) take turns on a lock in the
+# cache directory; the second then finds the binaries built.
 set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.37.2}"
@@ -18,7 +23,10 @@ assets="$cache_root/k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}"
 want_kubectl=false
 [[ "${1:-}" == "--kubectl" ]] && want_kubectl=true
 
-log() { echo "envtest-assets: $*" >&2; }
+# shellcheck source=hack/progress.sh
+source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
+progress_prefix=envtest-assets
+log() { progress "$@"; }
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]] \
     && { ! $want_kubectl || [[ -x "$KUBEBUILDER_ASSETS/kubectl" ]]; }; then
@@ -26,26 +34,36 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" &&
   exit 0
 fi
 
+# missing lists the binaries still to build.
+missing() {
+  local cmd
+  for cmd in etcd kube-apiserver; do [[ -x "$assets/$cmd" ]] || echo "$cmd"; done
+  if $want_kubectl && [[ ! -x "$assets/kubectl" ]]; then echo kubectl; fi
+}
+
+if [[ -z "$(missing)" ]]; then
+  echo "$assets"
+  exit 0
+fi
+
 mkdir -p "$assets"
+# One build at a time per cache: the lock is released when this script exits.
+lock="$cache_root/.lock"
+if command -v flock >/dev/null; then
+  exec 9>"$lock"
+  if ! flock --nonblock 9; then
+    log "another build of the control plane binaries is running; waiting for it (lock $lock)"
+    flock 9
+  fi
+else
+  log "flock (util-linux) not found: not locking $cache_root; do not run two first builds at once"
+fi
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-
-# progress prints a dot every 15 seconds while a long build runs, so a first
-# build (about ten minutes on two cores) is visibly alive.
-with_progress() {
-  local label="$1"; shift
-  local started=$SECONDS
-  ( while sleep 15; do log "$label: still building ($((SECONDS - started))s)"; done ) &
-  local ticker=$!
-  if ! "$@" >"$work/$label.log" 2>&1; then
-    kill "$ticker" 2>/dev/null || true
-    log "$label failed; last lines of its log:"
-    tail -n 40 "$work/$label.log" >&2
-    exit 1
-  fi
-  kill "$ticker" 2>/dev/null || true
-  log "$label built in $((SECONDS - started))s"
-}
+if [[ -n "$(missing)" ]]; then
+  log "building $(missing | paste -sd, - | sed 's/,/, /g') from the Go module proxy into $assets: about 1,400 CPU-seconds the first time, 10-12 minutes on an idle 2-core machine and longer on a busy one; later runs reuse them"
+fi
 
 build_kubernetes_cmds() {
   local mod="$work/kubernetes"
@@ -66,8 +84,8 @@ build_kubernetes_cmds() {
   for cmd in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd@${KUBERNETES_VERSION}"); done
   GOFLAGS=-mod=mod go get "${pkgs[@]}"
   for cmd in "$@"; do
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags=-s -o "$assets/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
-    mv "$assets/$cmd.tmp" "$assets/$cmd"
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags=-s -o "$assets/$cmd.tmp.$$" "k8s.io/kubernetes/cmd/$cmd"
+    mv "$assets/$cmd.tmp.$$" "$assets/$cmd"
   done
 }
 
@@ -90,16 +108,16 @@ func main() { etcdmain.Main(os.Args) }
 GO
   GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
   GOFLAGS=-mod=mod go mod tidy
-  CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$assets/etcd.tmp" .
-  mv "$assets/etcd.tmp" "$assets/etcd"
+  CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$assets/etcd.tmp.$$" .
+  mv "$assets/etcd.tmp.$$" "$assets/etcd"
 }
 
 if [[ ! -x "$assets/etcd" ]]; then
-  log "building etcd ${ETCD_VERSION} (about a minute the first time)"
+  log "building etcd ${ETCD_VERSION}"
   with_progress etcd build_etcd
 fi
 if [[ ! -x "$assets/kube-apiserver" ]]; then
-  log "building kube-apiserver ${KUBERNETES_VERSION} (about ten minutes the first time on two cores)"
+  log "building kube-apiserver ${KUBERNETES_VERSION} (the longest step)"
   with_progress kube-apiserver build_kubernetes_cmds kube-apiserver
 fi
 if $want_kubectl && [[ ! -x "$assets/kubectl" ]]; then

@@ -16,10 +16,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
 	"github.com/loyaltyops/loyalty-operator/hack/internal/freeport"
@@ -27,9 +29,14 @@ import (
 
 const namespace = "coffee"
 
+// demoCampaignName is the campaign the demo adds to the samples.
+const demoCampaignName = "double-beans-now"
+
 type demo struct {
-	opts       options
-	start      time.Time
+	opts  options
+	start time.Time
+	// dir holds what the run writes: API keys, an admin kubeconfig, the
+	// ledger and the logs. It is removed at the end unless opts.keep.
 	dir        string
 	env        *envtest.Environment
 	kubeconfig string
@@ -38,14 +45,20 @@ type demo struct {
 	engine     string
 	keys       map[string]string
 	http       *http.Client
+	// campaigns and entryTier are the program as the cluster holds it: what
+	// the demo's expectations are worked out from.
+	campaigns []loyaltyv1alpha1.Campaign
+	entryTier string
+	// enrolled is when each member was enrolled.
+	enrolled map[string]time.Time
 }
 
-func newDemo(opts options) *demo {
+func newDemo(opts options) (*demo, error) {
 	dir, err := os.MkdirTemp("", "loyalty-demo-")
 	if err != nil {
-		dir = os.TempDir()
+		return nil, fmt.Errorf("creating the working directory: %w", err)
 	}
-	return &demo{opts: opts, start: time.Now(), dir: dir, http: &http.Client{Timeout: 10 * time.Second}}
+	return &demo{opts: opts, start: time.Now(), dir: dir, http: &http.Client{Timeout: 10 * time.Second}, enrolled: map[string]time.Time{}}, nil
 }
 
 // say prints one line of the timeline, stamped with the time since the start.
@@ -80,6 +93,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.kubectl("get", "loyalty", "-n", namespace)
+	if err := d.loadProgram(ctx); err != nil {
+		return err
+	}
 
 	d.section("Traffic")
 	return d.traffic(ctx, opens, closes)
@@ -113,7 +129,7 @@ func (d *demo) startControlPlane() error {
 	if d.k8s, err = client.New(user.Config(), client.Options{Scheme: scheme}); err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
-	d.say("API server up, CRDs installed; kubeconfig: %s", d.kubeconfig)
+	d.say("API server up, CRDs installed; admin kubeconfig: %s (removed at the end; make demo KEEP=1 keeps it)", d.kubeconfig)
 	return nil
 }
 
@@ -178,27 +194,38 @@ func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
 
+// demoCampaign is double beans for everyone in [opens, closes). It stacks
+// with the samples' campaigns at priority 0, so inside the samples' exclusive
+// weekend campaign it is overridden, which the demo's expectations know.
+func demoCampaign(opens, closes time.Time) *loyaltyv1alpha1.Campaign {
+	multiplier := loyaltyv1alpha1.Multiplier("2")
+	budget := loyaltyv1alpha1.Points(10000)
+	return &loyaltyv1alpha1.Campaign{
+		TypeMeta:   metav1.TypeMeta{APIVersion: loyaltyv1alpha1.GroupVersion.String(), Kind: "Campaign"},
+		ObjectMeta: metav1.ObjectMeta{Name: demoCampaignName},
+		Spec: loyaltyv1alpha1.CampaignSpec{
+			ProgramRef:  loyaltyv1alpha1.ProgramReference{Name: "bean-rewards"},
+			DisplayName: "Double beans, right now",
+			Schedule: loyaltyv1alpha1.CampaignSchedule{
+				Start: metav1.NewTime(opens.UTC()),
+				End:   ptr(metav1.NewTime(closes.UTC())),
+			},
+			Rules:    loyaltyv1alpha1.CampaignRules{PointsMultiplier: &multiplier},
+			Limits:   &loyaltyv1alpha1.CampaignLimits{TotalBonusBudget: &budget},
+			Stacking: loyaltyv1alpha1.StackingStack,
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func (d *demo) applyProgram(opens, closes time.Time) error {
-	campaign := fmt.Sprintf(`# Double beans for everyone, opening %s after the demo started.
-apiVersion: loyaltyops.io/v1alpha1
-kind: Campaign
-metadata:
-  name: double-beans-now
-spec:
-  programRef:
-    name: bean-rewards
-  displayName: Double beans, right now
-  schedule:
-    start: %q
-    end: %q
-  rules:
-    pointsMultiplier: "2"
-  limits:
-    totalBonusBudget: 10000
-  stacking: Stack
-`, d.opts.campaignDelay, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339))
-	path := filepath.Join(d.dir, "double-beans-now.yaml")
-	if err := os.WriteFile(path, []byte(campaign), 0o644); err != nil {
+	campaign, err := yaml.Marshal(demoCampaign(opens, closes))
+	if err != nil {
+		return fmt.Errorf("writing the demo campaign: %w", err)
+	}
+	path := filepath.Join(d.dir, demoCampaignName+".yaml")
+	if err := os.WriteFile(path, campaign, 0o644); err != nil {
 		return err
 	}
 	d.kubectl("create", "namespace", namespace)
@@ -273,6 +300,28 @@ func (d *demo) waitConfigApplied(ctx context.Context) error {
 	return nil
 }
 
+// loadProgram reads the campaigns and the entry tier back from the cluster.
+func (d *demo) loadProgram(ctx context.Context) error {
+	var campaigns loyaltyv1alpha1.CampaignList
+	if err := d.k8s.List(ctx, &campaigns, client.InNamespace(namespace)); err != nil {
+		return fmt.Errorf("listing campaigns: %w", err)
+	}
+	d.campaigns = campaigns.Items
+	var tiers loyaltyv1alpha1.TierList
+	if err := d.k8s.List(ctx, &tiers, client.InNamespace(namespace)); err != nil {
+		return fmt.Errorf("listing tiers: %w", err)
+	}
+	for _, t := range tiers.Items {
+		if t.Spec.Rank == 0 {
+			d.entryTier = t.Name
+		}
+	}
+	if d.entryTier == "" {
+		return fmt.Errorf("the program has no entry tier (rank 0)")
+	}
+	return nil
+}
+
 func (d *demo) waitFor(ctx context.Context, timeout time.Duration, what string, done func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -328,4 +377,13 @@ func (d *demo) call(method, path, scope string, body any, out any) (int, error) 
 		return resp.StatusCode, json.Unmarshal(data, out)
 	}
 	return resp.StatusCode, nil
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -119,9 +119,11 @@ type Ledger interface {
 	//     those returned by cancellations in the window.
 	//   - PointsExpired: points (available or pending) expired in the window.
 	//   - SpendSinceEnrollment: purchase amounts of events that occurred
-	//     before to, of members enrolled before to, each net of its
-	//     reversals as of now in proportion of its points reversed (in minor
-	//     units, rounded down), in the currency's units.
+	//     before to, of members enrolled before to (purchases that earned no
+	//     points included), each net of its refunds as of now: in proportion
+	//     of its points reversed (in minor units, rounded down), or the
+	//     refunded amount of a purchase that earned no points; in the
+	//     currency's units.
 	//   - ReferralsMade: referrals recorded in the window; ReferralsConverted
 	//     those converted in the window and not clawed back (as of now), so
 	//     that it may exceed ReferralsMade of the same window.
@@ -206,6 +208,8 @@ type EnrollResult struct {
 }
 
 // EarnRequest credits points already computed by the caller for one event.
+// A purchase (PurchaseAmount above zero) is recorded even when it earns no
+// points, with its spend; any other event must earn.
 type EarnRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Fingerprint, when set, identifies the request for its idempotency key
@@ -363,7 +367,9 @@ type ReverseRequest struct {
 	Points int64 `json:"points,omitempty"`
 	// RefundAmount is a refunded part of the event's purchase amount (minor
 	// units); the points clawed back are the same fraction of the event's
-	// points, rounded half up and capped at what is not yet reversed.
+	// points, rounded half up and capped at what is not yet reversed. A
+	// purchase that earned no points has no points to claw back: a
+	// reversal only takes back its spend (the refund amount, or all of it).
 	RefundAmount int64  `json:"refundAmount,omitempty"`
 	Reference    string `json:"reference,omitempty"`
 	Reason       string `json:"reason,omitempty"`

@@ -90,6 +90,11 @@ func richLedger(t *testing.T, s ledger.Ledger) {
 	if _, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "reverse-eve", MemberID: "eve", EventID: "e1", RefundAmount: 5000}); err != nil {
 		t.Fatal(err)
 	}
+	// A purchase too small to earn points, partly refunded: its spend moves.
+	earn(t, s, ledger.EarnRequest{MemberID: "eve", EventID: "e0", PurchaseAmount: 99, Currency: "USD", OccurredAt: t0})
+	if _, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "refund-eve-e0", MemberID: "eve", EventID: "e0", RefundAmount: 40}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "adjust-up", MemberID: "eve", Points: 40, Reason: "goodwill", ExpiresAt: day(300)}); err != nil {
 		t.Fatal(err)
 	}

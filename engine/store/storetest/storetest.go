@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReverseOwnPendingFirst", testReverseOwnPendingFirst},
 		{"ReverseShortfall", testReverseShortfall},
 		{"ReverseByRefundAmount", testReverseByRefundAmount},
+		{"PurchaseWithoutPoints", testPurchaseWithoutPoints},
 		{"Adjust", testAdjust},
 		{"History", testHistory},
 		{"ConcurrentRedeem", testConcurrentRedeem},

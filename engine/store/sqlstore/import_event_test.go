@@ -1,0 +1,49 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// TestParseEventRefunded: an event line carries its refunded amount; a line
+// of an earlier version has none, and it is derived from the points
+// reversed as the store kept the spend then.
+func TestParseEventRefunded(t *testing.T) {
+	const line = `{"type":"event","memberId":"m","eventId":"e","points":%s,"reversed":%s,"purchaseAmount":%s,%s"currency":"EUR","occurredAt":"2026-01-01T00:00:00Z","recordedAt":"2026-01-01T00:00:00Z"}`
+	tests := []struct {
+		name                               string
+		points, reversed, purchase, refund string
+		want                               int64
+		field                              string
+	}{
+		{"earlier version, reversed", "100", "33", "1000", "", 330, ""},
+		{"earlier version, rounded like the spend", "3", "1", "100", "", 34, ""},
+		{"earlier version, nothing reversed", "100", "0", "1000", "", 0, ""},
+		{"no points, partly refunded", "0", "0", "99", `"refunded":40,`, 40, ""},
+		{"no points, nothing refunded", "0", "0", "99", `"refunded":0,`, 0, ""},
+		{"refunded above the purchase", "0", "0", "99", `"refunded":100,`, 0, "refunded"},
+		{"negative refund", "10", "0", "99", `"refunded":-1,`, 0, "refunded"},
+		{"neither points nor purchase", "0", "0", "0", "", 0, "points"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vals, err := parseEvent([]byte(fmt.Sprintf(line, tt.points, tt.reversed, tt.purchase, tt.refund)))
+			if tt.field != "" {
+				var fe *ledger.FieldError
+				if !errors.As(err, &fe) || fe.Field != tt.field {
+					t.Fatalf("error %v, want a field error on %s", err, tt.field)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := vals[5].(int64); got != tt.want {
+				t.Errorf("refunded %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -44,7 +44,10 @@ type Ledger interface {
 	// Reverse claws back points of an earlier earn event (refund or return),
 	// from the event's own pending lots first, then from available lots
 	// soonest-expiring first. The balance never goes negative: what cannot be
-	// taken is recorded as the shortfall.
+	// taken is recorded as the shortfall. The campaigns whose bonus the event
+	// got are given back, to their budget and to the member's per-member
+	// cap, the share of their bonus that the points taken are of the
+	// event's points (rules.BonusReturn), under the same locks as grants.
 	Reverse(ctx context.Context, req ReverseRequest) (ReverseResult, error)
 	// Adjust is an admin correction with a required reason. Positive points
 	// create an available lot; negative points debit like a redeem and fail
@@ -382,11 +385,16 @@ type ReverseResult struct {
 	EventID  string `json:"eventId"`
 	// Requested is the points reversed on the event; FromPending plus
 	// FromAvailable is what was taken from the balance; Shortfall is the rest.
-	Requested     int64   `json:"requested"`
-	FromPending   int64   `json:"fromPending"`
-	FromAvailable int64   `json:"fromAvailable"`
-	Shortfall     int64   `json:"shortfall"`
-	Balance       Balance `json:"balance"`
+	Requested     int64 `json:"requested"`
+	FromPending   int64 `json:"fromPending"`
+	FromAvailable int64 `json:"fromAvailable"`
+	Shortfall     int64 `json:"shortfall"`
+	// BonusReturned is, by campaign, the bonus given back to the
+	// campaign's budget and to the member's per-member cap: the share of
+	// the event's bonus from the campaign in proportion of the event's
+	// points clawed back from the balance (rules.BonusReturn).
+	BonusReturned map[string]int64 `json:"bonusReturned,omitempty"`
+	Balance       Balance          `json:"balance"`
 	// ReferralClawedBack: this reversal completed the full reversal of the
 	// purchase that converted the member's referral, so both referral
 	// rewards were reversed (from pending, then available; the rest is

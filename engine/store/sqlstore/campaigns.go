@@ -444,3 +444,83 @@ func (s *Store) eachRow(ctx context.Context, q string, args []any, row func(*sql
 	}
 	return rows.Err()
 }
+
+// eventBonus is a campaign's bonus to one event and how much of it
+// reversals of the event gave back to the campaign (events.bonuses).
+type eventBonus struct {
+	Campaign string `json:"campaign"`
+	Granted  int64  `json:"granted"`
+	Returned int64  `json:"returned"`
+}
+
+// encodeBonuses is the events.bonuses of the grants that gave something,
+// by campaign name; "" when none did.
+func encodeBonuses(grants map[string]rules.Grant) (string, error) {
+	var bonuses []eventBonus
+	for _, name := range slices.Sorted(maps.Keys(grants)) {
+		if g := grants[name].Granted; g > 0 {
+			bonuses = append(bonuses, eventBonus{Campaign: name, Granted: g})
+		}
+	}
+	return marshalBonuses(bonuses)
+}
+
+func marshalBonuses(bonuses []eventBonus) (string, error) {
+	if len(bonuses) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(bonuses)
+	if err != nil {
+		return "", fmt.Errorf("encode campaign bonuses: %w", err)
+	}
+	return string(b), nil
+}
+
+func unmarshalBonuses(s string) ([]eventBonus, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var bonuses []eventBonus
+	if err := json.Unmarshal([]byte(s), &bonuses); err != nil {
+		return nil, fmt.Errorf("decode campaign bonuses: %w", err)
+	}
+	return bonuses, nil
+}
+
+// returnBonuses gives back, for a reversal that took clawedNow points of
+// an event of points (clawedBefore by earlier reversals) from the member's
+// balance, each campaign's share of its bonus (rules.BonusReturn) to the
+// campaign's spend and to what the campaign granted the member, and
+// returns the event's bonuses updated and what each campaign got back.
+// The spend rows are locked here, outside the batch's lock order: on
+// PostgreSQL a deadlock that causes is retried by the writer.
+func (t *txn) returnBonuses(ctx context.Context, memberID string, bonuses []eventBonus, points, clawedBefore, clawedNow int64) (map[string]int64, error) {
+	var out map[string]int64
+	for i := range bonuses {
+		b := &bonuses[i]
+		give := min(rules.BonusReturn(b.Granted, points, clawedBefore, clawedNow), b.Granted-b.Returned)
+		if give <= 0 {
+			continue
+		}
+		spend, err := t.campaign(ctx, b.Campaign)
+		if err != nil {
+			return nil, err
+		}
+		t.grant(spend, -min(give, spend.granted))
+		// Only campaigns with a per-member cap keep what they granted
+		// each member (see grantBonuses).
+		mine, err := t.memberCampaign(ctx, memberID, b.Campaign)
+		if err != nil {
+			return nil, err
+		}
+		if n := min(give, mine.granted); n > 0 {
+			t.grant(mine, -n)
+		}
+		b.Returned += give
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[b.Campaign] = give
+	}
+	return out, nil
+}

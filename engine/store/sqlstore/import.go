@@ -45,7 +45,7 @@ var importTables = map[string]importTable{
 	ledger.RecordReferral: {table: "referrals", cols: []string{"referee_id", "referrer_id", "created_at", "converted_at",
 		"qualifying_event_id", "referrer_reward", "referee_reward", "clawed_back"}, parse: parseReferral},
 	ledger.RecordEvent: {table: "events", cols: []string{"member_id", "event_id", "points", "reversed", "purchase_amount", "refunded", "currency",
-		"occurred_at", "recorded_at", "action"}, parse: parseEvent},
+		"occurred_at", "recorded_at", "action", "clawed", "bonuses"}, parse: parseEvent},
 	ledger.RecordLot: {table: "lots", identity: true, cols: []string{"id", "member_id", "event_id", "amount", "remaining", "state",
 		"available_at", "expires_at"}, parse: parseLot},
 	ledger.RecordEntry: {table: "entries", identity: true, cols: []string{"seq", "member_id", "kind", "available", "pending", "lifetime",
@@ -639,8 +639,21 @@ func parseEvent(b []byte) ([]any, error) {
 	c.atMost("refunded", refunded, "purchaseAmount", r.PurchaseAmount)
 	c.at("occurredAt", r.OccurredAt)
 	c.at("recordedAt", r.RecordedAt)
+	c.nonNegative("clawed", r.Clawed)
+	c.atMost("clawed", r.Clawed, "reversed", r.Reversed)
+	for i, b := range r.Bonuses {
+		field := fmt.Sprintf("bonuses[%d]", i)
+		c.id(field+".campaign", b.Campaign, ledger.MaxIDLength)
+		c.positive(field+".granted", b.Granted)
+		c.nonNegative(field+".returned", b.Returned)
+		c.atMost(field+".returned", b.Returned, "granted", b.Granted)
+	}
+	bonuses, err := marshalBonuses(r.Bonuses)
+	if err != nil {
+		return nil, err
+	}
 	return []any{r.MemberID, r.EventID, r.Points, r.Reversed, r.PurchaseAmount, refunded, r.Currency,
-		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action}, c.err
+		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action, r.Clawed, bonuses}, c.err
 }
 
 func parseLot(b []byte) ([]any, error) {

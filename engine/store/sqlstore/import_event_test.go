@@ -8,8 +8,9 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
-// TestParseEventRefunded: an event line carries its refunded amount; a line
-// of an earlier version has none, and it is derived from the points
+// TestParseEventRefunded: an event line carries its refunded amount, the
+// points its reversals clawed back and its campaign bonuses; a line of an
+// earlier version has none of them, and refunded is derived from the points
 // reversed as the store kept the spend then.
 func TestParseEventRefunded(t *testing.T) {
 	const line = `{"type":"event","memberId":"m","eventId":"e","points":%s,"reversed":%s,"purchaseAmount":%s,%s"currency":"EUR","occurredAt":"2026-01-01T00:00:00Z","recordedAt":"2026-01-01T00:00:00Z"}`
@@ -27,6 +28,11 @@ func TestParseEventRefunded(t *testing.T) {
 		{"refunded above the purchase", "0", "0", "99", `"refunded":100,`, 0, "refunded"},
 		{"negative refund", "10", "0", "99", `"refunded":-1,`, 0, "refunded"},
 		{"neither points nor purchase", "0", "0", "0", "", 0, "points"},
+		{"bonuses and what was clawed", "100", "50", "1000", `"clawed":40,"bonuses":[{"campaign":"spring","granted":10,"returned":4}],`, 500, ""},
+		{"clawed above the points reversed", "100", "50", "1000", `"clawed":51,`, 0, "clawed"},
+		{"a bonus given back beyond its grant", "100", "50", "1000", `"bonuses":[{"campaign":"spring","granted":10,"returned":11}],`, 0, "bonuses[0].returned"},
+		{"a bonus without a campaign", "100", "0", "1000", `"bonuses":[{"campaign":"","granted":10,"returned":0}],`, 0, "bonuses[0].campaign"},
+		{"a bonus of nothing", "100", "0", "1000", `"bonuses":[{"campaign":"spring","granted":0,"returned":0}],`, 0, "bonuses[0].granted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +49,9 @@ func TestParseEventRefunded(t *testing.T) {
 			}
 			if got := vals[5].(int64); got != tt.want {
 				t.Errorf("refunded %d, want %d", got, tt.want)
+			}
+			if bonuses, err := unmarshalBonuses(vals[11].(string)); err != nil || (len(bonuses) > 0 && bonuses[0].Returned != 4) {
+				t.Errorf("bonuses %q: %v", vals[11], err)
 			}
 		})
 	}

@@ -187,8 +187,12 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
 	}
 	r.Points = points
+	bonuses, err := encodeBonuses(grants)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
 	tx.addEvent(eventRow{memberID: r.MemberID, eventID: r.EventID, points: r.Points, purchase: r.PurchaseAmount,
-		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action})
+		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action, bonuses: bonuses})
 
 	// A purchase that earns nothing is still the member's activity: its
 	// entry moves no points, and it has no lot.
@@ -369,10 +373,10 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 		return ledger.ReverseResult{}, err
 	}
 	var ev eventState
-	var occurred int64
-	var currency string
-	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount, refunded, occurred_at, currency FROM events WHERE member_id = ? AND event_id = ?`,
-		[]any{&ev.points, &ev.reversed, &ev.purchase, &ev.refunded, &occurred, &currency}, r.MemberID, r.EventID)
+	var occurred, clawed int64
+	var currency, encoded string
+	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount, refunded, occurred_at, currency, clawed, bonuses FROM events WHERE member_id = ? AND event_id = ?`,
+		[]any{&ev.points, &ev.reversed, &ev.purchase, &ev.refunded, &occurred, &currency, &clawed, &encoded}, r.MemberID, r.EventID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.ReverseResult{}, ledger.ErrEventNotFound
 	}
@@ -393,8 +397,20 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 		return ledger.ReverseResult{}, err
 	}
 	shortfall := requested - fromPending - fromAvailable
-	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ?, refunded = refunded + ? WHERE member_id = ? AND event_id = ?`,
-		requested, refund, r.MemberID, r.EventID); err != nil {
+	// The campaigns get back their share of the bonus clawed back.
+	bonuses, err := unmarshalBonuses(encoded)
+	if err != nil {
+		return ledger.ReverseResult{}, fmt.Errorf("event %s of %s: %w", r.EventID, r.MemberID, err)
+	}
+	returned, err := tx.returnBonuses(ctx, r.MemberID, bonuses, ev.points, clawed, fromPending+fromAvailable)
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	if encoded, err = marshalBonuses(bonuses); err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ?, refunded = refunded + ?, clawed = clawed + ?, bonuses = ? WHERE member_id = ? AND event_id = ?`,
+		requested, refund, fromPending+fromAvailable, encoded, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
 	}
 	if _, err := tx.exec(ctx, `UPDATE member_activity_daily SET points = points - ?, spend = spend - ? WHERE member_id = ? AND day = ? AND currency = ?`,
@@ -411,7 +427,7 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	}
 	out := ledger.ReverseResult{
 		EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Requested: requested,
-		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall,
+		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall, BonusReturned: returned,
 	}
 	if ev.reversed+requested == ev.points && ev.refunded+refund == ev.purchase {
 		if out.ReferralClawedBack, err = s.clawBackReferral(ctx, tx, m, r.EventID, now); err != nil {

@@ -127,6 +127,8 @@ var invariantChecks = []struct{ name, query string }{
 		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
 	// The spend of an event that earned points follows its points left
 	// (see eventState.reversal).
+	{"reversals clawed back at most what they reversed", `
+		SELECT member_id || '/' || event_id || ': clawed ' || clawed || ' of ' || reversed || ' reversed' FROM events WHERE clawed < 0 OR clawed > reversed`},
 	{"refunds within purchase amounts", `
 		SELECT member_id || '/' || event_id || ': refunded ' || refunded || ' of ' || purchase_amount || ' with ' || reversed || ' of ' || points || ' points reversed'
 		FROM events WHERE refunded < 0 OR refunded > purchase_amount

@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReverseShortfall", testReverseShortfall},
 		{"ReverseByRefundAmount", testReverseByRefundAmount},
 		{"PurchaseWithoutPoints", testPurchaseWithoutPoints},
+		{"ReverseReturnsBonus", testReverseReturnsBonus},
+		{"ConcurrentBonusReturn", testConcurrentBonusReturn},
 		{"Adjust", testAdjust},
 		{"History", testHistory},
 		{"ConcurrentRedeem", testConcurrentRedeem},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -446,7 +447,8 @@ func (s *Store) eachRow(ctx context.Context, q string, args []any, row func(*sql
 }
 
 // eventBonus is a campaign's bonus to one event and how much of it
-// reversals of the event gave back to the campaign (events.bonuses).
+// reversals of the event gave back to the campaign (events.bonuses, see
+// marshalBonuses; the export writes it as this object).
 type eventBonus struct {
 	Campaign string `json:"campaign"`
 	Granted  int64  `json:"granted"`
@@ -465,24 +467,54 @@ func encodeBonuses(grants map[string]rules.Grant) (string, error) {
 	return marshalBonuses(bonuses)
 }
 
+// marshalBonuses encodes events.bonuses compactly, since an earn of many
+// campaigns writes it with every event: an array per campaign of its name,
+// the bonus granted and, once reversals gave some of it back, the part
+// returned, such as [["spring",10],["summer",5,2]].
 func marshalBonuses(bonuses []eventBonus) (string, error) {
 	if len(bonuses) == 0 {
 		return "", nil
 	}
-	b, err := json.Marshal(bonuses)
-	if err != nil {
-		return "", fmt.Errorf("encode campaign bonuses: %w", err)
+	b := make([]byte, 0, 24*len(bonuses))
+	b = append(b, '[')
+	for i, x := range bonuses {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, err := json.Marshal(x.Campaign)
+		if err != nil {
+			return "", fmt.Errorf("encode campaign bonuses: %w", err)
+		}
+		b = append(append(b, '['), name...)
+		b = strconv.AppendInt(append(b, ','), x.Granted, 10)
+		if x.Returned != 0 {
+			b = strconv.AppendInt(append(b, ','), x.Returned, 10)
+		}
+		b = append(b, ']')
 	}
-	return string(b), nil
+	return string(append(b, ']')), nil
 }
 
 func unmarshalBonuses(s string) ([]eventBonus, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var bonuses []eventBonus
-	if err := json.Unmarshal([]byte(s), &bonuses); err != nil {
+	var raw [][]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil, fmt.Errorf("decode campaign bonuses: %w", err)
+	}
+	bonuses := make([]eventBonus, len(raw))
+	for i, r := range raw {
+		b := &bonuses[i]
+		dest := []any{&b.Campaign, &b.Granted, &b.Returned}
+		if len(r) < 2 || len(r) > len(dest) {
+			return nil, fmt.Errorf("decode campaign bonuses: %d values for a campaign, want 2 or 3", len(r))
+		}
+		for k, v := range r {
+			if err := json.Unmarshal(v, dest[k]); err != nil {
+				return nil, fmt.Errorf("decode campaign bonuses: %w", err)
+			}
+		}
 	}
 	return bonuses, nil
 }

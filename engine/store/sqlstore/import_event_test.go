@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -54,5 +55,30 @@ func TestParseEventRefunded(t *testing.T) {
 				t.Errorf("bonuses %q: %v", vals[11], err)
 			}
 		})
+	}
+}
+
+// TestBonusesEncoding: events.bonuses decode to what was encoded, returned
+// parts included, and malformed values are refused.
+func TestBonusesEncoding(t *testing.T) {
+	in := []eventBonus{{Campaign: "spring", Granted: 10}, {Campaign: `odd "name"`, Granted: 5, Returned: 2}}
+	s, err := marshalBonuses(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[["spring",10],["odd \"name\"",5,2]]`; s != want {
+		t.Errorf("encoded %s, want %s", s, want)
+	}
+	out, err := unmarshalBonuses(s)
+	if err != nil || !slices.Equal(out, in) {
+		t.Errorf("decoded %+v %v, want %+v", out, err, in)
+	}
+	if s, err := marshalBonuses(nil); s != "" || err != nil {
+		t.Errorf("no bonuses: %q %v", s, err)
+	}
+	for _, bad := range []string{`[["spring"]]`, `[["spring",1,2,3]]`, `[["spring","10"]]`, `{"spring":10}`} {
+		if _, err := unmarshalBonuses(bad); err == nil {
+			t.Errorf("%s decoded", bad)
+		}
 	}
 }

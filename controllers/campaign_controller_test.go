@@ -122,6 +122,30 @@ var _ = Describe("Campaign controller", func() {
 	})
 })
 
+var _ = Describe("Campaign for an action", func() {
+	It("stalls while its program does not declare the action, and recovers once it does", func() {
+		ns := newNamespace()
+		p := program(ns, "beans")
+		p.Spec.Points.Actions = []loyaltyv1alpha1.ActionReward{{Name: "review", Points: 20}}
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		c := campaign(ns, "app-week", "beans", clock.Now().Add(-time.Hour), clock.Now().Add(time.Hour))
+		c.Spec.Rules.ActionBonuses = []loyaltyv1alpha1.ActionBonus{{Action: "review", Points: 5}, {Action: "app-order", Points: 5}}
+		Expect(k8sClient.Create(ctx, c)).To(Succeed())
+
+		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionStalled)).Should(haveCondition(metav1.ConditionTrue, "UnknownAction"))
+		Expect(message(c.Status.Conditions, loyaltyv1alpha1.ConditionStalled)).To(Equal(
+			`Campaign app-week: spec.rules.actionBonuses[1].action: "app-order" is not an action of program beans`))
+		Expect(conditionOf(c, loyaltyv1alpha1.ConditionReady)(Default)).To(haveCondition(metav1.ConditionFalse, "UnknownAction"))
+
+		update(p, func() {
+			p.Spec.Points.Actions = append(p.Spec.Points.Actions, loyaltyv1alpha1.ActionReward{Name: "app-order", Points: 5})
+		})
+		Eventually(conditionOf(c, loyaltyv1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, "Active"),
+			"a change of the program reconciles its campaigns")
+		Expect(conditionOf(c, loyaltyv1alpha1.ConditionStalled)(Default)).To(haveCondition(metav1.ConditionFalse, "Reconciled"))
+	})
+})
+
 var _ = Describe("Campaign budgets", func() {
 	It("records BudgetExhausted once an engine reports the budget spent", func() {
 		ns := newNamespace()

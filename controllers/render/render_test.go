@@ -173,6 +173,15 @@ func TestResolveLeavesOutInvalidObjects(t *testing.T) {
 			message: "Campaign vip: audience names Tier gold, which is not a tier in effect in program beans",
 		},
 		{
+			name: "an action bonus for an action the program does not declare",
+			objects: render.ProgramObjects{Campaigns: []loyaltyv1alpha1.Campaign{campaign("reviews", func(c *loyaltyv1alpha1.Campaign) {
+				c.Spec.Rules.ActionBonuses = []loyaltyv1alpha1.ActionBonus{{Action: "review", Points: 5}, {Action: "foo", Points: 5}}
+			})}},
+			left:    render.ObjectRef{Kind: "Campaign", Name: "reviews"},
+			reason:  render.ReasonUnknownAction,
+			message: `Campaign reviews: spec.rules.actionBonuses[1].action: "foo" is not an action of program beans`,
+		},
+		{
 			name: "an unknown time zone",
 			objects: render.ProgramObjects{Campaigns: []loyaltyv1alpha1.Campaign{campaign("mars", func(c *loyaltyv1alpha1.Campaign) {
 				c.Spec.Schedule.TimeZone = "Mars/Olympus_Mons"

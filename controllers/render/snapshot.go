@@ -56,6 +56,9 @@ const (
 	ReasonUnknownTier = "UnknownTier"
 	ReasonNoEntryTier = "NoEntryTier"
 	ReasonInvalid     = "Invalid"
+	// ReasonUnknownAction: a campaign rewards an action its program does
+	// not declare, which no event could ever earn.
+	ReasonUnknownAction = "UnknownAction"
 )
 
 // Resolve renders the snapshot of a program. Objects are considered oldest
@@ -124,6 +127,10 @@ func Resolve(in ProgramObjects) Resolution {
 		}
 		if err := checkAudience(c, tiersByName, program); err != nil {
 			res.Problems[ref] = Problem{ReasonUnknownTier, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
+			continue
+		}
+		if err := checkActions(c, in.Program); err != nil {
+			res.Problems[ref] = Problem{ReasonUnknownAction, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
 			continue
 		}
 		snap.Campaigns = append(snap.Campaigns, cc)
@@ -198,6 +205,22 @@ func checkAudience(c loyaltyv1alpha1.Campaign, tiers map[string]bool, program st
 	for _, t := range c.Spec.Audience.Tiers {
 		if !tiers[t] {
 			return fmt.Errorf("audience names Tier %s, which is not a tier in effect in program %s", t, program)
+		}
+	}
+	return nil
+}
+
+// checkActions refuses an action bonus for an action the program does not
+// declare: the engine refuses to earn such an action, so the bonus could
+// never apply.
+func checkActions(c loyaltyv1alpha1.Campaign, p *loyaltyv1alpha1.LoyaltyProgram) error {
+	declared := map[string]bool{}
+	for _, a := range p.Spec.Points.Actions {
+		declared[a.Name] = true
+	}
+	for i, b := range c.Spec.Rules.ActionBonuses {
+		if !declared[b.Action] {
+			return fmt.Errorf("spec.rules.actionBonuses[%d].action: %q is not an action of program %s", i, b.Action, p.Name)
 		}
 	}
 	return nil

@@ -152,27 +152,32 @@ func TestFailureLimiter(t *testing.T) {
 			t.Fatalf("attempt %d: %v, want ErrInvalidKey", i+1, err)
 		}
 	}
-	// The bucket is empty: even the right key is refused from that address.
+	// The bucket is empty: that key is refused from that address, before
+	// it is looked up again.
 	var rl *RateLimitedError
-	if err := req("192.0.2.1:1001", readKey); !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
+	if err := req("192.0.2.1:1001", "guess-0123456789abcdef"); !errors.As(err, &rl) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
 		t.Fatalf("after 3 failures: %v, want RateLimitedError with a retry within the hour", err)
 	}
-	// Other addresses are unaffected.
-	if err := req("192.0.2.2:1000", readKey); err != nil {
-		t.Fatalf("other address: %v", err)
+	// The right key from that address, and the guess from another, are unaffected.
+	if err := req("192.0.2.1:1001", readKey); err != nil {
+		t.Fatalf("valid key from the same address: %v", err)
+	}
+	if err := req("192.0.2.2:1000", "guess-0123456789abcdef"); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("other address: %v, want ErrInvalidKey", err)
 	}
 
 	// Tokens refill over time.
+	guesser := clientID("192.0.2.1", "guess-0123456789abcdef")
 	now := time.Now()
-	if l.Blocked("192.0.2.1", now.Add(30*time.Minute)) == 0 {
+	if l.Blocked(guesser, now.Add(30*time.Minute)) == 0 {
 		t.Error("unblocked before a token refilled")
 	}
-	if w := l.Blocked("192.0.2.1", now.Add(61*time.Minute)); w != 0 {
+	if w := l.Blocked(guesser, now.Add(61*time.Minute)); w != 0 {
 		t.Errorf("still blocked after a refill: wait %v", w)
 	}
 	// Full buckets are forgotten.
 	l.Fail("192.0.2.3", now.Add(10*time.Hour))
-	if _, ok := l.bucket["192.0.2.1"]; ok {
+	if _, ok := l.bucket[guesser]; ok {
 		t.Error("stale bucket not swept")
 	}
 }

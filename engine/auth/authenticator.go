@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,17 +22,18 @@ var (
 	ErrForbidden  = errors.New("API key lacks the required scope")
 )
 
-// RateLimitedError refuses a client that failed authentication too often.
+// RateLimitedError refuses a client that failed authentication too often
+// with the key it presents.
 type RateLimitedError struct {
 	RetryAfter time.Duration
 }
 
 func (e *RateLimitedError) Error() string {
-	return "too many failed authentication attempts from this address"
+	return "too many failed authentication attempts with this key from this address"
 }
 
 // Authenticator checks bearer keys against the current key set and limits
-// failed attempts per client address.
+// failed attempts per client address and presented key.
 type Authenticator struct {
 	keys    atomic.Pointer[Keys]
 	limiter *FailureLimiter
@@ -47,28 +50,38 @@ func NewAuthenticator(keys *Keys, limiter *FailureLimiter, log *slog.Logger) *Au
 	return a
 }
 
-// SetKeys replaces the key set; requests in flight keep the set they started with.
-func (a *Authenticator) SetKeys(k *Keys) { a.keys.Store(k) }
-
-// Authenticate checks r's bearer key for scope. A client address over its
-// failure budget is refused before its key is even looked at, so that
-// guessing cannot continue at full speed; clients behind one address share
-// the budget, and only failures spend it.
-func (a *Authenticator) Authenticate(r *http.Request, scope Scope) error {
-	ip := clientIP(r)
+// SetKeys replaces the key set; requests in flight keep the set they
+// started with. Failures were judged against the previous set, so they are
+// forgotten: a client whose key was just added is not refused for having
+// presented it too early.
+func (a *Authenticator) SetKeys(k *Keys) {
+	a.keys.Store(k)
 	if a.limiter != nil {
-		if wait := a.limiter.Blocked(ip, time.Now()); wait > 0 {
+		a.limiter.Reset()
+	}
+}
+
+// Authenticate checks r's bearer key for scope. Failures are counted per
+// client address and presented key: a client retrying a wrong key from an
+// address is refused before its key is looked at again, while clients
+// behind the same address (an ingress, a NAT) presenting other keys, valid
+// ones above all, are not affected. A key that has not failed is always
+// looked up, so no one else's failures can lock out a valid key.
+func (a *Authenticator) Authenticate(r *http.Request, scope Scope) error {
+	key, present := bearer(r)
+	client := clientID(clientIP(r), key)
+	if a.limiter != nil {
+		if wait := a.limiter.Blocked(client, time.Now()); wait > 0 {
 			return &RateLimitedError{RetryAfter: wait}
 		}
 	}
-	key, ok := bearer(r)
-	if !ok {
-		a.fail(ip)
+	if !present {
+		a.fail(client)
 		return ErrMissingKey
 	}
 	scopes, ok := a.keys.Load().Lookup(key)
 	if !ok {
-		a.fail(ip)
+		a.fail(client)
 		return ErrInvalidKey
 	}
 	if !scopes.Has(scope) {
@@ -78,10 +91,21 @@ func (a *Authenticator) Authenticate(r *http.Request, scope Scope) error {
 	return nil
 }
 
-func (a *Authenticator) fail(ip string) {
+func (a *Authenticator) fail(client string) {
 	if a.limiter != nil {
-		a.limiter.Fail(ip, time.Now())
+		a.limiter.Fail(client, time.Now())
 	}
+}
+
+// clientID names a client for the limiter: its address and a fingerprint
+// of the key it presents (empty without one). The fingerprint is a
+// truncated SHA-256, so no key, valid or not, is kept in memory.
+func clientID(ip, key string) string {
+	if key == "" {
+		return ip
+	}
+	h := sha256.Sum256([]byte(key))
+	return ip + " " + hex.EncodeToString(h[:8])
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -133,15 +157,18 @@ func (a *Authenticator) WatchDir(ctx context.Context, dir string, interval time.
 	}
 }
 
-// FailureLimiter is a token bucket per client address: each failed
-// authentication takes a token, tokens refill at a steady rate, and an
-// address with an empty bucket is refused until a token is back.
+// FailureLimiter is a token bucket per client (see clientID): each failed
+// authentication takes a token, tokens refill at a steady rate, and a
+// client with an empty bucket is refused until a token is back. It tracks
+// at most maxTracked clients, so that a flood of distinct keys cannot grow
+// it without bound.
 type FailureLimiter struct {
-	burst  float64
-	per    time.Duration // time to refill one token
-	mu     sync.Mutex
-	bucket map[string]*tokens
-	swept  time.Time
+	burst      float64
+	per        time.Duration // time to refill one token
+	maxTracked int
+	mu         sync.Mutex
+	bucket     map[string]*tokens
+	swept      time.Time
 }
 
 type tokens struct {
@@ -149,9 +176,14 @@ type tokens struct {
 	last time.Time
 }
 
-// NewFailureLimiter allows burst failures at once and one more every per.
+// DefaultMaxTracked is how many clients a FailureLimiter tracks at most:
+// about 1 MiB of buckets.
+const DefaultMaxTracked = 10_000
+
+// NewFailureLimiter allows burst failures at once and one more every per,
+// per client, tracking at most DefaultMaxTracked clients.
 func NewFailureLimiter(burst int, per time.Duration) *FailureLimiter {
-	return &FailureLimiter{burst: float64(burst), per: per, bucket: map[string]*tokens{}}
+	return &FailureLimiter{burst: float64(burst), per: per, maxTracked: DefaultMaxTracked, bucket: map[string]*tokens{}}
 }
 
 func (l *FailureLimiter) refill(b *tokens, now time.Time) {
@@ -159,11 +191,11 @@ func (l *FailureLimiter) refill(b *tokens, now time.Time) {
 	b.last = now
 }
 
-// Blocked returns how long ip must wait, or 0 when it may try.
-func (l *FailureLimiter) Blocked(ip string, now time.Time) time.Duration {
+// Blocked returns how long the client must wait, or 0 when it may try.
+func (l *FailureLimiter) Blocked(client string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.bucket[ip]
+	b, ok := l.bucket[client]
 	if !ok {
 		return 0
 	}
@@ -174,31 +206,70 @@ func (l *FailureLimiter) Blocked(ip string, now time.Time) time.Duration {
 	return time.Duration((1 - b.n) * float64(l.per))
 }
 
-// Fail spends a token of ip.
-func (l *FailureLimiter) Fail(ip string, now time.Time) {
+// Fail spends a token of the client.
+func (l *FailureLimiter) Fail(client string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.bucket[ip]
+	b, ok := l.bucket[client]
 	if !ok {
+		l.makeRoom(now)
 		b = &tokens{n: l.burst, last: now}
-		l.bucket[ip] = b
+		l.bucket[client] = b
 	}
 	l.refill(b, now)
 	b.n = max(0, b.n-1)
 	l.sweep(now)
 }
 
-// sweep forgets addresses whose buckets are full again, so that the map
-// stays bounded by the addresses that failed recently.
+// Reset forgets every client.
+func (l *FailureLimiter) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.bucket)
+}
+
+// Tracked is the number of clients tracked.
+func (l *FailureLimiter) Tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.bucket)
+}
+
+// sweep forgets clients whose buckets are full again, so that the map
+// stays bounded by the clients that failed recently.
 func (l *FailureLimiter) sweep(now time.Time) {
 	full := time.Duration(l.burst * float64(l.per))
 	if now.Sub(l.swept) < full {
 		return
 	}
+	l.forgetRefilled(now)
+}
+
+func (l *FailureLimiter) forgetRefilled(now time.Time) {
+	full := time.Duration(l.burst * float64(l.per))
 	l.swept = now
-	for ip, b := range l.bucket {
+	for id, b := range l.bucket {
 		if now.Sub(b.last) >= full {
-			delete(l.bucket, ip)
+			delete(l.bucket, id)
 		}
+	}
+}
+
+// makeRoom keeps a new client within maxTracked: clients whose buckets are
+// full again go first (looked for at most once a refill period, so that a
+// flood of new keys does not scan the map on every failure), then clients
+// at random. A client forgotten early only gets its burst back.
+func (l *FailureLimiter) makeRoom(now time.Time) {
+	if len(l.bucket) < l.maxTracked {
+		return
+	}
+	if now.Sub(l.swept) >= l.per {
+		l.forgetRefilled(now)
+	}
+	for id := range l.bucket {
+		if len(l.bucket) < l.maxTracked {
+			return
+		}
+		delete(l.bucket, id)
 	}
 }

@@ -45,14 +45,20 @@ func TestMemberLifecycle(t *testing.T) {
 	if r = e.do(t, "POST", "/v1/earn", ingestKey, earnBody("earn-1b", "ana", "order-1", "5")); r.status != 409 || r.problem(t).Code != "duplicate_event" {
 		t.Errorf("duplicate event: %d %s", r.status, r.body)
 	}
-	// An amount that earns nothing records nothing and reports the balance.
+	// An amount that earns no points is recorded all the same, for its
+	// spend, with an entry that moves no points; a retry replays it.
 	var zero ledger.EarnResult
 	if r = e.do(t, "POST", "/v1/earn", ingestKey, earnBody("earn-small", "ana", "order-small", "0.50")); r.status != 200 {
 		t.Fatalf("small earn: %d %s", r.status, r.body)
 	}
 	r.decode(t, &zero)
-	if zero.Points != 0 || zero.EntrySeq != 0 || zero.Balance.Available != 18 {
+	if zero.Points != 0 || zero.EntrySeq == 0 || zero.Balance.Available != 18 || zero.Replayed {
 		t.Errorf("small earn = %+v", zero)
+	}
+	var again ledger.EarnResult
+	e.do(t, "POST", "/v1/earn", ingestKey, earnBody("earn-small", "ana", "order-small", "0.50")).decode(t, &again)
+	if !again.Replayed || again.EntrySeq != zero.EntrySeq {
+		t.Errorf("small earn retried = %+v, want the original replayed", again)
 	}
 	if r = e.do(t, "POST", "/v1/earn", ingestKey, earnBody("earn-ghost", "ghost", "o", "0.5")); r.status != 404 {
 		t.Errorf("zero-point earn for an unknown member: %d %s", r.status, r.body)
@@ -170,7 +176,7 @@ func TestMemberLifecycle(t *testing.T) {
 			break
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "adjust,reverse,reverse,redeem,earn,earn,earn" {
+	if got := strings.Join(kinds, ","); got != "adjust,reverse,reverse,redeem,earn,earn,earn,earn" {
 		t.Errorf("history kinds = %s", got)
 	}
 

@@ -264,9 +264,10 @@ func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
 	return nil
 }
 
-// earnsNothing: the event earns no points even before caps.
+// earnsNothing: the event earns no points even before caps, and is not a
+// purchase (whose spend is recorded whatever its points).
 func earnsNothing(req ledger.EarnRequest) bool {
-	return req.Points == 0 && len(req.Campaigns) == 0
+	return req.Points == 0 && len(req.Campaigns) == 0 && req.PurchaseAmount == 0
 }
 
 func (s *Server) snapshot() (*config.Snapshot, error) {
@@ -277,9 +278,11 @@ func (s *Server) snapshot() (*config.Snapshot, error) {
 	return snap, nil
 }
 
-// earnOne applies a priced event. An event that earns no points (a small
-// amount rounded down) records nothing: the ledger holds no empty lots. The
-// member's current balance is returned so that the answer has the same shape.
+// earnOne applies a priced event. An event that earns nothing (an action
+// at no points, a purchase of amount 0) records nothing: the ledger holds no
+// empty lots. The member's current balance is returned so that the answer
+// has the same shape. A purchase that earns no points (a small amount
+// rounded down) is recorded like any other, for its spend.
 func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnResult, error) {
 	if !earnsNothing(req) {
 		res, err := s.ledger.Earn(r.Context(), req)

@@ -332,8 +332,12 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 			t.Fatalf("guess: %d %s", r.status, r.body)
 		}
 	}
-	r := e.do(t, "GET", "/v1/members/m1", readKey, nil)
+	r := e.do(t, "GET", "/v1/members/m1", "guess-0123456789abcdef", nil)
 	if r.status != 429 || r.problem(t).Code != "rate_limited" || r.header.Get("Retry-After") != "30" {
 		t.Errorf("after 2 failures: %d %v %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	// Another client behind the same address with a valid key is served.
+	if r := e.do(t, "GET", "/v1/members/m1", readKey, nil); r.status == 429 || r.status == 401 {
+		t.Errorf("a valid key after another key's failures: %d %s", r.status, r.body)
 	}
 }

@@ -158,7 +158,8 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 		return r, err
 	}
 	// Points without campaigns may be zero when a campaign bonus makes the
-	// event earn; the total before caps must be positive.
+	// event earn; the total before caps must be positive, but for a
+	// purchase: its spend is recorded whatever the points.
 	total := r.Points
 	if r.Points < 0 || r.Points > MaxPoints {
 		return r, fieldErr("points", "must be 0 to 2^40")
@@ -174,17 +175,19 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 		}
 		total += c.Attributed
 	}
-	if err := checkPositive("points", total); err != nil {
-		return r, err
+	if r.PurchaseAmount < 0 {
+		return r, fieldErr("purchaseAmount", "must not be negative")
+	}
+	if r.PurchaseAmount == 0 || total != 0 {
+		if err := checkPositive("points", total); err != nil {
+			return r, err
+		}
 	}
 	if r.MaxPerDay != nil && r.Action == "" {
 		return r, fieldErr("action", "required with maxPerDay")
 	}
 	if err := checkText("action", r.Action); err != nil {
 		return r, err
-	}
-	if r.PurchaseAmount < 0 {
-		return r, fieldErr("purchaseAmount", "must not be negative")
 	}
 	if len(r.Currency) > 8 {
 		return r, fieldErr("currency", "longer than 8 bytes")

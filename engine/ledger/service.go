@@ -44,7 +44,10 @@ type Ledger interface {
 	// Reverse claws back points of an earlier earn event (refund or return),
 	// from the event's own pending lots first, then from available lots
 	// soonest-expiring first. The balance never goes negative: what cannot be
-	// taken is recorded as the shortfall.
+	// taken is recorded as the shortfall. The campaigns whose bonus the event
+	// got are given back, to their budget and to the member's per-member
+	// cap, the share of their bonus that the points taken are of the
+	// event's points (rules.BonusReturn), under the same locks as grants.
 	Reverse(ctx context.Context, req ReverseRequest) (ReverseResult, error)
 	// Adjust is an admin correction with a required reason. Positive points
 	// create an available lot; negative points debit like a redeem and fail
@@ -119,9 +122,11 @@ type Ledger interface {
 	//     those returned by cancellations in the window.
 	//   - PointsExpired: points (available or pending) expired in the window.
 	//   - SpendSinceEnrollment: purchase amounts of events that occurred
-	//     before to, of members enrolled before to, each net of its
-	//     reversals as of now in proportion of its points reversed (in minor
-	//     units, rounded down), in the currency's units.
+	//     before to, of members enrolled before to (purchases that earned no
+	//     points included), each net of its refunds as of now: in proportion
+	//     of its points reversed (in minor units, rounded down), or the
+	//     refunded amount of a purchase that earned no points; in the
+	//     currency's units.
 	//   - ReferralsMade: referrals recorded in the window; ReferralsConverted
 	//     those converted in the window and not clawed back (as of now), so
 	//     that it may exceed ReferralsMade of the same window.
@@ -206,6 +211,8 @@ type EnrollResult struct {
 }
 
 // EarnRequest credits points already computed by the caller for one event.
+// A purchase (PurchaseAmount above zero) is recorded even when it earns no
+// points, with its spend; any other event must earn.
 type EarnRequest struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Fingerprint, when set, identifies the request for its idempotency key
@@ -363,7 +370,9 @@ type ReverseRequest struct {
 	Points int64 `json:"points,omitempty"`
 	// RefundAmount is a refunded part of the event's purchase amount (minor
 	// units); the points clawed back are the same fraction of the event's
-	// points, rounded half up and capped at what is not yet reversed.
+	// points, rounded half up and capped at what is not yet reversed. A
+	// purchase that earned no points has no points to claw back: a
+	// reversal only takes back its spend (the refund amount, or all of it).
 	RefundAmount int64  `json:"refundAmount,omitempty"`
 	Reference    string `json:"reference,omitempty"`
 	Reason       string `json:"reason,omitempty"`
@@ -376,11 +385,16 @@ type ReverseResult struct {
 	EventID  string `json:"eventId"`
 	// Requested is the points reversed on the event; FromPending plus
 	// FromAvailable is what was taken from the balance; Shortfall is the rest.
-	Requested     int64   `json:"requested"`
-	FromPending   int64   `json:"fromPending"`
-	FromAvailable int64   `json:"fromAvailable"`
-	Shortfall     int64   `json:"shortfall"`
-	Balance       Balance `json:"balance"`
+	Requested     int64 `json:"requested"`
+	FromPending   int64 `json:"fromPending"`
+	FromAvailable int64 `json:"fromAvailable"`
+	Shortfall     int64 `json:"shortfall"`
+	// BonusReturned is, by campaign, the bonus given back to the
+	// campaign's budget and to the member's per-member cap: the share of
+	// the event's bonus from the campaign in proportion of the event's
+	// points clawed back from the balance (rules.BonusReturn).
+	BonusReturned map[string]int64 `json:"bonusReturned,omitempty"`
+	Balance       Balance          `json:"balance"`
 	// ReferralClawedBack: this reversal completed the full reversal of the
 	// purchase that converted the member's referral, so both referral
 	// rewards were reversed (from pending, then available; the rest is

@@ -104,6 +104,10 @@ func TestReplicasShareDatabase(t *testing.T) {
 		url, schema := freshSchema(t)
 		storetest.ConcurrentMemberCap(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
 	})
+	t.Run("bonus return", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ConcurrentBonusReturn(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
+	})
 	t.Run("max per day", func(t *testing.T) {
 		url, schema := freshSchema(t)
 		storetest.ConcurrentMaxPerDay(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})

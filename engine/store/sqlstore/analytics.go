@@ -38,7 +38,7 @@ const aggregatesQuery = `
 		(SELECT CAST(COALESCE(SUM(available), 0) AS BIGINT) FROM members) available,
 		(SELECT CAST(COALESCE(SUM(pending), 0) AS BIGINT) FROM members) pending
 	) a
-	LEFT JOIN (SELECT e.currency, CAST(SUM(e.purchase_amount * (e.points - e.reversed) / e.points) AS BIGINT) spend
+	LEFT JOIN (SELECT e.currency, CAST(SUM(e.purchase_amount - e.refunded) AS BIGINT) spend
 		FROM events e JOIN members m ON m.id = e.member_id
 		WHERE m.enrolled_at < ? AND e.occurred_at < ? AND e.purchase_amount > 0
 		GROUP BY e.currency) s ON 1 = 1`

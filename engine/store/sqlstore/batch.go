@@ -95,6 +95,8 @@ type eventKey struct{ member, event string }
 type eventRow struct {
 	memberID, eventID, currency, action string
 	points, purchase, occurred, recAt   int64
+	// bonuses are the campaign bonuses granted, encoded (see eventBonuses).
+	bonuses string
 }
 
 type lotRow struct {
@@ -789,8 +791,8 @@ func (t *txn) flushEvents(ctx context.Context) error {
 	}
 	t.newEvents = rows[:0]
 	for _, row := range rows {
-		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action)
-			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt, row.action); err != nil {
+		if _, err := t.rawExec(ctx, `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action, bonuses)
+			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`, row.memberID, row.eventID, row.points, row.purchase, row.currency, row.occurred, row.recAt, row.action, row.bonuses); err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
 	}
@@ -909,19 +911,19 @@ func (t *txn) flushBalances(ctx context.Context) error {
 // The array forms of the buffered writes, as statements with "?"
 // placeholders; flushAll runs them together as one statement on PostgreSQL.
 
-const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action)
-	SELECT m, e, p, 0, pa, c, o, r, a FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[]) AS v(m, e, p, pa, c, o, r, a)`
+const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action, bonuses)
+	SELECT m, e, p, 0, pa, c, o, r, a, b FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS v(m, e, p, pa, c, o, r, a, b)`
 
 func (t *txn) eventArrays() []any {
 	rows := t.newEvents
 	t.newEvents = rows[:0]
 	n := len(rows)
-	m, e, c, a := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	m, e, c, a, b := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	p, pa, o, r := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, row := range rows {
-		m[i], e[i], c[i], p[i], pa[i], o[i], r[i], a[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt, row.action
+		m[i], e[i], c[i], p[i], pa[i], o[i], r[i], a[i], b[i] = row.memberID, row.eventID, row.currency, row.points, row.purchase, row.occurred, row.recAt, row.action, row.bonuses
 	}
-	return []any{m, e, p, pa, c, o, r, a}
+	return []any{m, e, p, pa, c, o, r, a, b}
 }
 
 const activityUpsert = `INSERT INTO member_activity_daily (member_id, day, currency, points, spend)

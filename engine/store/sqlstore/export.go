@@ -62,10 +62,17 @@ type eventRecord struct {
 	Points         int64  `json:"points"`
 	Reversed       int64  `json:"reversed"`
 	PurchaseAmount int64  `json:"purchaseAmount"`
-	Currency       string `json:"currency"`
-	OccurredAt     stamp  `json:"occurredAt"`
-	RecordedAt     stamp  `json:"recordedAt"`
-	Action         string `json:"action,omitempty"`
+	// Refunded is absent from streams of earlier versions; an import
+	// derives it from the points reversed (see parseEvent).
+	Refunded   *int64 `json:"refunded,omitempty"`
+	Currency   string `json:"currency"`
+	OccurredAt stamp  `json:"occurredAt"`
+	RecordedAt stamp  `json:"recordedAt"`
+	Action     string `json:"action,omitempty"`
+	// Clawed and Bonuses are absent from streams of earlier versions: their
+	// reversals then give nothing back to campaigns.
+	Clawed  int64        `json:"clawed,omitempty"`
+	Bonuses []eventBonus `json:"bonuses,omitempty"`
 }
 
 type lotRecord struct {
@@ -153,7 +160,7 @@ var exportQueries = map[string]string{
 	ledger.RecordMemberTier: `SELECT member_id, tier, last_qualified_at FROM member_tiers ORDER BY member_id, tier`,
 	ledger.RecordReferral: `SELECT referee_id, referrer_id, created_at, converted_at, qualifying_event_id, referrer_reward, referee_reward, clawed_back
 		FROM referrals ORDER BY referee_id`,
-	ledger.RecordEvent: `SELECT member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action
+	ledger.RecordEvent: `SELECT member_id, event_id, points, reversed, purchase_amount, refunded, currency, occurred_at, recorded_at, action, clawed, bonuses
 		FROM events ORDER BY member_id, event_id`,
 	ledger.RecordLot: `SELECT id, member_id, event_id, amount, remaining, state, available_at, expires_at FROM lots ORDER BY id`,
 	ledger.RecordEntry: `SELECT seq, member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at
@@ -207,10 +214,18 @@ var exportScanners = map[string]func(*sql.Rows) (any, error){
 	},
 	ledger.RecordEvent: func(rows *sql.Rows) (any, error) {
 		r := eventRecord{Type: ledger.RecordEvent}
-		var occurred, recorded int64
-		err := rows.Scan(&r.MemberID, &r.EventID, &r.Points, &r.Reversed, &r.PurchaseAmount, &r.Currency, &occurred, &recorded, &r.Action)
-		r.OccurredAt, r.RecordedAt = fromMicros(occurred), fromMicros(recorded)
-		return r, err
+		var occurred, recorded, refunded int64
+		var bonuses string
+		if err := rows.Scan(&r.MemberID, &r.EventID, &r.Points, &r.Reversed, &r.PurchaseAmount, &refunded, &r.Currency, &occurred, &recorded, &r.Action,
+			&r.Clawed, &bonuses); err != nil {
+			return nil, err
+		}
+		r.OccurredAt, r.RecordedAt, r.Refunded = fromMicros(occurred), fromMicros(recorded), &refunded
+		var err error
+		if r.Bonuses, err = unmarshalBonuses(bonuses); err != nil {
+			return nil, fmt.Errorf("event %s of %s: %w", r.EventID, r.MemberID, err)
+		}
+		return r, nil
 	},
 	ledger.RecordLot: func(rows *sql.Rows) (any, error) {
 		r := lotRecord{Type: ledger.RecordLot}

@@ -44,8 +44,8 @@ var importTables = map[string]importTable{
 	ledger.RecordMemberTier: {table: "member_tiers", cols: []string{"member_id", "tier", "last_qualified_at"}, parse: parseMemberTier},
 	ledger.RecordReferral: {table: "referrals", cols: []string{"referee_id", "referrer_id", "created_at", "converted_at",
 		"qualifying_event_id", "referrer_reward", "referee_reward", "clawed_back"}, parse: parseReferral},
-	ledger.RecordEvent: {table: "events", cols: []string{"member_id", "event_id", "points", "reversed", "purchase_amount", "currency",
-		"occurred_at", "recorded_at", "action"}, parse: parseEvent},
+	ledger.RecordEvent: {table: "events", cols: []string{"member_id", "event_id", "points", "reversed", "purchase_amount", "refunded", "currency",
+		"occurred_at", "recorded_at", "action", "clawed", "bonuses"}, parse: parseEvent},
 	ledger.RecordLot: {table: "lots", identity: true, cols: []string{"id", "member_id", "event_id", "amount", "remaining", "state",
 		"available_at", "expires_at"}, parse: parseLot},
 	ledger.RecordEntry: {table: "entries", identity: true, cols: []string{"seq", "member_id", "kind", "available", "pending", "lifetime",
@@ -619,13 +619,41 @@ func parseEvent(b []byte) ([]any, error) {
 	var c checks
 	c.id("memberId", r.MemberID, ledger.MaxIDLength)
 	c.id("eventId", r.EventID, ledger.MaxIDLength)
-	c.positive("points", r.Points)
+	c.nonNegative("points", r.Points)
 	c.nonNegative("reversed", r.Reversed)
 	c.atMost("reversed", r.Reversed, "points", r.Points)
+	c.nonNegative("purchaseAmount", r.PurchaseAmount)
+	if r.Points == 0 && r.PurchaseAmount == 0 {
+		c.fail("points", "must be positive for an event that is not a purchase")
+	}
+	// Streams of earlier versions have no refunded: every event then
+	// earned points, and its spend followed the points left.
+	var refunded int64
+	switch {
+	case r.Refunded != nil:
+		refunded = *r.Refunded
+	case r.Points > 0:
+		refunded = r.PurchaseAmount - r.PurchaseAmount*(r.Points-r.Reversed)/r.Points
+	}
+	c.nonNegative("refunded", refunded)
+	c.atMost("refunded", refunded, "purchaseAmount", r.PurchaseAmount)
 	c.at("occurredAt", r.OccurredAt)
 	c.at("recordedAt", r.RecordedAt)
-	return []any{r.MemberID, r.EventID, r.Points, r.Reversed, r.PurchaseAmount, r.Currency,
-		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action}, c.err
+	c.nonNegative("clawed", r.Clawed)
+	c.atMost("clawed", r.Clawed, "reversed", r.Reversed)
+	for i, b := range r.Bonuses {
+		field := fmt.Sprintf("bonuses[%d]", i)
+		c.id(field+".campaign", b.Campaign, ledger.MaxIDLength)
+		c.positive(field+".granted", b.Granted)
+		c.nonNegative(field+".returned", b.Returned)
+		c.atMost(field+".returned", b.Returned, "granted", b.Granted)
+	}
+	bonuses, err := marshalBonuses(r.Bonuses)
+	if err != nil {
+		return nil, err
+	}
+	return []any{r.MemberID, r.EventID, r.Points, r.Reversed, r.PurchaseAmount, refunded, r.Currency,
+		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action, r.Clawed, bonuses}, c.err
 }
 
 func parseLot(b []byte) ([]any, error) {

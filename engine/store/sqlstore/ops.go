@@ -182,22 +182,30 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		ex.Regrant(grants)
 	}
 	points := r.Points + bonus
-	if points == 0 {
-		// Caps left nothing of an event that only earned a bonus.
+	if points == 0 && r.PurchaseAmount == 0 {
+		// Caps left nothing of an action that only earned a bonus.
 		return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
 	}
 	r.Points = points
+	bonuses, err := encodeBonuses(grants)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
 	tx.addEvent(eventRow{memberID: r.MemberID, eventID: r.EventID, points: r.Points, purchase: r.PurchaseAmount,
-		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action})
+		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action, bonuses: bonuses})
 
-	pending := r.AvailableAt.After(now)
+	// A purchase that earns nothing is still the member's activity: its
+	// entry moves no points, and it has no lot.
+	pending := r.Points > 0 && r.AvailableAt.After(now)
 	state, availableAt := lotAvailable, now
 	e := entry{kind: ledger.EntryEarn, available: r.Points, lifetime: r.Points, eventID: r.EventID, at: now}
 	if pending {
 		state, availableAt = lotPending, r.AvailableAt
 		e.available, e.pending = 0, r.Points
 	}
-	insertLot(tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt)
+	if r.Points > 0 {
+		insertLot(tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt)
+	}
 	seq, _, err := record(ctx, tx, m, e)
 	if err != nil {
 		return ledger.EarnResult{}, err
@@ -364,31 +372,20 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	var earned, reversed, purchase, occurred int64
-	var currency string
-	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount, occurred_at, currency FROM events WHERE member_id = ? AND event_id = ?`,
-		[]any{&earned, &reversed, &purchase, &occurred, &currency}, r.MemberID, r.EventID)
+	var ev eventState
+	var occurred, clawed int64
+	var currency, encoded string
+	err = tx.queryRow(ctx, `SELECT points, reversed, purchase_amount, refunded, occurred_at, currency, clawed, bonuses FROM events WHERE member_id = ? AND event_id = ?`,
+		[]any{&ev.points, &ev.reversed, &ev.purchase, &ev.refunded, &occurred, &currency, &clawed, &encoded}, r.MemberID, r.EventID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.ReverseResult{}, ledger.ErrEventNotFound
 	}
 	if err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("read event: %w", err)
 	}
-	left := earned - reversed
-	if left == 0 {
-		return ledger.ReverseResult{}, ledger.ErrNothingToReverse
-	}
-	requested := r.Points
-	switch {
-	case r.RefundAmount > purchase:
-		return ledger.ReverseResult{}, &ledger.FieldError{Field: "refundAmount", Reason: fmt.Sprintf("exceeds the event's purchase amount %d", purchase)}
-	case r.RefundAmount > 0:
-		requested = min(ledger.RefundPoints(earned, r.RefundAmount, purchase), left)
-	case requested == 0:
-		requested = left
-	}
-	if requested > left {
-		return ledger.ReverseResult{}, &ledger.FieldError{Field: "points", Reason: fmt.Sprintf("exceeds the %d points of the event not yet reversed", left)}
+	requested, refund, err := ev.reversal(r)
+	if err != nil {
+		return ledger.ReverseResult{}, err
 	}
 
 	fromPending, err := takeLots(ctx, tx, r.MemberID, lotPending, r.EventID, requested)
@@ -400,15 +397,24 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 		return ledger.ReverseResult{}, err
 	}
 	shortfall := requested - fromPending - fromAvailable
-	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ? WHERE member_id = ? AND event_id = ?`, requested, r.MemberID, r.EventID); err != nil {
+	// The campaigns get back their share of the bonus clawed back.
+	bonuses, err := unmarshalBonuses(encoded)
+	if err != nil {
+		return ledger.ReverseResult{}, fmt.Errorf("event %s of %s: %w", r.EventID, r.MemberID, err)
+	}
+	returned, err := tx.returnBonuses(ctx, r.MemberID, bonuses, ev.points, clawed, fromPending+fromAvailable)
+	if err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	if encoded, err = marshalBonuses(bonuses); err != nil {
+		return ledger.ReverseResult{}, err
+	}
+	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ?, refunded = refunded + ?, clawed = clawed + ?, bonuses = ? WHERE member_id = ? AND event_id = ?`,
+		requested, refund, fromPending+fromAvailable, encoded, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)
 	}
-	// The event's qualifying activity: its spend is weighted by the share of
-	// its points not reversed, rounded per event as tier reads sum it.
-	spendBefore := purchase * (earned - reversed) / earned
-	spendAfter := purchase * (earned - reversed - requested) / earned
 	if _, err := tx.exec(ctx, `UPDATE member_activity_daily SET points = points - ?, spend = spend - ? WHERE member_id = ? AND day = ? AND currency = ?`,
-		requested, spendBefore-spendAfter, r.MemberID, activityDay(occurred), currency); err != nil {
+		requested, refund, r.MemberID, activityDay(occurred), currency); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update activity: %w", err)
 	}
 	now := s.now()
@@ -421,15 +427,53 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	}
 	out := ledger.ReverseResult{
 		EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Requested: requested,
-		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall,
+		FromPending: fromPending, FromAvailable: fromAvailable, Shortfall: shortfall, BonusReturned: returned,
 	}
-	if reversed+requested == earned {
+	if ev.reversed+requested == ev.points && ev.refunded+refund == ev.purchase {
 		if out.ReferralClawedBack, err = s.clawBackReferral(ctx, tx, m, r.EventID, now); err != nil {
 			return ledger.ReverseResult{}, err
 		}
 	}
 	out.Balance = m.bal
 	return out, nil
+}
+
+// eventState is what a reversal reads of its event: the points earned and
+// reversed, and the purchase amount and the part of it refunded.
+type eventState struct {
+	points, reversed, purchase, refunded int64
+}
+
+// reversal decides what the request takes back of the event: the points
+// to claw back and the part of the purchase refunded, which lowers its
+// spend. For an event that earned points the spend follows the points
+// left, rounded as tier reads sum it (purchase * left / points); a purchase
+// that earned none gives back its refund amount, or all that is left.
+func (ev eventState) reversal(r ledger.ReverseRequest) (points, refund int64, err error) {
+	left := ev.points - ev.reversed
+	if left == 0 && ev.refunded == ev.purchase {
+		return 0, 0, ledger.ErrNothingToReverse
+	}
+	points = r.Points
+	switch {
+	case r.RefundAmount > ev.purchase:
+		return 0, 0, &ledger.FieldError{Field: "refundAmount", Reason: fmt.Sprintf("exceeds the event's purchase amount %d", ev.purchase)}
+	case ev.points == 0 && points == 0:
+		refund = ev.purchase - ev.refunded
+		if r.RefundAmount > 0 {
+			refund = min(r.RefundAmount, refund)
+		}
+		return 0, refund, nil
+	case r.RefundAmount > 0:
+		points = min(ledger.RefundPoints(ev.points, r.RefundAmount, ev.purchase), left)
+	case points == 0:
+		points = left
+	}
+	if points > left {
+		return 0, 0, &ledger.FieldError{Field: "points", Reason: fmt.Sprintf("exceeds the %d points of the event not yet reversed", left)}
+	}
+	spendAfter := ev.purchase * (left - points) / ev.points
+	return points, ev.purchase - spendAfter - ev.refunded, nil
 }
 
 // Adjust implements ledger.Ledger.

@@ -125,6 +125,14 @@ var invariantChecks = []struct{ name, query string }{
 		FROM lots WHERE remaining < 0 OR remaining > amount OR (state = 'expired' AND remaining <> 0)`},
 	{"reversals within earned points", `
 		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
+	// The spend of an event that earned points follows its points left
+	// (see eventState.reversal).
+	{"reversals clawed back at most what they reversed", `
+		SELECT member_id || '/' || event_id || ': clawed ' || clawed || ' of ' || reversed || ' reversed' FROM events WHERE clawed < 0 OR clawed > reversed`},
+	{"refunds within purchase amounts", `
+		SELECT member_id || '/' || event_id || ': refunded ' || refunded || ' of ' || purchase_amount || ' with ' || reversed || ' of ' || points || ' points reversed'
+		FROM events WHERE refunded < 0 OR refunded > purchase_amount
+			OR refunded <> CASE WHEN points > 0 THEN purchase_amount - purchase_amount * (points - reversed) / points ELSE refunded END`},
 	{"reward stock counts the active redemptions", `
 		SELECT 'reward ' || s.reward_id || ': stock row ' || s.redeemed || ', active redemptions ' || COALESCE(r.n, 0)
 		FROM reward_stock s LEFT JOIN (SELECT reward_id, COUNT(*) n FROM redemptions WHERE status = 'active' GROUP BY reward_id) r

@@ -16,26 +16,26 @@ import (
 // activityQuery sums a member's qualifying activity with occurredAt in
 // [start, end]: the points of earn events (purchases and actions, with the
 // tier multiplier and campaign bonuses they earned) minus the points
-// reversed on them, and their purchase amounts scaled by the share of their
-// points not reversed (a refund reverses the same share of the points).
+// reversed on them, and their purchase amounts less what was refunded
+// (purchases that earned no points included; see eventState.reversal).
 // Adjustments, redemptions and expiries are not events and do not count.
 // Amounts are in minor units, so they are summed per currency.
 const activityQuery = `SELECT currency, CAST(COALESCE(SUM(points - reversed), 0) AS BIGINT),
-		CAST(COALESCE(SUM(purchase_amount * (points - reversed) / points), 0) AS BIGINT)
+		CAST(COALESCE(SUM(purchase_amount - refunded), 0) AS BIGINT)
 	FROM events WHERE member_id = ? AND occurred_at >= ? AND occurred_at <= ? GROUP BY currency`
 
 // bucketedActivityQuery is activityQuery over whole days: the daily sums of
 // member_activity_daily for the days after start's up to end's, plus the
 // events of start's day from start on, minus the events of end's day after
-// end. Each event counts with the same rounded amounts as in activityQuery,
-// so the sums are equal.
+// end. Each event counts with the same amounts as in activityQuery, so the
+// sums are equal.
 const bucketedActivityQuery = `SELECT currency, CAST(COALESCE(SUM(p), 0) AS BIGINT), CAST(COALESCE(SUM(s), 0) AS BIGINT) FROM (
 		SELECT currency, points AS p, spend AS s FROM member_activity_daily WHERE member_id = ? AND day > ? AND day <= ?
 		UNION ALL
-		SELECT currency, points - reversed, purchase_amount * (points - reversed) / points
+		SELECT currency, points - reversed, purchase_amount - refunded
 		FROM events WHERE member_id = ? AND occurred_at >= ? AND occurred_at < ?
 		UNION ALL
-		SELECT currency, reversed - points, -(purchase_amount * (points - reversed) / points)
+		SELECT currency, reversed - points, refunded - purchase_amount
 		FROM events WHERE member_id = ? AND occurred_at > ? AND occurred_at < ?
 	) AS a GROUP BY currency`
 

@@ -90,6 +90,18 @@ func richLedger(t *testing.T, s ledger.Ledger) {
 	if _, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "reverse-eve", MemberID: "eve", EventID: "e1", RefundAmount: 5000}); err != nil {
 		t.Fatal(err)
 	}
+	// A bonus purchase, half refunded: half its bonus went back to the campaign.
+	earn(t, s, ledger.EarnRequest{MemberID: "eve", EventID: "eb", Points: 90, PurchaseAmount: 9000, Currency: "USD", OccurredAt: t0,
+		Campaigns:   []ledger.CampaignBonus{{Campaign: "autumn", Attributed: 10, Budget: ptr(int64(100)), PerMemberCap: ptr(int64(20))}},
+		Explanation: bonusExplanation("autumn", 90, 10)})
+	if res, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "refund-eve-eb", MemberID: "eve", EventID: "eb", Points: 50}); err != nil || res.BonusReturned["autumn"] != 5 {
+		t.Fatalf("refund half of eb: %+v %v, want 5 of autumn's bonus back", res, err)
+	}
+	// A purchase too small to earn points, partly refunded: its spend moves.
+	earn(t, s, ledger.EarnRequest{MemberID: "eve", EventID: "e0", PurchaseAmount: 99, Currency: "USD", OccurredAt: t0})
+	if _, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "refund-eve-e0", MemberID: "eve", EventID: "e0", RefundAmount: 40}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "adjust-up", MemberID: "eve", Points: 40, Reason: "goodwill", ExpiresAt: day(300)}); err != nil {
 		t.Fatal(err)
 	}
@@ -253,6 +265,14 @@ func carriesOn(t *testing.T, src, dst ledger.Ledger) {
 		// New writes: a redemption, an earn (a new lot), a catalog reward.
 		rd := redeem(t, s, "ann", "redeem-2", 20)
 		e := earn(t, s, ledger.EarnRequest{MemberID: "eve", EventID: "e2", Points: 10})
+		// The rest of the bonus purchase gives back the rest of its bonus.
+		if res, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "refund-eve-eb-rest", MemberID: "eve", EventID: "eb"}); err != nil ||
+			!reflect.DeepEqual(res.BonusReturned, map[string]int64{"autumn": 5}) {
+			t.Fatalf("%s: refund the rest of eb: %+v %v, want the other 5 of autumn's bonus back", name, res, err)
+		}
+		if spend, err := s.CampaignSpend(ctx); err != nil || spend["autumn"] != 0 {
+			t.Fatalf("%s: campaign spend %v %v, want nothing left of autumn", name, spend, err)
+		}
 		rr, err := redeemReward(s, "mug-3", "ann", "mug")
 		if err != nil {
 			t.Fatalf("%s: redeem a mug: %v", name, err)

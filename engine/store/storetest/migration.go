@@ -1,0 +1,92 @@
+package storetest
+
+import (
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// MigrateBefore applies the migrations of a dialect older than version to
+// db, recording them as the store does, so that a test can write rows as an
+// earlier version kept them and then open the store over them.
+func MigrateBefore(t testing.TB, db *sql.DB, migrations fs.FS, version int64) {
+	t.Helper()
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		v, err := strconv.ParseInt(strings.SplitN(name, "_", 2)[0], 10, 64)
+		if err != nil || v >= version {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("migration %s: %v", name, err)
+		}
+		if _, err := db.Exec(fmt.Sprintf(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', 0)`, v, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// LegacyReversedPurchase writes, as the schema before migration 11 kept
+// them, a member "old" with a purchase of 10.00 EUR at t0 that earned 100
+// points, 33 of them reversed: the purchase's spend is then 6.70.
+func LegacyReversedPurchase(t testing.TB, db *sql.DB) {
+	t.Helper()
+	at := t0.UnixMicro()
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at) VALUES ('old', '[]', %d, 67, 0, 67, %d)`, at, at),
+		fmt.Sprintf(`INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at) VALUES ('old', 'o1', 100, 33, 1000, 'EUR', %d, %d)`, at, at),
+		fmt.Sprintf(`INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at) VALUES ('old', 'o1', 100, 67, 'available', %d)`, at),
+		fmt.Sprintf(`INSERT INTO entries (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at) VALUES ('old', 'earn', 100, 0, 100, 'o1', '', '', 0, %d)`, at),
+		fmt.Sprintf(`INSERT INTO entries (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at) VALUES ('old', 'reverse', -33, 0, -33, 'o1', '', '', 0, %d)`, at),
+		fmt.Sprintf(`INSERT INTO member_activity_daily (member_id, day, currency, points, spend) VALUES ('old', %d, 'EUR', 67, 670)`, at/(24*time.Hour).Microseconds()),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// CheckLegacyReversedPurchase checks a store migrated over
+// LegacyReversedPurchase: the purchase keeps its spend of 6.70, and
+// reversing the rest of it takes the spend to 0.
+func CheckLegacyReversedPurchase(t testing.TB, s ledger.Ledger) {
+	t.Helper()
+	CheckInvariants(t, s)
+	spend := func() config.Decimal {
+		a, err := s.Aggregates(ctx, t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.SpendSinceEnrollment
+	}
+	if got := spend(); got != config.MustDecimal("6.70") {
+		t.Fatalf("spend after the migration: %s, want 6.70", got)
+	}
+	res, err := s.Reverse(ctx, ledger.ReverseRequest{IdempotencyKey: "rest", MemberID: "old", EventID: "o1"})
+	if err != nil || res.Requested != 67 {
+		t.Fatalf("reverse the rest: %+v, %v; want 67 points", res, err)
+	}
+	if got := spend(); got != config.MustDecimal("0") {
+		t.Fatalf("spend after a full reversal: %s, want 0", got)
+	}
+	CheckInvariants(t, s)
+}

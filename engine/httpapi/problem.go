@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -123,77 +124,49 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// decode reads a JSON body into dst strictly: unknown fields, trailing data,
-// wrong types and oversize bodies are problems naming the field when known.
-// It returns the body as sent, for fingerprinting.
+// decode reads a JSON body into dst strictly (see strictjson: unknown,
+// duplicate and differently cased names, invalid UTF-8, NUL, times before
+// 1970 and trailing data are refused).
+// Problems name the field by its JSON path when one is at fault. It
+// returns the body as sent, for fingerprinting.
 func decode(r *http.Request, dst any) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-			fmt.Sprintf("Content-Type %q: send application/json", ct))
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, decodeProblem(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := strictjson.Unmarshal(raw, dst); err != nil {
 		return nil, decodeProblem(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("(body)", "unexpected data after the JSON object")
 	}
 	return raw, nil
 }
 
+// checkJSONContentType accepts a Content-Type starting with
+// application/json, or none.
+func checkJSONContentType(ct string) error {
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return unsupportedMediaType(fmt.Sprintf("Content-Type %q: send application/json", ct))
+	}
+	return nil
+}
+
+func unsupportedMediaType(detail string) *Problem {
+	return newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type", detail)
+}
+
 func decodeProblem(err error) *Problem {
 	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var pe *time.ParseError
+	var se *strictjson.Error
 	switch {
 	case errors.As(err, &mbe):
 		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large",
 			fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, strictjson.ErrEmpty):
 		return invalid("(body)", "empty request body: send a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("(body)", "malformed JSON: unexpected end of input")
 	case errors.As(err, &se):
-		return invalid("(body)", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error()))
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(body)"
-		}
-		return invalid(field, fmt.Sprintf("want %s, got JSON %s", jsonType(te.Type.Kind().String()), te.Value))
-	case errors.As(err, &pe):
-		return invalid("(body)", fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", pe.Value))
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.TrimSuffix(strings.TrimPrefix(name, `"`), `"`)
-		if name == "" {
-			// A key "" names no field the client could look for.
-			return invalid("(body)", `unknown field ""`)
-		}
-		return invalid(name, "unknown field")
+		return invalid(cmp.Or(se.Field, "(body)"), se.Reason)
 	}
 	return invalid("(body)", err.Error())
-}
-
-// jsonType names a Go kind the way a JSON client thinks of it.
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "integer"
-	case "float32", "float64":
-		return "number"
-	case "slice", "array":
-		return "array"
-	case "struct", "map":
-		return "object"
-	case "bool":
-		return "boolean"
-	}
-	return kind
 }

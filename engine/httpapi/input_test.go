@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"bytes"
+	"cmp"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// records is the ledger's whole state, as the data lines of its export: a
+// refused request must leave it as it was.
+func (e *env) records(t *testing.T) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := e.store.Export(t.Context(), &buf, ledger.ExportOptions{}); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	ls := lines(buf.Bytes())
+	return ls[1 : len(ls)-1]
+}
+
+// post sends body as is with the Content-Type given.
+func (e *env) post(t *testing.T, path, key, contentType, body string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return e.send(t, req)
+}
+
+// inputCase is a request the API must refuse, naming field, without
+// writing anything.
+type inputCase struct {
+	name        string
+	method      string // POST when empty
+	path, key   string
+	contentType string // application/json when empty; "-" for none
+	body        string
+	status      int
+	code        string
+	field       string // the field named; "" for a problem naming none
+	reason      string // a part of the field's reason
+}
+
+// checkRefusals sends each case and checks its problem and that the
+// ledger is unchanged.
+func checkRefusals(t *testing.T, e *env, cases []inputCase) {
+	t.Helper()
+	before := e.records(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r response
+			switch ct := tc.contentType; {
+			case tc.method == http.MethodGet:
+				r = e.do(t, tc.method, tc.path, tc.key, nil)
+			case ct == "-":
+				r = e.post(t, tc.path, tc.key, "", tc.body)
+			default:
+				r = e.post(t, tc.path, tc.key, cmp.Or(ct, "application/json"), tc.body)
+			}
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			p := r.problem(t)
+			if p.Code != tc.code || p.Type != ProblemTypeBase+tc.code || p.Status != tc.status || p.Detail == "" {
+				t.Errorf("problem %+v, want code %s", p, tc.code)
+			}
+			switch {
+			case tc.field == "" && len(p.Errors) > 0:
+				t.Errorf("errors %v, want none", p.Errors)
+			case tc.field != "" && (len(p.Errors) != 1 || p.Errors[0].Field != tc.field || !strings.Contains(p.Errors[0].Reason, tc.reason)):
+				t.Errorf("errors %v, want one naming %q with a reason containing %q", p.Errors, tc.field, tc.reason)
+			}
+			if after := e.records(t); !slices.Equal(after, before) {
+				t.Errorf("the refused request changed the ledger:\nbefore %q\nafter  %q", before, after)
+			}
+		})
+	}
+}
+
+// strictEnv serves the catalog program with member m1 holding 50 points.
+func strictEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t, catalogSnapshot)
+	if r := e.do(t, "POST", "/v1/members", ingestKey, map[string]any{"idempotencyKey": "enroll-m1", "memberId": "m1"}); r.status != http.StatusCreated {
+		t.Fatalf("enroll: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/adjustments", adminKey, map[string]any{"idempotencyKey": "adjust-m1", "memberId": "m1", "points": 50, "reason": "welcome"}); r.status != http.StatusOK {
+		t.Fatalf("adjust: %d %s", r.status, r.body)
+	}
+	return e
+}
+
+// TestStrictJSON: duplicate names, names in another case, invalid UTF-8
+// and NUL are refused, naming the field by its path.
+func TestStrictJSON(t *testing.T) {
+	e := strictEnv(t)
+	ev := func(member string) string {
+		return `{"idempotencyKey":"k-earn","memberId":"` + member + `","eventId":"e1","amount":"10.00","occurredAt":"` + earnedAt + `"}`
+	}
+	checkRefusals(t, e, []inputCase{
+		{name: "duplicate name", path: "/v1/redeem", key: ingestKey, body: `{"idempotencyKey":"d1","memberId":"m1","points":1,"points":50}`,
+			status: 400, code: "invalid_request", field: "points", reason: "duplicate field"},
+		{name: "names in another case", path: "/v1/redeem", key: ingestKey, body: `{"IDEMPOTENCYKEY":"d2","memberId":"m1","POINTS":7}`,
+			status: 400, code: "invalid_request", field: "IDEMPOTENCYKEY", reason: `case-sensitive, did you mean "idempotencyKey"?`},
+		{name: "invalid UTF-8 member at enrolment", path: "/v1/members", key: ingestKey, body: "{\"idempotencyKey\":\"u1\",\"memberId\":\"jos\xe9\"}",
+			status: 400, code: "invalid_request", field: "memberId", reason: "invalid UTF-8"},
+		{name: "invalid UTF-8 member at earn", path: "/v1/earn", key: ingestKey, body: ev("jos\xe8"),
+			status: 400, code: "invalid_request", field: "memberId", reason: "invalid UTF-8"},
+		{name: "invalid UTF-8 tag", path: "/v1/members", key: ingestKey, body: "{\"idempotencyKey\":\"u2\",\"memberId\":\"m9\",\"tags\":[\"ok\",\"\xff\"]}",
+			status: 400, code: "invalid_request", field: "tags[1]", reason: "invalid UTF-8"},
+		{name: "lone surrogate", path: "/v1/members", key: ingestKey, body: `{"idempotencyKey":"u3","memberId":"a\udc00"}`,
+			status: 400, code: "invalid_request", field: "memberId", reason: "surrogate"},
+		{name: "NUL in a member id", path: "/v1/earn", key: ingestKey, body: ev(`m1\u0000`),
+			status: 400, code: "invalid_request", field: "memberId", reason: "NUL"},
+		{name: "NUL in an idempotency key", path: "/v1/redeem", key: ingestKey, body: `{"idempotencyKey":"k\u0000","memberId":"m1","points":1}`,
+			status: 400, code: "invalid_request", field: "idempotencyKey", reason: "NUL"},
+		{name: "NUL in a batch event", path: "/v1/earn/batch", key: ingestKey, body: `{"events":[` + ev("m1") + `,` + ev(`m\u0000`) + `]}`,
+			status: 400, code: "invalid_request", field: "events[1].memberId", reason: "NUL"},
+		{name: "duplicate name in a batch event", path: "/v1/earn/batch", key: ingestKey,
+			body:   `{"events":[{"idempotencyKey":"b1","memberId":"m1","eventId":"b1","amount":"1","amount":"500","occurredAt":"` + earnedAt + `"}]}`,
+			status: 400, code: "invalid_request", field: "events[0].amount", reason: "duplicate field"},
+		{name: "unknown name in a batch event", path: "/v1/earn/batch", key: ingestKey, body: `{"events":[` + ev("m1") + `,{"points":5}]}`,
+			status: 400, code: "invalid_request", field: "events[1].points", reason: "unknown field"},
+		{name: "batch event not an object", path: "/v1/earn/batch", key: ingestKey, body: `{"events":[` + ev("m1") + `,[]]}`,
+			status: 400, code: "invalid_request", field: "events[1]", reason: "want object, got JSON array"},
+		{name: "batch names in another case", path: "/v1/earn/batch", key: ingestKey, body: `{"EVENTS":[` + ev("m1") + `]}`,
+			status: 400, code: "invalid_request", field: "EVENTS", reason: "case-sensitive"},
+	})
+}

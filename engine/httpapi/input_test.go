@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -136,4 +137,24 @@ func TestStrictJSON(t *testing.T) {
 		{name: "batch names in another case", path: "/v1/earn/batch", key: ingestKey, body: `{"EVENTS":[` + ev("m1") + `]}`,
 			status: 400, code: "invalid_request", field: "EVENTS", reason: "case-sensitive"},
 	})
+}
+
+// TestContentType: a body is JSON only when it says so, as
+// application/json with no charset but UTF-8.
+func TestContentType(t *testing.T) {
+	e := strictEnv(t)
+	body := `{"idempotencyKey":"ct","memberId":"m1","points":1}`
+	var cases []inputCase
+	for _, ct := range []string{"-", "application/jsonp", "application/json-patch+json", "text/plain", "application/x-www-form-urlencoded",
+		"application/json; charset=latin1", "application/json; charset=utf-16", "application/json;;", "json"} {
+		cases = append(cases, inputCase{name: ct, path: "/v1/redeem", key: ingestKey, contentType: ct, body: body,
+			status: http.StatusUnsupportedMediaType, code: "unsupported_media_type"})
+	}
+	checkRefusals(t, e, cases)
+	for i, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"} {
+		body := fmt.Sprintf(`{"idempotencyKey":"ct-%d","memberId":"m1","points":1}`, i)
+		if r := e.post(t, "/v1/redeem", ingestKey, ct, body); r.status != http.StatusOK {
+			t.Errorf("Content-Type %q: %d %s", ct, r.status, r.body)
+		}
+	}
 }

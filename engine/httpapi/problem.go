@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -126,7 +127,7 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 
 // decode reads a JSON body into dst strictly (see strictjson: unknown,
 // duplicate and differently cased names, invalid UTF-8, NUL, times before
-// 1970 and trailing data are refused).
+// 1970 and trailing data are refused) after checking its Content-Type.
 // Problems name the field by its JSON path when one is at fault. It
 // returns the body as sent, for fingerprinting.
 func decode(r *http.Request, dst any) ([]byte, error) {
@@ -143,11 +144,20 @@ func decode(r *http.Request, dst any) ([]byte, error) {
 	return raw, nil
 }
 
-// checkJSONContentType accepts a Content-Type starting with
-// application/json, or none.
+// checkJSONContentType accepts application/json, with any parameters but
+// a charset other than UTF-8 (JSON is UTF-8). A body without a
+// Content-Type is refused too: a client that does not say it sends JSON
+// may be sending something else.
 func checkJSONContentType(ct string) error {
-	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if ct == "" {
+		return unsupportedMediaType("the Content-Type header is missing: send application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
 		return unsupportedMediaType(fmt.Sprintf("Content-Type %q: send application/json", ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return unsupportedMediaType(fmt.Sprintf("Content-Type %q: JSON is sent as UTF-8 (charset=utf-8 or none)", ct))
 	}
 	return nil
 }

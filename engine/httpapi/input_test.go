@@ -158,3 +158,21 @@ func TestContentType(t *testing.T) {
 		}
 	}
 }
+
+// TestUnstorableIDsInPaths: an id in the path holding NUL or invalid
+// UTF-8 is refused like one in a body, on every store.
+func TestUnstorableIDsInPaths(t *testing.T) {
+	e := strictEnv(t)
+	var cases []inputCase
+	for _, id := range []string{"m1%00", "jos%E9"} {
+		for _, path := range []string{"/v1/members/" + id, "/v1/members/" + id + "/ledger", "/v1/members/" + id + "/redemptions"} {
+			cases = append(cases, inputCase{name: path, method: http.MethodGet, path: path, key: readKey,
+				status: 400, code: "invalid_request", field: "memberId"})
+		}
+	}
+	for _, code := range []string{"C%00DE", "C%FFDE"} {
+		cases = append(cases, inputCase{name: "cancel " + code, path: "/v1/redemptions/" + code + "/cancel", key: ingestKey,
+			body: `{"idempotencyKey":"c1"}`, status: 400, code: "invalid_request", field: "code"})
+	}
+	checkRefusals(t, e, cases)
+}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Field size limits; they keep rows and idempotency records bounded.
@@ -73,15 +75,34 @@ func idProblem(v string) string {
 	case len(v) > MaxIDLength:
 		return "longer than " + strconv.Itoa(MaxIDLength) + " bytes"
 	}
+	return textProblem(v)
+}
+
+// textProblem says why a store could not keep v as it is, or "" when it
+// can. PostgreSQL refuses NUL and invalid UTF-8 in text while SQLite
+// keeps them, so every write refuses them here, before either store sees
+// them: a ledger one store accepted always imports into the other.
+func textProblem(v string) string {
+	switch {
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case strings.IndexByte(v, 0) >= 0:
+		return `contains a NUL character (\u0000), which no text may hold`
+	}
 	return ""
 }
 
-func checkKey(v string) error {
+// CheckKey validates an idempotency key: a key it refuses was never
+// stored.
+func CheckKey(v string) error {
 	switch {
 	case v == "":
 		return fieldErr("idempotencyKey", "required")
 	case len(v) > MaxKeyLength:
 		return fieldErr("idempotencyKey", fmt.Sprintf("longer than %d bytes", MaxKeyLength))
+	}
+	if reason := textProblem(v); reason != "" {
+		return fieldErr("idempotencyKey", reason)
 	}
 	return nil
 }
@@ -89,6 +110,9 @@ func checkKey(v string) error {
 func checkText(field, v string) error {
 	if len(v) > MaxTextLength {
 		return fieldErr(field, fmt.Sprintf("longer than %d bytes", MaxTextLength))
+	}
+	if reason := textProblem(v); reason != "" {
+		return fieldErr(field, reason)
 	}
 	return nil
 }
@@ -115,7 +139,7 @@ func positiveProblem(v int64) string {
 // Normalize validates the request and returns its canonical form with the
 // idempotency key cleared, used for hashing and storing.
 func (r EnrollRequest) Normalize() (EnrollRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -128,9 +152,15 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 		if tag == "" || len(tag) > MaxIDLength {
 			return r, fieldErr(fmt.Sprintf("tags[%d]", i), "must be 1 to 128 bytes")
 		}
+		if reason := textProblem(tag); reason != "" {
+			return r, fieldErr(fmt.Sprintf("tags[%d]", i), reason)
+		}
 	}
 	if len(r.ReferralCode) > MaxIDLength {
 		return r, fieldErr("referralCode", "longer than 128 bytes")
+	}
+	if reason := textProblem(r.ReferralCode); reason != "" {
+		return r, fieldErr("referralCode", reason)
 	}
 	r.IdempotencyKey = ""
 	r.EnrolledAt = NormTime(r.EnrolledAt)
@@ -148,7 +178,7 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 
 // Normalize validates the request and returns its canonical form.
 func (r EarnRequest) Normalize() (EarnRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -189,6 +219,9 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 	if len(r.Currency) > 8 {
 		return r, fieldErr("currency", "longer than 8 bytes")
 	}
+	if reason := textProblem(r.Currency); reason != "" {
+		return r, fieldErr("currency", reason)
+	}
 	r.IdempotencyKey = ""
 	r.OccurredAt = NormTime(r.OccurredAt)
 	r.AvailableAt = NormTime(r.AvailableAt)
@@ -212,7 +245,7 @@ func (r EarnBatchRequest) Normalize() error {
 
 // Normalize validates the request and returns its canonical form.
 func (r RedeemRequest) Normalize() (RedeemRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -233,7 +266,7 @@ func (r RedeemRequest) Normalize() (RedeemRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r ReverseRequest) Normalize() (ReverseRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -265,7 +298,7 @@ func (r ReverseRequest) Normalize() (ReverseRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r AdjustRequest) Normalize() (AdjustRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {

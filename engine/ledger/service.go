@@ -78,7 +78,8 @@ type Ledger interface {
 	// retry is answered with the original result even when the configuration
 	// or the clock would now price it differently or refuse it. Each answer
 	// says whether the key is known; a known key with another fingerprint
-	// answers ErrIdempotencyReuse. Queries with an empty key are not known.
+	// answers ErrIdempotencyReuse. Queries with a key no write accepts (see
+	// CheckKey) are not known.
 	Replay(ctx context.Context, queries []ReplayQuery) ([]ReplayAnswer, error)
 	// CheckInvariants verifies, on a consistent snapshot, that balances match
 	// the sums of entries and of live lots and that nothing is negative.

@@ -72,10 +72,11 @@ func unmarshal(b []byte, dst any, opts ...json.Options) error {
 	return checkNUL(b)
 }
 
-// reason is an error whose text is the reason to report as it is.
-type reason string
+// Reason is an error whose text is reported as the field's reason as it
+// is: a type's UnmarshalJSON method returns one to say what is wrong.
+type Reason string
 
-func (r reason) Error() string { return string(r) }
+func (r Reason) Error() string { return string(r) }
 
 // unmarshalTime reads an RFC 3339 time after the epoch; other JSON kinds
 // get the decoder's own type error.
@@ -90,10 +91,10 @@ func unmarshalTime(dec *jsontext.Decoder, t *time.Time) error {
 	s := tok.String()
 	parsed, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return reason(fmt.Sprintf(`invalid time %q: want RFC 3339 such as "2026-12-05T10:00:00Z"`, s))
+		return Reason(fmt.Sprintf(`invalid time %q: want RFC 3339 such as "2026-12-05T10:00:00Z"`, s))
 	}
 	if !parsed.After(Epoch) {
-		return reason(fmt.Sprintf("%s: must be after 1970-01-01T00:00:00Z", s))
+		return Reason(fmt.Sprintf("%s: must be after 1970-01-01T00:00:00Z", s))
 	}
 	*t = parsed
 	return nil
@@ -103,7 +104,7 @@ func unmarshalTime(dec *jsontext.Decoder, t *time.Time) error {
 func describe(err error) *Error {
 	var syn *jsontext.SyntacticError
 	var sem *json.SemanticError
-	var r reason
+	var r Reason
 	switch {
 	case errors.Is(err, io.EOF):
 		return &Error{Reason: "empty: send a JSON object", err: ErrEmpty}

@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReferralConversion", testReferralConversion},
 		{"ReferralClawback", testReferralClawback},
 		{"ConcurrentReferralConversions", testConcurrentConversions},
+		{"UnstorableText", testUnstorableText},
+		{"ImportUnstorableText", testImportUnstorableText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
@@ -175,4 +176,38 @@ func TestUnstorableIDsInPaths(t *testing.T) {
 			body: `{"idempotencyKey":"c1"}`, status: 400, code: "invalid_request", field: "code"})
 	}
 	checkRefusals(t, e, cases)
+}
+
+// TestTimesOutOfRange: an enrolment in the future, a time before 1970
+// (0001-01-01 included, which was taken for "now") and an adjustment
+// expiring in the past are refused naming the field.
+func TestTimesOutOfRange(t *testing.T) {
+	e := strictEnv(t)
+	hourAhead := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	enroll := func(at string) string {
+		return `{"idempotencyKey":"t-enroll","memberId":"m2","enrolledAt":"` + at + `"}`
+	}
+	adjust := func(at string) string {
+		return `{"idempotencyKey":"t-adjust","memberId":"m1","points":5,"reason":"goodwill","expiresAt":"` + at + `"}`
+	}
+	checkRefusals(t, e, []inputCase{
+		{name: "enrolled in 2099", path: "/v1/members", key: ingestKey, body: enroll("2099-01-01T00:00:00Z"),
+			status: 400, code: "invalid_request", field: "enrolledAt", reason: "more than 5m0s in the future"},
+		{name: "enrolled an hour ahead", path: "/v1/members", key: ingestKey, body: enroll(hourAhead),
+			status: 400, code: "invalid_request", field: "enrolledAt", reason: "in the future"},
+		{name: "enrolled at the zero time", path: "/v1/members", key: ingestKey, body: enroll("0001-01-01T00:00:00Z"),
+			status: 400, code: "invalid_request", field: "enrolledAt", reason: "must be after 1970-01-01T00:00:00Z"},
+		{name: "enrolled before 1970", path: "/v1/members", key: ingestKey, body: enroll("1969-12-31T23:59:59Z"),
+			status: 400, code: "invalid_request", field: "enrolledAt", reason: "must be after 1970-01-01T00:00:00Z"},
+		{name: "enrolled at no time", path: "/v1/members", key: ingestKey, body: enroll("soon"),
+			status: 400, code: "invalid_request", field: "enrolledAt", reason: "want RFC 3339"},
+		{name: "adjustment expired already", path: "/v1/adjustments", key: adminKey, body: adjust(past),
+			status: 400, code: "invalid_request", field: "expiresAt", reason: "is past"},
+		{name: "adjustment expiring at the zero time", path: "/v1/adjustments", key: adminKey, body: adjust("0001-01-01T00:00:00Z"),
+			status: 400, code: "invalid_request", field: "expiresAt", reason: "must be after 1970-01-01T00:00:00Z"},
+		{name: "earn at the zero time", path: "/v1/earn", key: ingestKey,
+			body:   `{"idempotencyKey":"t-earn","memberId":"m1","eventId":"e1","amount":"10.00","occurredAt":"0001-01-01T00:00:00Z"}`,
+			status: 422, code: "late_event", field: "occurredAt", reason: "late-event grace period"},
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // Field size limits; they keep rows and idempotency records bounded.
@@ -136,6 +138,41 @@ func positiveProblem(v int64) string {
 	return ""
 }
 
+// epoch bounds the times a request may set: the store keeps times as
+// microseconds since it, and uses 0 for "none" in places.
+var epoch = time.Unix(0, 0)
+
+// checkTime refuses a time set (not zero) at or before the epoch: such a
+// time can only be a mistake, such as a misparsed date.
+func checkTime(field string, t time.Time) error {
+	if !t.IsZero() && !t.After(epoch) {
+		return fieldErr(field, fmt.Sprintf("%s: must be after 1970-01-01T00:00:00Z", t.UTC().Format(time.RFC3339Nano)))
+	}
+	return nil
+}
+
+// CheckEnrolledAt refuses an enrolment more than rules.MaxClockSkew after
+// now: a member "enrolled" in the future would count as a new member for
+// every new-member campaign until long after. A retry is never refused
+// once the original was accepted, as now only moves on (and replicas'
+// clocks are within the skew of each other).
+func (r EnrollRequest) CheckEnrolledAt(now time.Time) error {
+	if r.EnrolledAt.After(now.Add(rules.MaxClockSkew)) {
+		return fieldErr("enrolledAt", fmt.Sprintf("%s is more than %s in the future", r.EnrolledAt.UTC().Format(time.RFC3339), rules.MaxClockSkew))
+	}
+	return nil
+}
+
+// CheckExpiresAt refuses a credit whose points would have expired already
+// at now. The store checks it after the key is looked up, so that a retry
+// after that time still replays the original.
+func (r AdjustRequest) CheckExpiresAt(now time.Time) error {
+	if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
+		return fieldErr("expiresAt", fmt.Sprintf("%s is past: the points would expire at once", r.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	return nil
+}
+
 // Normalize validates the request and returns its canonical form with the
 // idempotency key cleared, used for hashing and storing.
 func (r EnrollRequest) Normalize() (EnrollRequest, error) {
@@ -161,6 +198,9 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 	}
 	if reason := textProblem(r.ReferralCode); reason != "" {
 		return r, fieldErr("referralCode", reason)
+	}
+	if err := checkTime("enrolledAt", r.EnrolledAt); err != nil {
+		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.EnrolledAt = NormTime(r.EnrolledAt)
@@ -221,6 +261,15 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 	}
 	if reason := textProblem(r.Currency); reason != "" {
 		return r, fieldErr("currency", reason)
+	}
+	if err := checkTime("occurredAt", r.OccurredAt); err != nil {
+		return r, err
+	}
+	if err := checkTime("availableAt", r.AvailableAt); err != nil {
+		return r, err
+	}
+	if err := checkTime("expiresAt", r.ExpiresAt); err != nil {
+		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.OccurredAt = NormTime(r.OccurredAt)
@@ -321,6 +370,9 @@ func (r AdjustRequest) Normalize() (AdjustRequest, error) {
 	}
 	if r.Points < 0 && !r.ExpiresAt.IsZero() {
 		return r, fieldErr("expiresAt", "only for positive adjustments")
+	}
+	if err := checkTime("expiresAt", r.ExpiresAt); err != nil {
+		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.ExpiresAt = NormTime(r.ExpiresAt)

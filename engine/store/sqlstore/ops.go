@@ -28,6 +28,9 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	if err != nil {
 		return ledger.EnrollResult{}, err
 	}
+	if err := norm.CheckEnrolledAt(s.now()); err != nil {
+		return ledger.EnrollResult{}, err
+	}
 	gen := s.members.generation()
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
@@ -439,6 +442,9 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 		return ledger.AdjustResult{}, err
 	}
 	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
+		if err := norm.CheckExpiresAt(s.now()); err != nil {
+			return ledger.AdjustResult{}, err
+		}
 		e := entry{kind: ledger.EntryAdjust, reference: norm.Reference, reason: norm.Reason}
 		var (
 			seq int64

@@ -174,3 +174,71 @@ func signed(t testing.TB, lines []string, counts map[string]int64) []byte {
 	}
 	return append(body, append(tr, '\n')...)
 }
+
+// testTimes: an enrolment in the future (beyond the clock skew), a time
+// before 1970 and an adjustment whose points would expire at once are
+// refused naming the field, and write nothing.
+func testTimes(t *testing.T, s ledger.Ledger) {
+	now := time.Now()
+	old := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)
+	cases := []struct {
+		what  string
+		do    func() error
+		field string
+	}{
+		{"enrolled in 2099", func() error {
+			_, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e1", MemberID: "m1", EnrolledAt: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)})
+			return err
+		}, "enrolledAt"},
+		{"enrolled an hour ahead", func() error {
+			_, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e2", MemberID: "m1", EnrolledAt: now.Add(time.Hour)})
+			return err
+		}, "enrolledAt"},
+		{"enrolled before 1970", func() error {
+			_, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e3", MemberID: "m1", EnrolledAt: old})
+			return err
+		}, "enrolledAt"},
+		{"adjustment expired already", func() error {
+			_, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "a1", MemberID: "m1", Points: 5, Reason: "x", ExpiresAt: now.Add(-time.Minute)})
+			return err
+		}, "expiresAt"},
+		{"adjustment expiring before 1970", func() error {
+			_, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "a2", MemberID: "m1", Points: 5, Reason: "x", ExpiresAt: old})
+			return err
+		}, "expiresAt"},
+		{"earn before 1970", func() error {
+			_, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "o1", MemberID: "m1", EventID: "o1", Points: 5, OccurredAt: old})
+			return err
+		}, "occurredAt"},
+	}
+	for _, c := range cases {
+		wantErr(t, c.what, c.do(), ledger.ErrInvalidRequest, c.field)
+	}
+	wantEmpty(t, s)
+	// Within the clock skew an enrolment is taken as it is.
+	ahead := now.Add(2 * time.Minute).UTC().Truncate(time.Microsecond)
+	res, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e4", MemberID: "m1", EnrolledAt: ahead})
+	if err != nil || !res.Member.EnrolledAt.Equal(ahead) {
+		t.Fatalf("enrolled 2 minutes ahead: %+v %v", res, err)
+	}
+}
+
+// testAdjustReplayAfterExpiry: an adjustment retried once its points have
+// expired replays the original rather than being refused as expiring in
+// the past.
+func testAdjustReplayAfterExpiry(t *testing.T, s ledger.Ledger, setClock func(time.Time)) {
+	enroll(t, s, "m1")
+	req := ledger.AdjustRequest{IdempotencyKey: "a1", MemberID: "m1", Points: 5, Reason: "goodwill", ExpiresAt: t0.Add(time.Hour)}
+	first, err := s.Adjust(ctx, req)
+	if err != nil {
+		t.Fatalf("adjust: %v", err)
+	}
+	setClock(t0.Add(2 * time.Hour))
+	again, err := s.Adjust(ctx, req)
+	if err != nil || !again.Replayed || again.EntrySeq != first.EntrySeq {
+		t.Fatalf("the retry after expiry: %+v %v, want the original %+v replayed", again, err, first)
+	}
+	req.IdempotencyKey = "a2"
+	_, err = s.Adjust(ctx, req)
+	wantErr(t, "a new adjustment expiring in the past", err, ledger.ErrInvalidRequest, "expiresAt")
+}

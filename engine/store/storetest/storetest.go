@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentReferralConversions", testConcurrentConversions},
 		{"UnstorableText", testUnstorableText},
 		{"ImportUnstorableText", testImportUnstorableText},
+		{"Times", testTimes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -211,3 +211,19 @@ func TestTimesOutOfRange(t *testing.T) {
 			status: 422, code: "late_event", field: "occurredAt", reason: "late-event grace period"},
 	})
 }
+
+// TestRefusedRedemptionWritesNothing: a redemption for an unknown member
+// leaves nothing behind, so the new store still takes a migration.
+func TestRefusedRedemptionWritesNothing(t *testing.T) {
+	_, stream := sourceEnv(t)
+	e := newEnv(t, catalogSnapshot)
+	checkRefusals(t, e, []inputCase{
+		{name: "unknown member, unknown reward", path: "/v1/redemptions", key: ingestKey, body: `{"idempotencyKey":"r1","memberId":"nobody","rewardId":"x"}`,
+			status: 404, code: "member_not_found"},
+		{name: "unknown member", path: "/v1/redemptions", key: ingestKey, body: `{"idempotencyKey":"r2","memberId":"nobody","rewardId":"mug"}`,
+			status: 404, code: "member_not_found"},
+	})
+	if r := e.importStream(t, adminKey, ndjson, stream); r.status != http.StatusCreated {
+		t.Fatalf("import after the refusals: %d %s", r.status, r.body)
+	}
+}

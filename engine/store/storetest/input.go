@@ -242,3 +242,27 @@ func testAdjustReplayAfterExpiry(t *testing.T, s ledger.Ledger, setClock func(ti
 	_, err = s.Adjust(ctx, req)
 	wantErr(t, "a new adjustment expiring in the past", err, ledger.ErrInvalidRequest, "expiresAt")
 }
+
+// testRefusedRedemptionWritesNothing: a catalog redemption refused for an
+// unknown member or too few points leaves no stock row behind, so a new
+// store that only refused requests still takes an import.
+func testRefusedRedemptionWritesNothing(t *testing.T, s ledger.Ledger) {
+	for _, reward := range []string{"mug", "coffee", "yacht"} {
+		_, err := redeemReward(s, "r-"+reward, "nobody", reward)
+		wantErr(t, "redeem "+reward+" for nobody", err, ledger.ErrMemberNotFound, "")
+	}
+	wantEmpty(t, s)
+	stream := signed(t, []string{
+		`{"type":"header","format":"` + ledger.ExportFormat + `","version":1,"exportId":"x1","exportedAt":"2026-12-05T10:00:00Z","dialect":"sqlite","schemaVersion":1}`,
+		`{"type":"member","id":"m1","tags":[],"enrolledAt":"2026-12-01T10:00:00Z","available":0,"pending":0,"lifetimeEarned":0}`,
+	}, map[string]int64{ledger.RecordMember: 1})
+	if _, err := s.Import(ctx, bytes.NewReader(stream)); err != nil {
+		t.Fatalf("import after refused redemptions: %v", err)
+	}
+	_, err := redeemReward(s, "r-poor", "m1", "mug")
+	wantErr(t, "redeem a mug with no points", err, ledger.ErrInsufficientPoints, "")
+	var buf bytes.Buffer
+	if sum, err := s.Export(ctx, &buf, ledger.ExportOptions{}); err != nil || sum.Counts[ledger.RecordRewardStock] != 0 {
+		t.Fatalf("after a redemption refused for too few points: %v\n%s", err, buf.String())
+	}
+}

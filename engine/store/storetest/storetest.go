@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"UnstorableText", testUnstorableText},
 		{"ImportUnstorableText", testImportUnstorableText},
 		{"Times", testTimes},
+		{"RefusedRedemptionWritesNothing", testRefusedRedemptionWritesNothing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -227,3 +227,39 @@ func TestRefusedRedemptionWritesNothing(t *testing.T) {
 		t.Fatalf("import after the refusals: %d %s", r.status, r.body)
 	}
 }
+
+// TestInsufficientPointsSaysHowMany: the problem gives the points needed
+// and available as fields, and nothing is written.
+func TestInsufficientPointsSaysHowMany(t *testing.T) {
+	e := newEnv(t, catalogSnapshot)
+	for _, r := range []response{
+		e.do(t, "POST", "/v1/members", ingestKey, map[string]any{"idempotencyKey": "enroll-m1", "memberId": "m1"}),
+		e.do(t, "POST", "/v1/adjustments", adminKey, map[string]any{"idempotencyKey": "adjust-m1", "memberId": "m1", "points": 20, "reason": "welcome"}),
+	} {
+		if r.status >= 300 {
+			t.Fatalf("setup: %d %s", r.status, r.body)
+		}
+	}
+	before := e.records(t)
+	for _, tc := range []struct {
+		name, path, key string
+		body            map[string]any
+		needed          int64
+	}{
+		{"redeem", "/v1/redeem", ingestKey, map[string]any{"idempotencyKey": "r1", "memberId": "m1", "points": 500}, 500},
+		{"debit adjustment", "/v1/adjustments", adminKey, map[string]any{"idempotencyKey": "a1", "memberId": "m1", "points": -21, "reason": "fix"}, 21},
+		{"catalog redemption", "/v1/redemptions", ingestKey, map[string]any{"idempotencyKey": "c1", "memberId": "m1", "rewardId": "mug"}, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, "POST", tc.path, tc.key, tc.body)
+			p := r.problem(t)
+			if r.status != http.StatusUnprocessableEntity || p.Code != "insufficient_points" || p.Needed == nil || p.Available == nil ||
+				*p.Needed != tc.needed || *p.Available != 20 || !strings.Contains(p.Detail, fmt.Sprintf("%d needed, 20 available", tc.needed)) {
+				t.Fatalf("%d %s, want 422 insufficient_points with needed %d and available 20", r.status, r.body, tc.needed)
+			}
+		})
+	}
+	if after := e.records(t); !slices.Equal(after, before) {
+		t.Errorf("refused debits changed the ledger:\nbefore %q\nafter  %q", before, after)
+	}
+}

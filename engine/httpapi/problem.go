@@ -33,6 +33,10 @@ type Problem struct {
 	Detail string       `json:"detail,omitempty"`
 	Code   string       `json:"code"`
 	Errors []FieldIssue `json:"errors,omitempty"`
+	// Needed and Available are set on insufficient_points: the points the
+	// request would debit and those the member has available.
+	Needed    *int64 `json:"needed,omitempty"`
+	Available *int64 `json:"available,omitempty"`
 
 	retryAfter time.Duration
 	cause      error // logged for 5xx, never sent
@@ -69,6 +73,7 @@ func problemFor(err error) *Problem {
 		return p
 	}
 	var fe *ledger.FieldError
+	var ip *ledger.InsufficientPointsError
 	var rl *auth.RateLimitedError
 	var te *rules.TimeError
 	var re *rules.Error
@@ -103,6 +108,10 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
 	case errors.Is(err, ledger.ErrTierChanged):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error()+"; nothing was recorded: retry with the same idempotency key")
+	case errors.As(err, &ip):
+		p := newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
+		p.Needed, p.Available = &ip.Needed, &ip.Available
+		return p
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
 	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),

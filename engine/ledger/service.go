@@ -39,7 +39,8 @@ type Ledger interface {
 	// (empty, too large) or an unusable store.
 	EarnBatch(ctx context.Context, req EarnBatchRequest) (EarnBatchResult, error)
 	// Redeem debits available points, consuming the soonest-expiring lots
-	// first (lots without expiry last), or fails with ErrInsufficientPoints.
+	// first (lots without expiry last), or fails with an
+	// InsufficientPointsError (ErrInsufficientPoints).
 	Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error)
 	// Reverse claws back points of an earlier earn event (refund or return),
 	// from the event's own pending lots first, then from available lots

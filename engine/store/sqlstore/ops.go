@@ -309,14 +309,14 @@ func (s *Store) redeemJob(req ledger.RedeemRequest) (*job, error) {
 }
 
 // debit takes points from available lots, soonest-expiring first, or fails
-// with ErrInsufficientPoints. e describes the entry to record.
+// with an InsufficientPointsError. e describes the entry to record.
 func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int64, e entry) (int64, ledger.Balance, error) {
 	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
 		return 0, ledger.Balance{}, err
 	}
 	if m.bal.Available < points {
-		return 0, m.bal, ledger.ErrInsufficientPoints
+		return 0, m.bal, &ledger.InsufficientPointsError{Needed: points, Available: m.bal.Available}
 	}
 	taken, err := takeLots(ctx, tx, memberID, lotAvailable, "", points)
 	if err != nil {

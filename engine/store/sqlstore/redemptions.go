@@ -84,7 +84,7 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 		return ledger.RedeemRewardResult{}, rewardRefusal(err)
 	}
 	if m.bal.Available < cost {
-		return ledger.RedeemRewardResult{}, ledger.ErrInsufficientPoints
+		return ledger.RedeemRewardResult{}, &ledger.InsufficientPointsError{Needed: cost, Available: m.bal.Available}
 	}
 	// Last of the checks, and the first write: a redemption refused here has
 	// written nothing, so the batch goes on without a rollback.

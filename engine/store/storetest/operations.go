@@ -250,6 +250,31 @@ func testRedeem(t *testing.T, s ledger.Ledger) {
 	if len(h) != 4 || h[0].Kind != ledger.EntryRedeem || h[0].Available != -40 || h[1].Reference != "voucher-9" || h[1].Reason != "reward" {
 		t.Fatalf("history %+v", h)
 	}
+	// A refusal for too few points says how many were needed and available.
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "o9", Points: 30})
+	for _, tc := range []struct {
+		what string
+		do   func() error
+		want ledger.InsufficientPointsError
+	}{
+		{"redeem", func() error {
+			_, err := s.Redeem(ctx, ledger.RedeemRequest{IdempotencyKey: "r8", MemberID: "m1", Points: 45})
+			return err
+		}, ledger.InsufficientPointsError{Needed: 45, Available: 30}},
+		{"debit adjustment", func() error {
+			_, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "r9", MemberID: "m1", Points: -31, Reason: "correction"})
+			return err
+		}, ledger.InsufficientPointsError{Needed: 31, Available: 30}},
+		{"catalog redemption", func() error { _, err := redeemReward(s, "r10", "m1", "tv"); return err },
+			ledger.InsufficientPointsError{Needed: 5000, Available: 30}},
+	} {
+		err := tc.do()
+		var ip *ledger.InsufficientPointsError
+		if !errors.As(err, &ip) || *ip != tc.want || !errors.Is(err, ledger.ErrInsufficientPoints) {
+			t.Fatalf("%s: %v, want %+v", tc.what, err, tc.want)
+		}
+	}
+	wantBalance(t, s, "m1", 30, 50, 180)
 }
 
 func testIdempotencyScope(t *testing.T, s ledger.Ledger) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
@@ -261,5 +262,20 @@ func TestInsufficientPointsSaysHowMany(t *testing.T) {
 	}
 	if after := e.records(t); !slices.Equal(after, before) {
 		t.Errorf("refused debits changed the ledger:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// TestTagLimit: a member's tag is at most as long as a campaign's
+// memberTags may be (config.MaxTagLength characters).
+func TestTagLimit(t *testing.T) {
+	e := strictEnv(t)
+	long := strings.Repeat("t", config.MaxTagLength+1)
+	checkRefusals(t, e, []inputCase{
+		{name: "tag too long", path: "/v1/members", key: ingestKey, body: `{"idempotencyKey":"t1","memberId":"m2","tags":["vip","` + long + `"]}`,
+			status: 400, code: "invalid_request", field: "tags[1]", reason: "must be 1 to 63 characters"},
+	})
+	longest := strings.Repeat("é", config.MaxTagLength)
+	if r := e.post(t, "/v1/members", ingestKey, "application/json", `{"idempotencyKey":"t2","memberId":"m2","tags":["`+longest+`"]}`); r.status != http.StatusCreated {
+		t.Fatalf("a tag of %d characters: %d %s", config.MaxTagLength, r.status, r.body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
@@ -186,11 +187,11 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 		return r, fieldErr("tags", fmt.Sprintf("more than %d tags", MaxTags))
 	}
 	for i, tag := range r.Tags {
-		if tag == "" || len(tag) > MaxIDLength {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), "must be 1 to 128 bytes")
-		}
 		if reason := textProblem(tag); reason != "" {
 			return r, fieldErr(fmt.Sprintf("tags[%d]", i), reason)
+		}
+		if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
+			return r, fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
 		}
 	}
 	if len(r.ReferralCode) > MaxIDLength {

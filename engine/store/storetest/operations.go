@@ -41,6 +41,11 @@ func testEnroll(t *testing.T, s ledger.Ledger) {
 		{"no key", ledger.EnrollRequest{MemberID: "m3"}, ledger.ErrInvalidRequest, "idempotencyKey"},
 		{"member id too long", ledger.EnrollRequest{IdempotencyKey: "k4", MemberID: strings.Repeat("x", ledger.MaxIDLength+1)}, ledger.ErrInvalidRequest, "memberId"},
 		{"empty tag", ledger.EnrollRequest{IdempotencyKey: "k5", MemberID: "m5", Tags: []string{""}}, ledger.ErrInvalidRequest, "tags[0]"},
+		// A tag is as long as a campaign's memberTags may be, in characters.
+		{"tag longer than a campaign can name", ledger.EnrollRequest{IdempotencyKey: "k7", MemberID: "m7",
+			Tags: []string{"ok", strings.Repeat("t", config.MaxTagLength+1)}}, ledger.ErrInvalidRequest, "tags[1]"},
+		{"tag of the longest", ledger.EnrollRequest{IdempotencyKey: "k8", MemberID: "m8",
+			Tags: []string{strings.Repeat("é", config.MaxTagLength)}}, nil, ""},
 		{"second member", ledger.EnrollRequest{IdempotencyKey: "k6", MemberID: "m6"}, nil, ""},
 	}
 	for _, tc := range tests {

@@ -47,27 +47,30 @@ var ErrEmpty = errors.New("empty JSON document")
 // engine reads as "not given", so an older time could only be a mistake.
 var Epoch = time.Unix(0, 0).UTC()
 
+// Options: besides the v2 defaults (duplicate names and invalid UTF-8
+// refused, names matched case-sensitively), times are RFC 3339 after the
+// epoch, and, for Unmarshal, every name must be a field of dst.
+var (
+	strict  = json.JoinOptions(json.RejectUnknownMembers(true), json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalTime)))
+	lenient = json.JoinOptions(json.RejectUnknownMembers(false), json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalTime)))
+)
+
 // Unmarshal decodes b, one JSON value, into dst, refusing any member name
 // that dst has no field for.
 func Unmarshal(b []byte, dst any) error {
-	return unmarshal(b, dst, json.RejectUnknownMembers(true))
+	return unmarshal(b, dst, strict)
 }
 
 // UnmarshalSome is Unmarshal ignoring the members dst has no field for:
 // to read one field (a record's type) before choosing the type to decode
 // the whole into.
 func UnmarshalSome(b []byte, dst any) error {
-	return unmarshal(b, dst, json.RejectUnknownMembers(false))
+	return unmarshal(b, dst, lenient)
 }
 
-func unmarshal(b []byte, dst any, opts ...json.Options) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(b))
-	opts = append(opts, json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalTime)))
-	if err := json.UnmarshalDecode(dec, dst, opts...); err != nil {
-		return describe(err)
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return &Error{Reason: "unexpected data after the JSON object"}
+func unmarshal(b []byte, dst any, opts json.Options) error {
+	if err := json.Unmarshal(b, dst, opts); err != nil {
+		return describe(b, err)
 	}
 	return checkNUL(b)
 }
@@ -100,18 +103,20 @@ func unmarshalTime(dec *jsontext.Decoder, t *time.Time) error {
 	return nil
 }
 
-// describe turns a decoding error into an Error naming the field.
-func describe(err error) *Error {
+// describe turns a decoding error of b into an Error naming the field.
+func describe(b []byte, err error) *Error {
 	var syn *jsontext.SyntacticError
 	var sem *json.SemanticError
 	var r Reason
 	switch {
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF) && len(trimSpace(b)) == 0:
 		return &Error{Reason: "empty: send a JSON object", err: ErrEmpty}
 	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
 		return &Error{Field: Path(syn.JSONPointer, true), Reason: "duplicate field: a name may appear once in an object", err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &Error{Reason: "malformed JSON: unexpected end of input", err: err}
+	case errors.As(err, &syn) && afterValue(b, syn):
+		return &Error{Reason: "unexpected data after the JSON object", err: err}
 	case errors.As(err, &syn):
 		return &Error{Field: Path(syn.JSONPointer, false), Reason: fmt.Sprintf("malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err), err: err}
 	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
@@ -123,6 +128,18 @@ func describe(err error) *Error {
 	}
 	return &Error{Reason: err.Error(), err: err}
 }
+
+// afterValue reports whether a syntax error is in what follows a whole
+// JSON value.
+func afterValue(b []byte, syn *jsontext.SyntacticError) bool {
+	if syn.JSONPointer != "" || syn.ByteOffset <= 0 || syn.ByteOffset > int64(len(b)) {
+		return false
+	}
+	return jsontext.Value(trimSpace(b[:syn.ByteOffset])).IsValid()
+}
+
+// trimSpace drops JSON whitespace around b.
+func trimSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 // unknownName refuses a member dst has no field for, pointing at the field
 // it matches when case is ignored: names are case-sensitive.

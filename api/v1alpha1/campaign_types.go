@@ -130,7 +130,9 @@ type CampaignAudience struct {
 	// +optional
 	Tiers []string `json:"tiers,omitempty"`
 
-	// MemberTags: a member carrying any of these tags qualifies.
+	// MemberTags: a member carrying any of these tags qualifies. A tag is 1
+	// to 63 characters, the limit the points engine sets on the tags a
+	// member is enrolled with.
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=63

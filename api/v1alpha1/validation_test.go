@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	. "github.com/onsi/ginkgo/v2"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 // Minimal valid objects; each invalid case patches one of them.
@@ -148,6 +150,19 @@ var _ = Describe("API validation", func() {
 spec:
   schedule: {end: null, recurrence: {cron: "0 15 * * MON-FRI", duration: 2h}, timeZone: America/New_York}`, ns)
 		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+	})
+
+	It("bounds a campaign's member tags as the engine bounds a member's tags", func() {
+		ns := newNamespace()
+		longest := strings.Repeat("é", config.MaxTagLength) // characters, not bytes
+		campaign := objectFrom(baseCampaign, `spec: {audience: {memberTags: ["`+longest+`"]}}`, ns)
+		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+		tooLong := objectFrom(baseCampaign, `spec: {audience: {memberTags: ["`+strings.Repeat("t", config.MaxTagLength+1)+`"]}}`, ns)
+		tooLong.SetName("too-long")
+		err := k8sClient.Create(ctx, tooLong)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.audience.memberTags[0]"))
+		Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("may not be more than %d", config.MaxTagLength)))
 	})
 
 	DescribeTable("rejects invalid objects with a message naming the field and the reason",

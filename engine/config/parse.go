@@ -509,7 +509,7 @@ func (v *validator) campaign(path string, c Campaign, tiers map[string]bool) {
 			}
 		}
 		for j, tag := range a.MemberTags {
-			v.text(fmt.Sprintf("%s.audience.memberTags[%d]", path, j), tag, 1, 63)
+			v.text(fmt.Sprintf("%s.audience.memberTags[%d]", path, j), tag, 1, MaxTagLength)
 		}
 		if a.NewMembersWithin != nil {
 			v.duration(path+".audience.newMembersWithin", *a.NewMembersWithin, true, true)

@@ -203,6 +203,12 @@ type Recurrence struct {
 	Duration Duration `json:"duration"`
 }
 
+// MaxTagLength is the most characters a member tag has, at enrolment and
+// in a campaign's audience alike, like a Kubernetes label value: a tag a
+// member could carry that no campaign could name would be of no use. The
+// Campaign CRD's memberTags marker repeats it.
+const MaxTagLength = 63
+
 // CampaignAudience restricts a campaign to members matching every set criterion.
 type CampaignAudience struct {
 	Tiers            []string  `json:"tiers,omitempty"`

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -112,6 +114,15 @@ var fuzzEarnSeeds = []string{
 	`{"points":5}`,
 	`[]`,
 	`null`,
+	// What the strict decoder refuses: names twice or in another case,
+	// invalid UTF-8, NUL, data after the object.
+	`{"idempotencyKey":"k20","memberId":"m1","eventId":"e20","amount":"1","amount":"50","occurredAt":"2026-12-05T10:00:00Z"}`,
+	`{"IDEMPOTENCYKEY":"k21","memberId":"m1","eventId":"e21","AMOUNT":"7","occurredAt":"2026-12-05T10:00:00Z"}`,
+	"{\"idempotencyKey\":\"k22\",\"memberId\":\"m\xe9\",\"eventId\":\"e22\",\"amount\":\"3\",\"occurredAt\":\"2026-12-05T10:00:00Z\"}",
+	`{"idempotencyKey":"k23","memberId":"m1","eventId":"e23\ud800","amount":"3","occurredAt":"2026-12-05T10:00:00Z"}`,
+	`{"idempotencyKey":"k24\u0000","memberId":"m1","eventId":"e24","amount":"3","occurredAt":"2026-12-05T10:00:00Z"}`,
+	`{"idempotencyKey":"k25","memberId":"m1","eventId":"e25","amount":"3","occurredAt":"2026-12-05T10:00:00Z"} {}`,
+	`{"idempotencyKey":"k26","memberId":"m1","eventId":"e26","amount":"3","occurredAt":"0001-01-01T00:00:00Z"}`,
 }
 
 // FuzzEarn posts arbitrary bodies to POST /v1/earn through the whole
@@ -126,6 +137,7 @@ func FuzzEarn(f *testing.F) {
 		if !checkStatus(t, rec) {
 			return
 		}
+		checkStrict(t, body)
 		var ev EarnEvent
 		if err := json.Unmarshal(body, &ev); err != nil {
 			t.Fatalf("accepted a body that does not decode: %v", err)
@@ -151,11 +163,15 @@ func FuzzEarnBatch(f *testing.F) {
 	f.Add([]byte(`{"events":[{}]}`))
 	f.Add([]byte(`{"events":null}`))
 	f.Add([]byte(`{"events":[{"memberId":7}]}`))
+	f.Add([]byte(`{"events":[` + strings.Join(fuzzEarnSeeds[len(fuzzEarnSeeds)-7:], ",") + `]}`))
+	f.Add([]byte(`{"events":[` + fuzzEarnSeeds[0] + `],"events":[]}`))
+	f.Add([]byte(`{"EVENTS":[` + fuzzEarnSeeds[0] + `]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := post(t, srv, "/v1/earn/batch", body, requestArbitrary)
 		if !checkStatus(t, rec) {
 			return
 		}
+		checkStrict(t, body)
 		var b EarnBatch
 		if err := json.Unmarshal(body, &b); err != nil {
 			t.Fatalf("accepted a body that does not decode: %v", err)
@@ -186,6 +202,25 @@ func FuzzEarnBatch(f *testing.F) {
 		}
 		checkInvariants(t, store)
 	})
+}
+
+// checkStrict fails for an accepted body that is not I-JSON (RFC 7493:
+// no duplicate names, valid UTF-8) or that holds NUL.
+func checkStrict(t *testing.T, body []byte) {
+	t.Helper()
+	if !jsontext.Value(body).IsValid() {
+		t.Fatalf("accepted a body that is not I-JSON: %q", body)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return
+		}
+		if tok.Kind() == '"' && strings.IndexByte(tok.String(), 0) >= 0 {
+			t.Fatalf("accepted a body holding NUL at %s: %q", dec.StackPointer(), body)
+		}
+	}
 }
 
 // checkStatus fails on a server error or a refusal that does not explain

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -357,24 +360,45 @@ func (s *Server) earnEventOnce(r *http.Request, ev EarnEvent, fp string, fresh b
 	return s.earnOne(r, req)
 }
 
-func (s *Server) earnBatch(r *http.Request) (int, any, error) {
-	var b EarnBatch
-	raw, err := decode(r, &b)
-	if err != nil {
-		return 0, nil, err
+// rawBatch is a batch with each event as sent, to decode and fingerprint
+// one by one.
+type rawBatch struct {
+	Events []jsontext.Value `json:"events"`
+}
+
+// decodeBatch decodes a batch strictly, each event like the body of a
+// single earn, and returns the events as sent.
+func decodeBatch(r *http.Request) (EarnBatch, []jsontext.Value, error) {
+	var rb rawBatch
+	if _, err := decode(r, &rb); err != nil {
+		return EarnBatch{}, nil, err
 	}
 	switch {
-	case len(b.Events) == 0:
-		return 0, nil, invalid("events", "required")
-	case len(b.Events) > ledger.MaxBatchEvents:
-		return 0, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
+	case len(rb.Events) == 0:
+		return EarnBatch{}, nil, invalid("events", "required")
+	case len(rb.Events) > ledger.MaxBatchEvents:
+		return EarnBatch{}, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
 	}
+	b := EarnBatch{Events: make([]EarnEvent, len(rb.Events))}
+	for i, ev := range rb.Events {
+		if err := strictjson.Unmarshal(ev, &b.Events[i]); err != nil {
+			var se *strictjson.Error
+			if errors.As(err, &se) {
+				return EarnBatch{}, nil, invalid(strings.TrimSuffix(fmt.Sprintf("events[%d].%s", i, se.Field), "."), se.Reason)
+			}
+			return EarnBatch{}, nil, err
+		}
+	}
+	return b, rb.Events, nil
+}
+
+func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	// Each event is fingerprinted like a single earn's body. The ledger
 	// replays known keys itself, so only the keys of events that cannot be
 	// priced or earn nothing now are looked up, at once, after pricing.
-	var rawEvents struct{ Events []json.RawMessage }
-	if err := json.Unmarshal(raw, &rawEvents); err != nil || len(rawEvents.Events) != len(b.Events) {
-		return 0, nil, invalid("events", "malformed")
+	b, rawEvents, err := decodeBatch(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	snap, err := s.snapshot()
 	if err != nil {
@@ -390,7 +414,7 @@ func (s *Server) earnBatch(r *http.Request) (int, any, error) {
 	var pq []ledger.PricingQuery
 	for i, ev := range b.Events {
 		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
-		reqs[i].Fingerprint = fingerprint(ledger.OpEarn, rawEvents.Events[i])
+		reqs[i].Fingerprint = fingerprint(ledger.OpEarn, rawEvents[i])
 		if parsed[i], err = parse(snap, ev); err != nil {
 			out.Items[i].Err = err
 			continue

@@ -212,6 +212,10 @@ func TestImportRefusals(t *testing.T) {
 		// Well-formed and signed, but not a ledger the store can hold.
 		{"balance off its entries", resummed(1, `"available":110`, `"available":111`), "(body)"},
 		{"a member twice", resummed(2, `"id":"m2"`, `"id":"m1"`), "lines 2-3"},
+		// What one store could not hold, no store takes.
+		{"NUL in an id", resummed(1, `"id":"m1"`, `"id":"m1\u0000"`), "line 2: id"},
+		{"invalid UTF-8 in a tag", resummed(1, `["vip"]`, "[\"vip\xe9\"]"), "line 2: tags[0]"},
+		{"a name given twice", resummed(1, `"pending":0`, `"pending":0,"pending":5`), "line 2: pending"},
 	}
 	// The document describes each line, so it refuses only these streams;
 	// the others break rules only the engine checks.

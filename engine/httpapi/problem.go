@@ -1,19 +1,21 @@
 package httpapi
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -31,6 +33,10 @@ type Problem struct {
 	Detail string       `json:"detail,omitempty"`
 	Code   string       `json:"code"`
 	Errors []FieldIssue `json:"errors,omitempty"`
+	// Needed and Available are set on insufficient_points: the points the
+	// request would debit and those the member has available.
+	Needed    *int64 `json:"needed,omitempty"`
+	Available *int64 `json:"available,omitempty"`
 
 	retryAfter time.Duration
 	cause      error // logged for 5xx, never sent
@@ -67,6 +73,7 @@ func problemFor(err error) *Problem {
 		return p
 	}
 	var fe *ledger.FieldError
+	var ip *ledger.InsufficientPointsError
 	var rl *auth.RateLimitedError
 	var te *rules.TimeError
 	var re *rules.Error
@@ -101,6 +108,10 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
 	case errors.Is(err, ledger.ErrTierChanged):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error()+"; nothing was recorded: retry with the same idempotency key")
+	case errors.As(err, &ip):
+		p := newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
+		p.Needed, p.Available = &ip.Needed, &ip.Available
+		return p
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
 	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),
@@ -123,77 +134,58 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// decode reads a JSON body into dst strictly: unknown fields, trailing data,
-// wrong types and oversize bodies are problems naming the field when known.
-// It returns the body as sent, for fingerprinting.
+// decode reads a JSON body into dst strictly (see strictjson: unknown,
+// duplicate and differently cased names, invalid UTF-8, NUL, times before
+// 1970 and trailing data are refused) after checking its Content-Type.
+// Problems name the field by its JSON path when one is at fault. It
+// returns the body as sent, for fingerprinting.
 func decode(r *http.Request, dst any) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-			fmt.Sprintf("Content-Type %q: send application/json", ct))
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, decodeProblem(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := strictjson.Unmarshal(raw, dst); err != nil {
 		return nil, decodeProblem(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("(body)", "unexpected data after the JSON object")
 	}
 	return raw, nil
 }
 
+// checkJSONContentType accepts application/json, with any parameters but
+// a charset other than UTF-8 (JSON is UTF-8). A body without a
+// Content-Type is refused too: a client that does not say it sends JSON
+// may be sending something else.
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return unsupportedMediaType("the Content-Type header is missing: send application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return unsupportedMediaType(fmt.Sprintf("Content-Type %q: send application/json", ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return unsupportedMediaType(fmt.Sprintf("Content-Type %q: JSON is sent as UTF-8 (charset=utf-8 or none)", ct))
+	}
+	return nil
+}
+
+func unsupportedMediaType(detail string) *Problem {
+	return newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "Unsupported media type", detail)
+}
+
 func decodeProblem(err error) *Problem {
 	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var pe *time.ParseError
+	var se *strictjson.Error
 	switch {
 	case errors.As(err, &mbe):
 		return newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large",
 			fmt.Sprintf("the request body exceeds %d bytes", mbe.Limit))
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, strictjson.ErrEmpty):
 		return invalid("(body)", "empty request body: send a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("(body)", "malformed JSON: unexpected end of input")
 	case errors.As(err, &se):
-		return invalid("(body)", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error()))
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(body)"
-		}
-		return invalid(field, fmt.Sprintf("want %s, got JSON %s", jsonType(te.Type.Kind().String()), te.Value))
-	case errors.As(err, &pe):
-		return invalid("(body)", fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", pe.Value))
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.TrimSuffix(strings.TrimPrefix(name, `"`), `"`)
-		if name == "" {
-			// A key "" names no field the client could look for.
-			return invalid("(body)", `unknown field ""`)
-		}
-		return invalid(name, "unknown field")
+		return invalid(cmp.Or(se.Field, "(body)"), se.Reason)
 	}
 	return invalid("(body)", err.Error())
-}
-
-// jsonType names a Go kind the way a JSON client thinks of it.
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "integer"
-	case "float32", "float64":
-		return "number"
-	case "slice", "array":
-		return "array"
-	case "struct", "map":
-		return "object"
-	case "bool":
-		return "boolean"
-	}
-	return kind
 }

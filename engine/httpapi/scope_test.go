@@ -127,6 +127,9 @@ func call(t *testing.T, s *Server, pattern, key string) int {
 		body = strings.NewReader("")
 	}
 	req := httptest.NewRequest(method, path, body)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}

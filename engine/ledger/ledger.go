@@ -86,6 +86,22 @@ var (
 	ErrTierChanged = errors.New("member's tier changed since the event was priced")
 )
 
+// InsufficientPointsError refuses a debit of more points than the member
+// has available; it matches ErrInsufficientPoints with errors.Is.
+type InsufficientPointsError struct {
+	// Needed is what the request would debit, Available what the member
+	// has that can be spent (pending points cannot).
+	Needed    int64
+	Available int64
+}
+
+func (e *InsufficientPointsError) Error() string {
+	return fmt.Sprintf("%v: %d needed, %d available", ErrInsufficientPoints, e.Needed, e.Available)
+}
+
+// Is makes errors.Is(err, ErrInsufficientPoints) true.
+func (e *InsufficientPointsError) Is(target error) bool { return target == ErrInsufficientPoints }
+
 // FieldError is a validation failure of one request field. It matches
 // ErrInvalidRequest with errors.Is. Field uses the JSON name, with an index for
 // batch items (e.g. "events[3].points").

@@ -45,7 +45,7 @@ type RedeemRewardRequest struct {
 
 // Normalize validates the request.
 func (r RedeemRewardRequest) Normalize() (RedeemRewardRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -95,7 +95,7 @@ type CancelRedemptionRequest struct {
 
 // Normalize validates the request.
 func (r CancelRedemptionRequest) Normalize() (CancelRedemptionRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("code", r.Code); err != nil {

@@ -9,7 +9,12 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // Field size limits; they keep rows and idempotency records bounded.
@@ -73,15 +78,34 @@ func idProblem(v string) string {
 	case len(v) > MaxIDLength:
 		return "longer than " + strconv.Itoa(MaxIDLength) + " bytes"
 	}
+	return textProblem(v)
+}
+
+// textProblem says why a store could not keep v as it is, or "" when it
+// can. PostgreSQL refuses NUL and invalid UTF-8 in text while SQLite
+// keeps them, so every write refuses them here, before either store sees
+// them: a ledger one store accepted always imports into the other.
+func textProblem(v string) string {
+	switch {
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case strings.IndexByte(v, 0) >= 0:
+		return `contains a NUL character (\u0000), which no text may hold`
+	}
 	return ""
 }
 
-func checkKey(v string) error {
+// CheckKey validates an idempotency key: a key it refuses was never
+// stored.
+func CheckKey(v string) error {
 	switch {
 	case v == "":
 		return fieldErr("idempotencyKey", "required")
 	case len(v) > MaxKeyLength:
 		return fieldErr("idempotencyKey", fmt.Sprintf("longer than %d bytes", MaxKeyLength))
+	}
+	if reason := textProblem(v); reason != "" {
+		return fieldErr("idempotencyKey", reason)
 	}
 	return nil
 }
@@ -89,6 +113,9 @@ func checkKey(v string) error {
 func checkText(field, v string) error {
 	if len(v) > MaxTextLength {
 		return fieldErr(field, fmt.Sprintf("longer than %d bytes", MaxTextLength))
+	}
+	if reason := textProblem(v); reason != "" {
+		return fieldErr(field, reason)
 	}
 	return nil
 }
@@ -112,10 +139,45 @@ func positiveProblem(v int64) string {
 	return ""
 }
 
+// epoch bounds the times a request may set: the store keeps times as
+// microseconds since it, and uses 0 for "none" in places.
+var epoch = time.Unix(0, 0)
+
+// checkTime refuses a time set (not zero) at or before the epoch: such a
+// time can only be a mistake, such as a misparsed date.
+func checkTime(field string, t time.Time) error {
+	if !t.IsZero() && !t.After(epoch) {
+		return fieldErr(field, fmt.Sprintf("%s: must be after 1970-01-01T00:00:00Z", t.UTC().Format(time.RFC3339Nano)))
+	}
+	return nil
+}
+
+// CheckEnrolledAt refuses an enrolment more than rules.MaxClockSkew after
+// now: a member "enrolled" in the future would count as a new member for
+// every new-member campaign until long after. A retry is never refused
+// once the original was accepted, as now only moves on (and replicas'
+// clocks are within the skew of each other).
+func (r EnrollRequest) CheckEnrolledAt(now time.Time) error {
+	if r.EnrolledAt.After(now.Add(rules.MaxClockSkew)) {
+		return fieldErr("enrolledAt", fmt.Sprintf("%s is more than %s in the future", r.EnrolledAt.UTC().Format(time.RFC3339), rules.MaxClockSkew))
+	}
+	return nil
+}
+
+// CheckExpiresAt refuses a credit whose points would have expired already
+// at now. The store checks it after the key is looked up, so that a retry
+// after that time still replays the original.
+func (r AdjustRequest) CheckExpiresAt(now time.Time) error {
+	if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
+		return fieldErr("expiresAt", fmt.Sprintf("%s is past: the points would expire at once", r.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	return nil
+}
+
 // Normalize validates the request and returns its canonical form with the
 // idempotency key cleared, used for hashing and storing.
 func (r EnrollRequest) Normalize() (EnrollRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -125,12 +187,21 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 		return r, fieldErr("tags", fmt.Sprintf("more than %d tags", MaxTags))
 	}
 	for i, tag := range r.Tags {
-		if tag == "" || len(tag) > MaxIDLength {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), "must be 1 to 128 bytes")
+		if reason := textProblem(tag); reason != "" {
+			return r, fieldErr(fmt.Sprintf("tags[%d]", i), reason)
+		}
+		if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
+			return r, fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
 		}
 	}
 	if len(r.ReferralCode) > MaxIDLength {
 		return r, fieldErr("referralCode", "longer than 128 bytes")
+	}
+	if reason := textProblem(r.ReferralCode); reason != "" {
+		return r, fieldErr("referralCode", reason)
+	}
+	if err := checkTime("enrolledAt", r.EnrolledAt); err != nil {
+		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.EnrolledAt = NormTime(r.EnrolledAt)
@@ -148,7 +219,7 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 
 // Normalize validates the request and returns its canonical form.
 func (r EarnRequest) Normalize() (EarnRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -192,6 +263,18 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 	if len(r.Currency) > 8 {
 		return r, fieldErr("currency", "longer than 8 bytes")
 	}
+	if reason := textProblem(r.Currency); reason != "" {
+		return r, fieldErr("currency", reason)
+	}
+	if err := checkTime("occurredAt", r.OccurredAt); err != nil {
+		return r, err
+	}
+	if err := checkTime("availableAt", r.AvailableAt); err != nil {
+		return r, err
+	}
+	if err := checkTime("expiresAt", r.ExpiresAt); err != nil {
+		return r, err
+	}
 	r.IdempotencyKey = ""
 	r.OccurredAt = NormTime(r.OccurredAt)
 	r.AvailableAt = NormTime(r.AvailableAt)
@@ -215,7 +298,7 @@ func (r EarnBatchRequest) Normalize() error {
 
 // Normalize validates the request and returns its canonical form.
 func (r RedeemRequest) Normalize() (RedeemRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -236,7 +319,7 @@ func (r RedeemRequest) Normalize() (RedeemRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r ReverseRequest) Normalize() (ReverseRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -268,7 +351,7 @@ func (r ReverseRequest) Normalize() (ReverseRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r AdjustRequest) Normalize() (AdjustRequest, error) {
-	if err := checkKey(r.IdempotencyKey); err != nil {
+	if err := CheckKey(r.IdempotencyKey); err != nil {
 		return r, err
 	}
 	if err := checkID("memberId", r.MemberID); err != nil {
@@ -291,6 +374,9 @@ func (r AdjustRequest) Normalize() (AdjustRequest, error) {
 	}
 	if r.Points < 0 && !r.ExpiresAt.IsZero() {
 		return r, fieldErr("expiresAt", "only for positive adjustments")
+	}
+	if err := checkTime("expiresAt", r.ExpiresAt); err != nil {
+		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.ExpiresAt = NormTime(r.ExpiresAt)

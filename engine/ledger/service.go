@@ -39,7 +39,8 @@ type Ledger interface {
 	// (empty, too large) or an unusable store.
 	EarnBatch(ctx context.Context, req EarnBatchRequest) (EarnBatchResult, error)
 	// Redeem debits available points, consuming the soonest-expiring lots
-	// first (lots without expiry last), or fails with ErrInsufficientPoints.
+	// first (lots without expiry last), or fails with an
+	// InsufficientPointsError (ErrInsufficientPoints).
 	Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, error)
 	// Reverse claws back points of an earlier earn event (refund or return),
 	// from the event's own pending lots first, then from available lots
@@ -81,7 +82,8 @@ type Ledger interface {
 	// retry is answered with the original result even when the configuration
 	// or the clock would now price it differently or refuse it. Each answer
 	// says whether the key is known; a known key with another fingerprint
-	// answers ErrIdempotencyReuse. Queries with an empty key are not known.
+	// answers ErrIdempotencyReuse. Queries with a key no write accepts (see
+	// CheckKey) are not known.
 	Replay(ctx context.Context, queries []ReplayQuery) ([]ReplayAnswer, error)
 	// CheckInvariants verifies, on a consistent snapshot, that balances match
 	// the sums of entries and of live lots and that nothing is negative.

@@ -15,8 +15,9 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
-// MaxClockSkew is how far in the future an event's occurredAt may be, to
-// tolerate clocks of shops and POS terminals running slightly ahead.
+// MaxClockSkew is how far in the future an event's occurredAt or a
+// member's enrolledAt may be, to tolerate clocks of shops, POS terminals
+// and the engine's replicas running slightly apart.
 const MaxClockSkew = 5 * time.Minute
 
 // Purchase is an event to price.

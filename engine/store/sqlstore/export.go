@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"reflect"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
@@ -283,14 +283,14 @@ var exportScanners = map[string]func(*sql.Rows) (any, error){
 }
 
 // stamp is a time of a record. Decoding refuses what the store cannot hold
-// exactly (a precision finer than microseconds) with an UnmarshalTypeError,
-// which the JSON decoder completes with the field's name.
+// exactly (a precision finer than microseconds), which the JSON decoder
+// reports with the field's name.
 type stamp struct{ time.Time }
 
 func (s *stamp) UnmarshalJSON(b []byte) error {
 	var t time.Time
 	if err := t.UnmarshalJSON(b); err != nil || !t.Equal(t.Truncate(time.Microsecond)) {
-		return &json.UnmarshalTypeError{Value: "string " + string(b), Type: reflect.TypeFor[time.Time]()}
+		return strictjson.Reason("want an RFC 3339 time with at most microsecond precision, got " + string(b))
 	}
 	s.Time = t.UTC()
 	return nil

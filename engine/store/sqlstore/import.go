@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
@@ -309,7 +309,7 @@ func recordType(b []byte) (string, error) {
 	var t struct {
 		Type string `json:"type"`
 	}
-	if err := json.Unmarshal(b, &t); err != nil {
+	if err := strictjson.UnmarshalSome(b, &t); err != nil {
 		return "", jsonIssue(err)
 	}
 	return t.Type, nil
@@ -436,50 +436,21 @@ func atLine(line int, err error) error {
 	return fmt.Errorf("line %d: %w", line, err)
 }
 
-// decodeStrict decodes one JSON object, refusing unknown fields and
-// trailing data.
+// decodeStrict decodes one JSON object strictly (see strictjson): a
+// record holding what one store could not keep (NUL, invalid UTF-8) is
+// refused by every store.
 func decodeStrict(b []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := strictjson.Unmarshal(b, dst); err != nil {
 		return jsonIssue(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &ledger.FieldError{Field: "(line)", Reason: "data after the JSON object"}
 	}
 	return nil
 }
 
 // jsonIssue turns a decoding error into a FieldError naming the field.
 func jsonIssue(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var pe *time.ParseError
-	switch {
-	case errors.As(err, &se):
-		return &ledger.FieldError{Field: "(line)", Reason: "malformed JSON: " + se.Error()}
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(line)"
-		}
-		want := te.Type.Kind().String()
-		switch te.Type {
-		case reflect.TypeFor[time.Time]():
-			want = "an RFC 3339 time with at most microsecond precision"
-		case reflect.TypeFor[string]():
-			want = "a string"
-		case reflect.TypeFor[int64](), reflect.TypeFor[int]():
-			want = "an integer"
-		}
-		return &ledger.FieldError{Field: field, Reason: fmt.Sprintf("want %s, got %s", want, te.Value)}
-	case errors.As(err, &pe):
-		return &ledger.FieldError{Field: "exportedAt", Reason: fmt.Sprintf("%q is not an RFC 3339 time", pe.Value)}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &ledger.FieldError{Field: "(line)", Reason: "empty or incomplete JSON object"}
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &ledger.FieldError{Field: strings.Trim(name, `"`), Reason: "unknown field"}
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		return &ledger.FieldError{Field: cmp.Or(se.Field, "(line)"), Reason: se.Reason}
 	}
 	return &ledger.FieldError{Field: "(line)", Reason: err.Error()}
 }

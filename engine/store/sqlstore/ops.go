@@ -28,6 +28,9 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	if err != nil {
 		return ledger.EnrollResult{}, err
 	}
+	if err := norm.CheckEnrolledAt(s.now()); err != nil {
+		return ledger.EnrollResult{}, err
+	}
 	gen := s.members.generation()
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
@@ -314,14 +317,14 @@ func (s *Store) redeemJob(req ledger.RedeemRequest) (*job, error) {
 }
 
 // debit takes points from available lots, soonest-expiring first, or fails
-// with ErrInsufficientPoints. e describes the entry to record.
+// with an InsufficientPointsError. e describes the entry to record.
 func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int64, e entry) (int64, ledger.Balance, error) {
 	m, err := lockMember(ctx, tx, memberID)
 	if err != nil {
 		return 0, ledger.Balance{}, err
 	}
 	if m.bal.Available < points {
-		return 0, m.bal, ledger.ErrInsufficientPoints
+		return 0, m.bal, &ledger.InsufficientPointsError{Needed: points, Available: m.bal.Available}
 	}
 	taken, err := takeLots(ctx, tx, memberID, lotAvailable, "", points)
 	if err != nil {
@@ -483,6 +486,9 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 		return ledger.AdjustResult{}, err
 	}
 	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
+		if err := norm.CheckExpiresAt(s.now()); err != nil {
+			return ledger.AdjustResult{}, err
+		}
 		e := entry{kind: ledger.EntryAdjust, reference: norm.Reference, reason: norm.Reason}
 		var (
 			seq int64

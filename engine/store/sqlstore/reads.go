@@ -195,7 +195,9 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []l
 	out := make([]ledger.ReplayAnswer, len(queries))
 	keys := make([]string, 0, len(queries))
 	for _, q := range queries {
-		if q.Key != "" {
+		// A key no write accepts was never stored; PostgreSQL would
+		// refuse to even compare one holding NUL or invalid UTF-8.
+		if ledger.CheckKey(q.Key) == nil {
 			keys = append(keys, q.Key)
 		}
 	}
@@ -225,7 +227,7 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []l
 	for i, q := range queries {
 		st, ok := found[q.Key]
 		// A key claimed but without a result belongs to an uncommitted write: not known yet.
-		if q.Key == "" || !ok || st.result == "" {
+		if !ok || st.result == "" {
 			continue
 		}
 		result, err := loadResult(st.result)

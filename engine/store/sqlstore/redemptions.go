@@ -84,7 +84,7 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 		return ledger.RedeemRewardResult{}, rewardRefusal(err)
 	}
 	if m.bal.Available < cost {
-		return ledger.RedeemRewardResult{}, ledger.ErrInsufficientPoints
+		return ledger.RedeemRewardResult{}, &ledger.InsufficientPointsError{Needed: cost, Available: m.bal.Available}
 	}
 	// Last of the checks, and the first write: a redemption refused here has
 	// written nothing, so the batch goes on without a rollback.
@@ -146,7 +146,11 @@ func newRedemptionCode() string {
 }
 
 // lockRewards creates the stock rows of the batch's rewards and locks them,
-// in id order, after the members (see lockCampaigns).
+// in id order, after the members (see lockCampaigns). A row it created
+// that no redemption of the batch took from is removed before the commit:
+// a refused redemption (an unknown member, too few points) leaves nothing
+// behind, so a store that only refused requests is still empty, as an
+// import requires.
 func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
 	var ids []string
 	for _, j := range batch {
@@ -157,10 +161,22 @@ func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	var created []string
 	for _, id := range ids {
-		if _, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO reward_stock (reward_id, redeemed) VALUES (?, 0) ON CONFLICT DO NOTHING`), id); err != nil {
+		res, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO reward_stock (reward_id, redeemed) VALUES (?, 0) ON CONFLICT DO NOTHING`), id)
+		if err != nil {
 			return fmt.Errorf("create stock of reward %s: %w", id, err)
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("create stock of reward %s: %w", id, err)
+		} else if n > 0 {
+			created = append(created, id)
+		}
+	}
+	if len(created) > 0 {
+		t.after("reward-stock", func(ctx context.Context, t *txn) error {
+			return t.dropUnusedStock(ctx, created)
+		})
 	}
 	err := t.listQuery(ctx, `SELECT reward_id FROM reward_stock WHERE reward_id IN (%s) ORDER BY reward_id`+t.d.ForUpdate,
 		[][]string{ids}, func(rows *sql.Rows) error {
@@ -169,6 +185,16 @@ func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
 		})
 	if err != nil {
 		return fmt.Errorf("lock reward stock: %w", err)
+	}
+	return nil
+}
+
+// dropUnusedStock removes the stock rows of ids that count no redemption.
+func (t *txn) dropUnusedStock(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if _, err := t.rawExec(ctx, t.d.rebind(`DELETE FROM reward_stock WHERE reward_id = ? AND redeemed = 0`), id); err != nil {
+			return fmt.Errorf("remove the unused stock of reward %s: %w", id, err)
+		}
 	}
 	return nil
 }

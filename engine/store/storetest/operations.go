@@ -41,6 +41,11 @@ func testEnroll(t *testing.T, s ledger.Ledger) {
 		{"no key", ledger.EnrollRequest{MemberID: "m3"}, ledger.ErrInvalidRequest, "idempotencyKey"},
 		{"member id too long", ledger.EnrollRequest{IdempotencyKey: "k4", MemberID: strings.Repeat("x", ledger.MaxIDLength+1)}, ledger.ErrInvalidRequest, "memberId"},
 		{"empty tag", ledger.EnrollRequest{IdempotencyKey: "k5", MemberID: "m5", Tags: []string{""}}, ledger.ErrInvalidRequest, "tags[0]"},
+		// A tag is as long as a campaign's memberTags may be, in characters.
+		{"tag longer than a campaign can name", ledger.EnrollRequest{IdempotencyKey: "k7", MemberID: "m7",
+			Tags: []string{"ok", strings.Repeat("t", config.MaxTagLength+1)}}, ledger.ErrInvalidRequest, "tags[1]"},
+		{"tag of the longest", ledger.EnrollRequest{IdempotencyKey: "k8", MemberID: "m8",
+			Tags: []string{strings.Repeat("é", config.MaxTagLength)}}, nil, ""},
 		{"second member", ledger.EnrollRequest{IdempotencyKey: "k6", MemberID: "m6"}, nil, ""},
 	}
 	for _, tc := range tests {
@@ -250,6 +255,31 @@ func testRedeem(t *testing.T, s ledger.Ledger) {
 	if len(h) != 4 || h[0].Kind != ledger.EntryRedeem || h[0].Available != -40 || h[1].Reference != "voucher-9" || h[1].Reason != "reward" {
 		t.Fatalf("history %+v", h)
 	}
+	// A refusal for too few points says how many were needed and available.
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "o9", Points: 30})
+	for _, tc := range []struct {
+		what string
+		do   func() error
+		want ledger.InsufficientPointsError
+	}{
+		{"redeem", func() error {
+			_, err := s.Redeem(ctx, ledger.RedeemRequest{IdempotencyKey: "r8", MemberID: "m1", Points: 45})
+			return err
+		}, ledger.InsufficientPointsError{Needed: 45, Available: 30}},
+		{"debit adjustment", func() error {
+			_, err := s.Adjust(ctx, ledger.AdjustRequest{IdempotencyKey: "r9", MemberID: "m1", Points: -31, Reason: "correction"})
+			return err
+		}, ledger.InsufficientPointsError{Needed: 31, Available: 30}},
+		{"catalog redemption", func() error { _, err := redeemReward(s, "r10", "m1", "tv"); return err },
+			ledger.InsufficientPointsError{Needed: 5000, Available: 30}},
+	} {
+		err := tc.do()
+		var ip *ledger.InsufficientPointsError
+		if !errors.As(err, &ip) || *ip != tc.want || !errors.Is(err, ledger.ErrInsufficientPoints) {
+			t.Fatalf("%s: %v, want %+v", tc.what, err, tc.want)
+		}
+	}
+	wantBalance(t, s, "m1", 30, 50, 180)
 }
 
 func testIdempotencyScope(t *testing.T, s ledger.Ledger) {

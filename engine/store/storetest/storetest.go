@@ -63,6 +63,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReferralConversion", testReferralConversion},
 		{"ReferralClawback", testReferralClawback},
 		{"ConcurrentReferralConversions", testConcurrentConversions},
+		{"UnstorableText", testUnstorableText},
+		{"ImportUnstorableText", testImportUnstorableText},
+		{"Times", testTimes},
+		{"RefusedRedemptionWritesNothing", testRefusedRedemptionWritesNothing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY api/ api/
+COPY contract/ contract/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
 COPY engine/ engine/

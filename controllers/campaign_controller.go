@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // CampaignReconciler reports each Campaign's phase and wakes up exactly at
@@ -81,11 +81,11 @@ func (r *CampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 // reports the campaign's budget as spent.
 func (r *CampaignReconciler) budgetExhausted(ctx context.Context, c *loyaltyv1alpha1.Campaign) (bool, error) {
 	var leases coordinationv1.LeaseList
-	if err := r.List(ctx, &leases, client.InNamespace(c.Namespace), client.MatchingLabels{report.LabelProgram: c.Spec.ProgramRef.Name, report.LabelReport: "true"}); err != nil {
+	if err := r.List(ctx, &leases, client.InNamespace(c.Namespace), client.MatchingLabels{contract.LabelProgram: c.Spec.ProgramRef.Name, contract.LabelReport: contract.ReportTrue}); err != nil {
 		return false, fmt.Errorf("listing engine reports: %w", err)
 	}
 	for _, lease := range leases.Items {
-		if slices.Contains(report.ExhaustedCampaigns(lease.Annotations), c.Name) {
+		if slices.Contains(contract.ExhaustedCampaigns(lease.Annotations), c.Name) {
 			return true, nil
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -213,7 +214,7 @@ func expectOneChildEach(g Gomega, c client.Client, p *loyaltyv1alpha1.LoyaltyPro
 			obj := item.(client.Object)
 			if metav1.IsControlledBy(obj, p) {
 				owned = append(owned, obj.GetName())
-				g.Expect(obj.GetLabels()).To(HaveKeyWithValue(render.LabelProgram, p.Name))
+				g.Expect(obj.GetLabels()).To(HaveKeyWithValue(contract.LabelProgram, p.Name))
 			}
 		}
 		g.Expect(owned).To(HaveLen(w.n), "%T owned by the program: %v", w.list, owned)
@@ -364,7 +365,7 @@ var _ = Describe("Chaos", Ordered, func() {
 		Eventually(func(g Gomega) {
 			var cm corev1.ConfigMap
 			g.Expect(c.Get(ctx, key(ns, render.ConfigMapName(p.Name)), &cm)).To(Succeed())
-			snap, err := config.Parse([]byte(cm.Data[render.SnapshotKey]))
+			snap, err := config.Parse([]byte(cm.Data[contract.SnapshotKey]))
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(snap.Tiers).To(ContainElement(And(HaveField("Name", "silver"), HaveField("EarnMultiplier.String()", "2.5"))))
 		}).WithTimeout(30 * time.Second).Should(Succeed())

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
@@ -29,7 +30,7 @@ func startEngineOn(clientset kubernetes.Interface, namespace, program, identity 
 	engineCtx, stop := context.WithCancel(ctx)
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	holder := config.NewHolder(log)
-	Expect(k8swatch.Watch(engineCtx, clientset, holder, namespace, render.ConfigMapName(program), k8swatch.DefaultKey)).To(Succeed())
+	Expect(k8swatch.Watch(engineCtx, clientset, holder, namespace, render.ConfigMapName(program), contract.SnapshotKey)).To(Succeed())
 	reporter := &report.Reporter{Client: clientset, Namespace: namespace, Program: program, Identity: identity}
 	done := make(chan struct{})
 	go func() {

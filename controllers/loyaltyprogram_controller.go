@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // FieldOwner is the field manager of every write the operator makes.
@@ -117,7 +117,7 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 	}
 	for _, step := range steps {
 		if err := step.run(ctx, p); err != nil {
-			if tooLarge := (*snapshotTooLargeError)(nil); errors.As(err, &tooLarge) {
+			if tooLarge := (*render.SnapshotTooLargeError)(nil); errors.As(err, &tooLarge) {
 				return kstatus{stalled: true, reason: "SnapshotTooLarge", message: err.Error()}, nil
 			}
 			err = fmt.Errorf("reconciling the %s: %w", step.name, err)
@@ -150,7 +150,7 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 // engineReport passes every change of an engine's report Lease: its
 // annotations, which never bump a generation, are what the operator reads.
 var engineReport = predicate.NewPredicateFuncs(func(o client.Object) bool {
-	return o.GetLabels()[report.LabelReport] == "true"
+	return o.GetLabels()[contract.LabelReport] == contract.ReportTrue
 })
 
 // deletionStarted passes the update that marks an object for deletion, which

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
@@ -29,10 +30,10 @@ func key(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: 
 func renderedSnapshot(g Gomega, ns, programName string) (*config.Snapshot, string) {
 	var cm corev1.ConfigMap
 	g.Expect(k8sClient.Get(ctx, key(ns, render.ConfigMapName(programName)), &cm)).To(Succeed())
-	snap, err := config.Parse([]byte(cm.Data[render.SnapshotKey]))
+	snap, err := config.Parse([]byte(cm.Data[contract.SnapshotKey]))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(cm.Data[render.SnapshotHashKey]).To(Equal(snap.Hash()))
-	return snap, cm.Data[render.SnapshotHashKey]
+	g.Expect(cm.Data[contract.SnapshotHashKey]).To(Equal(snap.Hash()))
+	return snap, cm.Data[contract.SnapshotHashKey]
 }
 
 func expectControlledBy(obj client.Object, p *loyaltyv1alpha1.LoyaltyProgram) {
@@ -40,7 +41,7 @@ func expectControlledBy(obj client.Object, p *loyaltyv1alpha1.LoyaltyProgram) {
 	Expect(metav1.IsControlledBy(obj, p)).To(BeTrue(), "%T %s has no controller reference to the program", obj, obj.GetName())
 	Expect(obj.GetLabels()).NotTo(HaveKey("team"), "the user's labels are never copied to children")
 	Expect(obj.GetAnnotations()).NotTo(HaveKey("owner"), "the user's annotations are never copied to children")
-	Expect(obj.GetLabels()).To(HaveKeyWithValue(render.LabelProgram, p.Name))
+	Expect(obj.GetLabels()).To(HaveKeyWithValue(contract.LabelProgram, p.Name))
 }
 
 var _ = Describe("LoyaltyProgram controller", func() {

@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"sort"
@@ -17,15 +15,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
-
-// maxSnapshotBytes keeps the ConfigMap under the API server's object size
-// limit (about 1 MiB) with room for metadata. Larger snapshots are stored
-// gzip-compressed; one that is too large even then is refused loudly, never truncated.
-const maxSnapshotBytes = 900 * 1024
 
 // ensureConfigMap writes the rendered snapshot and its hash. Without a valid
 // snapshot the ConfigMap keeps the last good one, so engines keep serving.
@@ -38,7 +31,7 @@ func (r *LoyaltyProgramReconciler) ensureConfigMap(ctx context.Context, p *loyal
 		return fmt.Errorf("marshalling the snapshot: %w", err)
 	}
 	hash := snap.Hash()
-	desired, err := snapshotConfigMap(p, data, hash)
+	desired, err := render.ConfigMap(p, data, hash)
 	if err != nil {
 		return err
 	}
@@ -57,35 +50,6 @@ func (r *LoyaltyProgramReconciler) ensureConfigMap(ctx context.Context, p *loyal
 	}
 	p.Status.SnapshotHash = hash
 	return nil
-}
-
-func snapshotConfigMap(p *loyaltyv1alpha1.LoyaltyProgram, data []byte, hash string) (*corev1.ConfigMap, error) {
-	cm := render.ConfigMap(p, data, hash)
-	if len(data) <= maxSnapshotBytes {
-		return cm, nil
-	}
-	var compressed bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&compressed, gzip.BestCompression)
-	if _, err := zw.Write(data); err != nil {
-		return nil, fmt.Errorf("compressing the snapshot: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compressing the snapshot: %w", err)
-	}
-	if compressed.Len() > maxSnapshotBytes {
-		return nil, &snapshotTooLargeError{size: len(data), compressed: compressed.Len()}
-	}
-	delete(cm.Data, render.SnapshotKey)
-	cm.BinaryData = map[string][]byte{render.SnapshotKey + ".gz": compressed.Bytes()}
-	return cm, nil
-}
-
-// snapshotTooLargeError needs the user to shrink the program, so it stalls
-// rather than being retried.
-type snapshotTooLargeError struct{ size, compressed int }
-
-func (e *snapshotTooLargeError) Error() string {
-	return fmt.Sprintf("the snapshot is %d bytes, %d compressed, over the %d a ConfigMap can hold: reduce the rewards or campaigns of the program", e.size, e.compressed, maxSnapshotBytes)
 }
 
 func (r *LoyaltyProgramReconciler) ensureAPIKeys(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) error {
@@ -108,7 +72,7 @@ type configApplied struct {
 // pods that are gone, and sets ConfigApplied.
 func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) (configApplied, error) {
 	var leases coordinationv1.LeaseList
-	if err := r.List(ctx, &leases, client.InNamespace(p.Namespace), client.MatchingLabels{report.LabelProgram: p.Name, report.LabelReport: "true"}); err != nil {
+	if err := r.List(ctx, &leases, client.InNamespace(p.Namespace), client.MatchingLabels{contract.LabelProgram: p.Name, contract.LabelReport: contract.ReportTrue}); err != nil {
 		return configApplied{}, fmt.Errorf("listing engine reports: %w", err)
 	}
 	want := p.Spec.Engine.Replicas
@@ -124,10 +88,10 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 		} else if gone {
 			continue
 		}
-		if lease.Annotations[report.AnnotationSnapshot] == p.Status.SnapshotHash {
+		if lease.Annotations[contract.AnnotationAppliedSnapshot] == p.Status.SnapshotHash {
 			applied++
 		} else {
-			behind = append(behind, fmt.Sprintf("%s runs %s", holder(lease), short(lease.Annotations[report.AnnotationSnapshot])))
+			behind = append(behind, fmt.Sprintf("%s runs %s", holder(lease), short(lease.Annotations[contract.AnnotationAppliedSnapshot])))
 		}
 	}
 	sort.Strings(behind)
@@ -154,7 +118,7 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 // reportOrphaned deletes the report of a replica whose pod no longer exists:
 // a replica killed without a clean shutdown cannot withdraw its own.
 func (r *LoyaltyProgramReconciler) reportOrphaned(ctx context.Context, lease *coordinationv1.Lease) (bool, error) {
-	pod := lease.Labels[report.LabelPod]
+	pod := lease.Labels[contract.LabelPod]
 	if pod == "" {
 		return false, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 )
 
@@ -83,7 +84,7 @@ func programOf(o client.Object) string {
 	case *loyaltyv1alpha1.LoyaltyProgram:
 		return obj.Name
 	}
-	return o.GetLabels()[render.LabelProgram]
+	return o.GetLabels()[contract.LabelProgram]
 }
 
 // enqueueProgram maps an object of a program to the program itself.

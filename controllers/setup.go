@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // Options configure the controllers.
@@ -48,7 +48,7 @@ func CacheOptions() cache.Options {
 		&appsv1.Deployment{}:            ours,
 		&policyv1.PodDisruptionBudget{}: ours,
 		&networkingv1.NetworkPolicy{}:   ours,
-		&coordinationv1.Lease{}:         {Label: labels.SelectorFromSet(labels.Set{report.LabelReport: "true"})},
+		&coordinationv1.Lease{}:         {Label: labels.SelectorFromSet(labels.Set{contract.LabelReport: contract.ReportTrue})},
 	}}
 }
 

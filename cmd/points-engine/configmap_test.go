@@ -16,8 +16,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // TestConfigMapSource runs the binary against a real API server (envtest):
@@ -49,7 +49,7 @@ func TestConfigMapSource(t *testing.T) {
 
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "club-engine", Namespace: "default"},
-		Data:       map[string]string{"snapshot.json": testSnapshot},
+		Data:       map[string]string{contract.SnapshotKey: testSnapshot},
 	}
 	if cm, err = client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -59,24 +59,24 @@ func TestConfigMapSource(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Setenv("POD_NAME", "club-engine-0")
+	t.Setenv(contract.EnvPodName, "club-engine-0")
 	e := startEngineWith(t, buildEngine(t), dir, "--config-configmap=default/club-engine", "--kubeconfig="+kubeconfig)
 	leases := client.CoordinationV1().Leases("default")
-	leaseName := report.LeaseName("club", "club-engine-0")
+	leaseName := contract.ReportLeaseName("club", "club-engine-0")
 	reported := func() string {
 		l, err := leases.Get(ctx, leaseName, metav1.GetOptions{})
 		if err != nil {
 			return ""
 		}
-		return l.Annotations[report.AnnotationSnapshot]
+		return l.Annotations[contract.AnnotationAppliedSnapshot]
 	}
 	waitUntil(t, 10*time.Second, func() bool { return reported() == snap.Hash() })
 
-	cm.Data["snapshot.json"] = strings.Replace(testSnapshot, `"earnRate": "2"`, `"earnRate": "3"`, 1)
+	cm.Data[contract.SnapshotKey] = strings.Replace(testSnapshot, `"earnRate": "2"`, `"earnRate": "3"`, 1)
 	if _, err := client.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	updated, _ := config.Parse([]byte(cm.Data["snapshot.json"]))
+	updated, _ := config.Parse([]byte(cm.Data[contract.SnapshotKey]))
 	waitUntil(t, 10*time.Second, func() bool { return reported() == updated.Hash() })
 
 	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {

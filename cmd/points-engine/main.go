@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
@@ -98,12 +99,12 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.listen, "listen", ":8080", "address to serve the API on (LISTEN_ADDR)")
 	fs.StringVar(&o.store, "store", "sqlite", "ledger store: sqlite or postgres (STORE)")
 	fs.StringVar(&o.sqlitePath, "sqlite-path", "/data/ledger.db", "SQLite database file (SQLITE_PATH)")
-	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL connection URL (DATABASE_URL)")
+	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL connection URL ("+contract.EnvDatabaseURL+")")
 	fs.StringVar(&o.postgresSchema, "postgres-schema", "", "PostgreSQL schema, created if missing (POSTGRES_SCHEMA)")
 	fs.IntVar(&o.postgresWriters, "postgres-writers", 4, "PostgreSQL writer connections, each committing its share of members' writes together (POSTGRES_WRITERS)")
 	fs.StringVar(&o.configFile, "config-file", "", "configuration snapshot file, polled for changes (CONFIG_FILE)")
 	fs.StringVar(&o.configConfigMap, "config-configmap", "", "namespace/name of the ConfigMap holding the snapshot (CONFIG_CONFIGMAP)")
-	fs.StringVar(&o.configKey, "config-key", k8swatch.DefaultKey, "ConfigMap key of the snapshot (CONFIG_KEY)")
+	fs.StringVar(&o.configKey, "config-key", contract.SnapshotKey, "ConfigMap key of the snapshot (CONFIG_KEY)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
 	fs.StringVar(&o.apiKeysDir, "api-keys-dir", "", "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
 	fs.DurationVar(&o.dueInterval, "due-interval", 5*time.Second, "how often pending points are released and expired points removed (DUE_INTERVAL)")
@@ -125,7 +126,7 @@ func parseFlags(args []string) (options, error) {
 	case o.store != "sqlite" && o.store != "postgres":
 		return o, fmt.Errorf("--store %q: want sqlite or postgres", o.store)
 	case o.store == "postgres" && o.postgresURL == "":
-		return o, errors.New("--store=postgres needs --postgres-url or DATABASE_URL")
+		return o, errors.New("--store=postgres needs --postgres-url or " + contract.EnvDatabaseURL)
 	case o.postgresWriters < 1 || o.postgresWriters > 64:
 		return o, fmt.Errorf("--postgres-writers %d: want 1 to 64", o.postgresWriters)
 	case o.dueInterval <= 0:
@@ -301,7 +302,7 @@ func followReports(ctx context.Context, client kubernetes.Interface, h *config.H
 		case <-changed:
 		}
 	}
-	pod := os.Getenv("POD_NAME")
+	pod := os.Getenv(contract.EnvPodName)
 	identity := pod
 	if identity == "" {
 		// A plain process is named by its host, stable across restarts, so a

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+
+	"github.com/loyaltyops/loyalty-operator/contract"
 )
 
 // FillAPIKeys adds a freshly generated key for every scope missing from data
@@ -11,7 +13,7 @@ import (
 // a scope's key from the Secret is how a key is rotated.
 func FillAPIKeys(data map[string][]byte, random io.Reader) ([]string, error) {
 	var added []string
-	for _, scope := range APIKeyScopes {
+	for _, scope := range contract.APIKeyScopes() {
 		if _, ok := data[scope]; ok {
 			continue
 		}

@@ -1,8 +1,12 @@
 package render
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,30 +19,22 @@ import (
 	"k8s.io/utils/ptr"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 )
 
-// Well-known names, labels and paths shared by the operator and the engine.
+// Labels, names and paths of the objects the operator renders. The names
+// the engine relies on too are in package contract.
 const (
-	LabelProgram   = "loyaltyops.io/program"
-	LabelComponent = "app.kubernetes.io/component"
 	LabelName      = "app.kubernetes.io/name"
 	LabelInstance  = "app.kubernetes.io/instance"
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagerName    = "loyalty-operator"
 
-	SnapshotKey     = "snapshot.json"
-	SnapshotHashKey = "snapshot.sha256"
-
 	EnginePort     = 8080
 	apiKeysDir     = "/etc/points-engine/api-keys"
 	dataDir        = "/var/lib/points-engine"
 	dataVolumeName = "data"
-	// DatabaseURLEnv carries the PostgreSQL connection URI into the engine.
-	DatabaseURLEnv = "DATABASE_URL"
 )
-
-// APIKeyScopes are the keys of the API key Secret, one per scope.
-var APIKeyScopes = []string{"admin", "ingest", "read"}
 
 // EngineName names the engine's workload, Service, ServiceAccount, Role and RoleBinding.
 func EngineName(program string) string { return program + "-engine" }
@@ -53,10 +49,10 @@ func APIKeySecretName(program string) string { return program + "-api-keys" }
 // They are the operator's own; the user's labels are never copied.
 func Labels(program string) map[string]string {
 	return map[string]string{
-		LabelName:      "points-engine",
-		LabelInstance:  program,
-		LabelManagedBy: ManagerName,
-		LabelProgram:   program,
+		LabelName:             "points-engine",
+		LabelInstance:         program,
+		LabelManagedBy:        ManagerName,
+		contract.LabelProgram: program,
 	}
 }
 
@@ -120,12 +116,44 @@ func Service(p *loyaltyv1alpha1.LoyaltyProgram) *corev1.Service {
 	}
 }
 
-// ConfigMap holds the rendered snapshot and its hash.
-func ConfigMap(p *loyaltyv1alpha1.LoyaltyProgram, snapshotJSON []byte, hash string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+// MaxSnapshotBytes keeps the ConfigMap under the API server's object size
+// limit (about 1 MiB) with room for metadata.
+const MaxSnapshotBytes = 900 * 1024
+
+// ConfigMap holds the rendered snapshot and its hash, under the keys of
+// package contract. A snapshot over MaxSnapshotBytes is stored
+// gzip-compressed; one that is too large even then is refused with a
+// *SnapshotTooLargeError, never truncated.
+func ConfigMap(p *loyaltyv1alpha1.LoyaltyProgram, snapshotJSON []byte, hash string) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{
 		ObjectMeta: objectMeta(p, ConfigMapName(p.Name)),
-		Data:       map[string]string{SnapshotKey: string(snapshotJSON), SnapshotHashKey: hash},
+		Data:       map[string]string{contract.SnapshotHashKey: hash},
 	}
+	if len(snapshotJSON) <= MaxSnapshotBytes {
+		cm.Data[contract.SnapshotKey] = string(snapshotJSON)
+		return cm, nil
+	}
+	var compressed bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&compressed, gzip.BestCompression)
+	if _, err := zw.Write(snapshotJSON); err != nil {
+		return nil, fmt.Errorf("compressing the snapshot: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing the snapshot: %w", err)
+	}
+	if compressed.Len() > MaxSnapshotBytes {
+		return nil, &SnapshotTooLargeError{Size: len(snapshotJSON), Compressed: compressed.Len()}
+	}
+	cm.BinaryData = map[string][]byte{contract.SnapshotGzipKey: compressed.Bytes()}
+	return cm, nil
+}
+
+// SnapshotTooLargeError needs the user to shrink the program: retrying
+// cannot help.
+type SnapshotTooLargeError struct{ Size, Compressed int }
+
+func (e *SnapshotTooLargeError) Error() string {
+	return fmt.Sprintf("the snapshot is %d bytes, %d compressed, over the %d a ConfigMap can hold: reduce the rewards or campaigns of the program", e.Size, e.Compressed, MaxSnapshotBytes)
 }
 
 // StatefulSet runs the engine on the embedded store: one replica with its own
@@ -205,7 +233,7 @@ func UsesPostgres(p *loyaltyv1alpha1.LoyaltyProgram) bool {
 // EngineArgs are the engine's command-line arguments for a program.
 func EngineArgs(p *loyaltyv1alpha1.LoyaltyProgram) []string {
 	args := []string{
-		"--listen=:8080",
+		"--listen=:" + strconv.Itoa(EnginePort),
 		"--config-configmap=" + p.Namespace + "/" + ConfigMapName(p.Name),
 		"--api-keys-dir=" + apiKeysDir,
 	}
@@ -220,7 +248,7 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		image = p.Spec.Engine.Image
 	}
 	env := []corev1.EnvVar{
-		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: contract.EnvPodName, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 	}
 	mounts := []corev1.VolumeMount{
@@ -232,7 +260,7 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
 	if pg := p.Spec.Engine.Storage.Postgres; pg != nil {
-		env = append(env, corev1.EnvVar{Name: DatabaseURLEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		env = append(env, corev1.EnvVar{Name: contract.EnvDatabaseURL, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: pg.URISecretRef.Name},
 			Key:                  orDefault(pg.URISecretRef.Key, "uri"),
 		}}})
@@ -259,9 +287,9 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		Env:            env,
 		Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: EnginePort, Protocol: corev1.ProtocolTCP}},
 		VolumeMounts:   mounts,
-		StartupProbe:   probe("/healthz", 2, 30),
-		LivenessProbe:  probe("/healthz", 10, 3),
-		ReadinessProbe: probe("/readyz", 5, 3),
+		StartupProbe:   probe(contract.LivenessPath, 2, 30),
+		LivenessProbe:  probe(contract.LivenessPath, 10, 3),
+		ReadinessProbe: probe(contract.ReadinessPath, 5, 3),
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),

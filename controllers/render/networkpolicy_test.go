@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 )
 
@@ -26,7 +27,7 @@ func TestNetworkPolicy(t *testing.T) {
 	}
 
 	np := render.NetworkPolicy(p)
-	if np.Name != "beans-engine" || np.Namespace != "shop" || np.Labels[render.LabelProgram] != "beans" || np.Labels["team"] != "" {
+	if np.Name != "beans-engine" || np.Namespace != "shop" || np.Labels[contract.LabelProgram] != "beans" || np.Labels["team"] != "" {
 		t.Errorf("metadata %+v", np.ObjectMeta)
 	}
 	// The policy must select exactly the engine's pods: those of the workloads' template.

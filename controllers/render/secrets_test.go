@@ -1,8 +1,11 @@
 package render_test
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +14,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/engine/auth"
 )
 
 // TestRenderedObjectsHoldNoKeyMaterial renders everything the operator
@@ -38,8 +43,11 @@ func TestRenderedObjectsHoldNoKeyMaterial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := render.ConfigMap(p, data, res.Snapshot.Hash())
-	if got := slices.Sorted(maps.Keys(cm.Data)); !slices.Equal(got, []string{render.SnapshotKey, render.SnapshotHashKey}) {
+	cm, err := render.ConfigMap(p, data, res.Snapshot.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(cm.Data)); !slices.Equal(got, []string{contract.SnapshotKey, contract.SnapshotHashKey}) {
 		t.Errorf("ConfigMap keys %v, want only the snapshot and its hash", got)
 	}
 
@@ -85,8 +93,38 @@ func TestRenderedObjectsHoldNoKeyMaterial(t *testing.T) {
 		}
 	}
 	dbEnv := render.Deployment(postgres, "img").Spec.Template.Spec.Containers[0].Env
-	if i := slices.IndexFunc(dbEnv, func(e corev1.EnvVar) bool { return e.Name == render.DatabaseURLEnv }); i < 0 ||
+	if i := slices.IndexFunc(dbEnv, func(e corev1.EnvVar) bool { return e.Name == contract.EnvDatabaseURL }); i < 0 ||
 		!ptr.Equal(ptr.To(dbEnv[i].ValueFrom.SecretKeyRef.Name), ptr.To("pg-app")) {
 		t.Errorf("database URI env %+v, want a reference to Secret pg-app", dbEnv)
+	}
+}
+
+// TestGeneratedAPIKeysAuthenticateInTheEngine mounts the API key Secret the
+// operator generates as the engine reads it, one file per key, and checks
+// that the engine accepts every file and grants each key its scope.
+func TestGeneratedAPIKeysAuthenticateInTheEngine(t *testing.T) {
+	data := map[string][]byte{}
+	if _, err := render.FillAPIKeys(data, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, key := range data {
+		if err := os.WriteFile(filepath.Join(dir, name), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := auth.LoadDir(dir)
+	if err != nil {
+		t.Fatalf("the engine refuses the generated Secret: %v", err)
+	}
+	for _, scope := range []auth.Scope{auth.ScopeIngest, auth.ScopeRead, auth.ScopeAdmin} {
+		key, ok := data[string(scope)]
+		if !ok {
+			t.Errorf("the Secret has no %s key", scope)
+			continue
+		}
+		if granted, ok := keys.Lookup(string(key)); !ok || !granted.Has(scope) {
+			t.Errorf("the %s key grants %v, %v", scope, granted, ok)
+		}
 	}
 }

@@ -24,16 +24,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/loyaltyops/loyalty-operator/contract"
 )
 
 // Scope is a permission a key carries.
 type Scope string
 
-// Scopes.
+// Scopes, named as the keys of the API key Secret the operator generates.
 const (
-	ScopeIngest Scope = "ingest"
-	ScopeRead   Scope = "read"
-	ScopeAdmin  Scope = "admin"
+	ScopeIngest Scope = contract.APIKeyIngest
+	ScopeRead   Scope = contract.APIKeyRead
+	ScopeAdmin  Scope = contract.APIKeyAdmin
 )
 
 // MinKeyLength rejects keys short enough to guess.

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
@@ -34,7 +35,7 @@ func Follow(ctx context.Context, h *config.Holder, r *Reporter, configMap string
 				}
 			} else {
 				reported, backoff = hash, 100*time.Millisecond
-				log.Info("reported the applied snapshot", "hash", hash, "lease", LeaseName(r.Program, r.Identity))
+				log.Info("reported the applied snapshot", "hash", hash, "lease", contract.ReportLeaseName(r.Program, r.Identity))
 			}
 		}
 		select {

@@ -1,7 +1,8 @@
 // Package report tells the operator which configuration snapshot an engine
 // replica has applied. Each replica keeps one Lease in the program's
 // namespace, labelled with the program and annotated with the applied
-// snapshot's hash. It is written when the hash changes and deleted on a clean
+// snapshot's hash, under the names of package contract that the operator
+// reads. It is written when the hash changes and deleted on a clean
 // shutdown, never on a timer, so a steady engine makes no API writes. The
 // same mechanism works for a replica in a pod and for an engine run as a
 // plain process against the cluster.
@@ -10,31 +11,14 @@ package report
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"slices"
-	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
-)
 
-// Labels and annotations of a report Lease.
-const (
-	// LabelProgram names the program the reporting engine serves.
-	LabelProgram = "loyaltyops.io/program"
-	// LabelReport marks a Lease as an engine report.
-	LabelReport = "loyaltyops.io/engine-report"
-	// LabelPod names the pod of the reporting replica, when it runs in one;
-	// the operator deletes reports whose pod no longer exists.
-	LabelPod = "loyaltyops.io/pod"
-	// AnnotationSnapshot carries the hash of the snapshot the replica applied.
-	AnnotationSnapshot = "loyaltyops.io/applied-snapshot"
-	// AnnotationExhausted lists, comma-separated and sorted, the campaigns
-	// whose total bonus budget the engine has granted in full.
-	AnnotationExhausted = "loyaltyops.io/exhausted-campaigns"
+	"github.com/loyaltyops/loyalty-operator/contract"
 )
 
 // Reporter writes one replica's report.
@@ -52,23 +36,11 @@ type Reporter struct {
 	Owners []metav1.OwnerReference
 }
 
-var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// LeaseName is the name of a replica's report Lease.
-func LeaseName(program, identity string) string {
-	id := strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(identity), "-"), "-")
-	name := program + "-report-" + id
-	if len(name) > 253 {
-		name = name[:253]
-	}
-	return strings.TrimRight(name, "-")
-}
-
 // Applied records that the replica now runs the snapshot with this hash. It
 // writes only when the Lease is missing or names another hash.
 func (r *Reporter) Applied(ctx context.Context, hash string) error {
 	leases := r.Client.CoordinationV1().Leases(r.Namespace)
-	name := LeaseName(r.Program, r.Identity)
+	name := contract.ReportLeaseName(r.Program, r.Identity)
 	existing, err := leases.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -84,7 +56,7 @@ func (r *Reporter) Applied(ctx context.Context, hash string) error {
 	case err != nil:
 		return fmt.Errorf("reading report lease %s/%s: %w", r.Namespace, name, err)
 	}
-	if existing.Annotations[AnnotationSnapshot] == hash && existing.Labels[LabelProgram] == r.Program {
+	if existing.Annotations[contract.AnnotationAppliedSnapshot] == hash && existing.Labels[contract.LabelProgram] == r.Program {
 		return nil
 	}
 	r.stamp(&existing.ObjectMeta, hash)
@@ -98,11 +70,9 @@ func (r *Reporter) Applied(ctx context.Context, hash string) error {
 // the list changes, and only once the replica has reported a snapshot: the
 // Lease is created by Applied.
 func (r *Reporter) Exhausted(ctx context.Context, campaigns []string) error {
-	sorted := slices.Clone(campaigns)
-	slices.Sort(sorted)
-	value := strings.Join(slices.Compact(sorted), ",")
+	value := contract.FormatExhaustedCampaigns(campaigns)
 	leases := r.Client.CoordinationV1().Leases(r.Namespace)
-	name := LeaseName(r.Program, r.Identity)
+	name := contract.ReportLeaseName(r.Program, r.Identity)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		lease, err := leases.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -111,13 +81,13 @@ func (r *Reporter) Exhausted(ctx context.Context, campaigns []string) error {
 		if err != nil {
 			return fmt.Errorf("reading report lease %s/%s: %w", r.Namespace, name, err)
 		}
-		if lease.Annotations[AnnotationExhausted] == value {
+		if lease.Annotations[contract.AnnotationExhaustedCampaigns] == value {
 			return nil
 		}
 		if value == "" {
-			delete(lease.Annotations, AnnotationExhausted)
+			delete(lease.Annotations, contract.AnnotationExhaustedCampaigns)
 		} else {
-			lease.Annotations[AnnotationExhausted] = value
+			lease.Annotations[contract.AnnotationExhaustedCampaigns] = value
 		}
 		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
 			return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)
@@ -126,17 +96,9 @@ func (r *Reporter) Exhausted(ctx context.Context, campaigns []string) error {
 	})
 }
 
-// ExhaustedCampaigns reads the campaigns a report lists as exhausted.
-func ExhaustedCampaigns(annotations map[string]string) []string {
-	if v := annotations[AnnotationExhausted]; v != "" {
-		return strings.Split(v, ",")
-	}
-	return nil
-}
-
 // Withdraw deletes the replica's report, on a clean shutdown.
 func (r *Reporter) Withdraw(ctx context.Context) error {
-	name := LeaseName(r.Program, r.Identity)
+	name := contract.ReportLeaseName(r.Program, r.Identity)
 	err := r.Client.CoordinationV1().Leases(r.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting report lease %s/%s: %w", r.Namespace, name, err)
@@ -148,15 +110,15 @@ func (r *Reporter) stamp(m *metav1.ObjectMeta, hash string) {
 	if m.Labels == nil {
 		m.Labels = map[string]string{}
 	}
-	m.Labels[LabelProgram] = r.Program
-	m.Labels[LabelReport] = "true"
+	m.Labels[contract.LabelProgram] = r.Program
+	m.Labels[contract.LabelReport] = contract.ReportTrue
 	if r.Pod != "" {
-		m.Labels[LabelPod] = r.Pod
+		m.Labels[contract.LabelPod] = r.Pod
 	}
 	if m.Annotations == nil {
 		m.Annotations = map[string]string{}
 	}
-	m.Annotations[AnnotationSnapshot] = hash
+	m.Annotations[contract.AnnotationAppliedSnapshot] = hash
 	if len(r.Owners) > 0 {
 		owners := make([]metav1.OwnerReference, len(r.Owners))
 		for i, o := range r.Owners {

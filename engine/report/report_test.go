@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/loyaltyops/loyalty-operator/contract"
 )
 
 func writes(c *fake.Clientset) []string {
@@ -37,11 +39,11 @@ func TestReporterWritesOnlyWhenTheHashChanges(t *testing.T) {
 	if got := strings.Join(writes(client), ","); got != "create,update" {
 		t.Fatalf("writes = %s; want one create and one update for two distinct hashes", got)
 	}
-	lease, err := client.CoordinationV1().Leases("shop").Get(ctx, LeaseName("beans", "beans-engine-0"), metav1.GetOptions{})
+	lease, err := client.CoordinationV1().Leases("shop").Get(ctx, contract.ReportLeaseName("beans", "beans-engine-0"), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lease.Annotations[AnnotationSnapshot] != "bbb" || lease.Labels[LabelProgram] != "beans" || lease.Labels[LabelReport] != "true" || lease.Labels[LabelPod] != "beans-engine-0" {
+	if lease.Annotations[contract.AnnotationAppliedSnapshot] != "bbb" || lease.Labels[contract.LabelProgram] != "beans" || lease.Labels[contract.LabelReport] != "true" || lease.Labels[contract.LabelPod] != "beans-engine-0" {
 		t.Errorf("lease metadata %v %v", lease.Labels, lease.Annotations)
 	}
 	if len(lease.OwnerReferences) != 1 || lease.OwnerReferences[0].Controller != nil {
@@ -70,21 +72,6 @@ func TestReporterSurfacesWriteErrors(t *testing.T) {
 	}
 }
 
-func TestLeaseName(t *testing.T) {
-	for identity, want := range map[string]string{
-		"beans-engine-0":    "beans-report-beans-engine-0",
-		"Laptop.local:4711": "beans-report-laptop-local-4711",
-		"--odd--":           "beans-report-odd",
-	} {
-		if got := LeaseName("beans", identity); got != want {
-			t.Errorf("LeaseName(%q) = %q, want %q", identity, got, want)
-		}
-	}
-	if got := LeaseName("beans", strings.Repeat("x", 400)); len(got) > 253 {
-		t.Errorf("a lease name must fit in 253 characters, got %d", len(got))
-	}
-}
-
 func TestExhaustedWritesOnlyChanges(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset()
@@ -106,14 +93,11 @@ func TestExhaustedWritesOnlyChanges(t *testing.T) {
 	if got := strings.Join(writes(client), ","); got != "create,update,update" {
 		t.Fatalf("writes = %s; want the create, one update for the list and one to clear it", got)
 	}
-	lease, err := client.CoordinationV1().Leases("shop").Get(ctx, LeaseName("beans", "e0"), metav1.GetOptions{})
+	lease, err := client.CoordinationV1().Leases("shop").Get(ctx, contract.ReportLeaseName("beans", "e0"), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ExhaustedCampaigns(lease.Annotations) != nil || lease.Annotations[AnnotationSnapshot] != "aaa" {
+	if contract.ExhaustedCampaigns(lease.Annotations) != nil || lease.Annotations[contract.AnnotationAppliedSnapshot] != "aaa" {
 		t.Errorf("annotations %v", lease.Annotations)
-	}
-	if got := ExhaustedCampaigns(map[string]string{AnnotationExhausted: "double,weekend"}); len(got) != 2 || got[1] != "weekend" {
-		t.Errorf("ExhaustedCampaigns = %v", got)
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 // stamped is a value and when the bench saw it appear.
@@ -161,7 +161,7 @@ func (o *observer) onConfigMap(obj any) {
 	if !ok || cm.Name != render.ConfigMapName(programName) {
 		return
 	}
-	o.record(o.snapshot, cm.Namespace, cm.Data[render.SnapshotHashKey], time.Now())
+	o.record(o.snapshot, cm.Namespace, cm.Data[contract.SnapshotHashKey], time.Now())
 }
 
 // onLease follows the reports of real engines only: the stand-in reports
@@ -171,7 +171,7 @@ func (o *observer) onLease(obj any) {
 	if !ok || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == standInIdentity {
 		return
 	}
-	o.record(o.engine, l.Namespace, l.Annotations[report.AnnotationSnapshot], time.Now())
+	o.record(o.engine, l.Namespace, l.Annotations[contract.AnnotationAppliedSnapshot], time.Now())
 }
 
 // record keeps the first time a value was seen, and notifies on a new one.
@@ -189,7 +189,7 @@ func (o *observer) record(m map[string]stamped, key, value string, now time.Time
 func (b *bench) watchAll(ctx context.Context) error {
 	c, err := cache.New(b.cfg, cache.Options{Scheme: b.scheme, ByObject: map[client.Object]cache.ByObject{
 		&corev1.ConfigMap{}:     {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
-		&coordinationv1.Lease{}: {Label: labelSelector(report.LabelReport, "true")},
+		&coordinationv1.Lease{}: {Label: labelSelector(contract.LabelReport, contract.ReportTrue)},
 		&corev1.Secret{}:        {Label: labelSelector(render.LabelManagedBy, render.ManagerName)},
 	}})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
@@ -110,7 +111,7 @@ func engineStandIn(clientset kubernetes.Interface, reader cache.Cache, realEngin
 		if cm.Name != render.ConfigMapName(programName) || realEngine(cm.Namespace) {
 			return nil
 		}
-		hash := cm.Data[render.SnapshotHashKey]
+		hash := cm.Data[contract.SnapshotHashKey]
 		mu.Lock()
 		done := reported[key] == hash
 		mu.Unlock()

@@ -19,14 +19,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
-// DefaultKey is the ConfigMap data key the operator writes the snapshot under.
-const DefaultKey = "snapshot.json"
-
 // Watch watches the ConfigMap namespace/name and applies its data[key] to h
-// on every change, until ctx ends. It returns once the first list has been
+// on every change (the operator writes it under contract.SnapshotKey), until ctx ends. It returns once the first list has been
 // processed; a ConfigMap that does not exist yet is recorded as an error in h
 // (the engine stays not ready) and applied as soon as it is created. Deleting
 // the ConfigMap keeps the last good snapshot. The watch is restricted to the
@@ -71,26 +69,27 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *config.Holder, n
 	return nil
 }
 
-// snapshotData reads data[key], or binaryData[key+".gz"] where the operator
-// stores a snapshot too large for a ConfigMap uncompressed.
+// snapshotData reads data[key], or binaryData[contract.GzipKey(key)] where
+// the operator stores a snapshot too large for a ConfigMap uncompressed.
 func snapshotData(cm *corev1.ConfigMap, key string) ([]byte, error) {
 	if data, ok := cm.Data[key]; ok {
 		return []byte(data), nil
 	}
-	compressed, ok := cm.BinaryData[key+".gz"]
+	gzipKey := contract.GzipKey(key)
+	compressed, ok := cm.BinaryData[gzipKey]
 	if !ok {
-		return nil, fmt.Errorf("neither key %q nor binary key %q found in the ConfigMap", key, key+".gz")
+		return nil, fmt.Errorf("neither key %q nor binary key %q found in the ConfigMap", key, gzipKey)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(compressed))
 	if err != nil {
-		return nil, fmt.Errorf("binary key %q: %w", key+".gz", err)
+		return nil, fmt.Errorf("binary key %q: %w", gzipKey, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(zr, maxSnapshotBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("binary key %q: %w", key+".gz", err)
+		return nil, fmt.Errorf("binary key %q: %w", gzipKey, err)
 	}
 	if len(data) > maxSnapshotBytes {
-		return nil, fmt.Errorf("binary key %q: the snapshot exceeds %d bytes uncompressed", key+".gz", maxSnapshotBytes)
+		return nil, fmt.Errorf("binary key %q: the snapshot exceeds %d bytes uncompressed", gzipKey, maxSnapshotBytes)
 	}
 	return data, nil
 }

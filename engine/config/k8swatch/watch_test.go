@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
@@ -34,7 +35,7 @@ func TestWatchConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := config.NewHolder(nil)
-	if err := Watch(ctx, client, h, "default", "engine-config", DefaultKey); err != nil {
+	if err := Watch(ctx, client, h, "default", "engine-config", contract.SnapshotKey); err != nil {
 		t.Fatal(err)
 	}
 	if h.Current() != nil || !strings.Contains(h.Status().LastError, "ConfigMap not found") {
@@ -44,10 +45,10 @@ func TestWatchConfigMap(t *testing.T) {
 	cms := client.CoreV1().ConfigMaps("default")
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "engine-config", Namespace: "default"},
-		Data:       map[string]string{DefaultKey: string(good)},
+		Data:       map[string]string{contract.SnapshotKey: string(good)},
 	}
 	// Another ConfigMap in the namespace must be ignored.
-	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "default"}, Data: map[string]string{DefaultKey: "{}"}}
+	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "default"}, Data: map[string]string{contract.SnapshotKey: "{}"}}
 	if _, err := cms.Create(ctx, other, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestWatchConfigMap(t *testing.T) {
 		t.Errorf("status after create = %+v", first)
 	}
 
-	cm.Data[DefaultKey] = strings.Replace(string(good), `"Europe/Berlin"`, `"Mars/Base"`, 1)
+	cm.Data[contract.SnapshotKey] = strings.Replace(string(good), `"Europe/Berlin"`, `"Mars/Base"`, 1)
 	if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestWatchConfigMap(t *testing.T) {
 		t.Errorf("after bad update: %+v, want error %q and hash %s kept", st, want, first.Hash)
 	}
 
-	cm.Data[DefaultKey] = strings.Replace(string(good), `"earnRate": "2.5"`, `"earnRate": "4"`, 1)
+	cm.Data[contract.SnapshotKey] = strings.Replace(string(good), `"earnRate": "2.5"`, `"earnRate": "4"`, 1)
 	if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

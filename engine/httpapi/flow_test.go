@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
 )
@@ -198,13 +199,14 @@ func TestMemberLifecycle(t *testing.T) {
 	}
 }
 
+// TestStatusAndProbes calls the probes at the paths the operator's probes use.
 func TestStatusAndProbes(t *testing.T) {
 	e := newEnv(t, "")
 	// No configuration yet: alive, not ready, earning refused.
-	if r := e.do(t, "GET", "/healthz", "", nil); r.status != 200 {
+	if r := e.do(t, "GET", contract.LivenessPath, "", nil); r.status != 200 {
 		t.Errorf("healthz: %d", r.status)
 	}
-	if r := e.do(t, "GET", "/readyz", "", nil); r.status != 503 || r.problem(t).Code != "unavailable" || r.header.Get("Retry-After") != "1" {
+	if r := e.do(t, "GET", contract.ReadinessPath, "", nil); r.status != 503 || r.problem(t).Code != "unavailable" || r.header.Get("Retry-After") != "1" {
 		t.Errorf("readyz without config: %d %s", r.status, r.body)
 	}
 	if r := e.do(t, "POST", "/v1/earn", ingestKey, earnBody("k", "m", "e", "1")); r.status != 503 {
@@ -220,7 +222,7 @@ func TestStatusAndProbes(t *testing.T) {
 	if err := e.holder.Apply("test", []byte(testSnapshot)); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.do(t, "GET", "/readyz", "", nil); r.status != 200 {
+	if r := e.do(t, "GET", contract.ReadinessPath, "", nil); r.status != 200 {
 		t.Errorf("readyz with config: %d %s", r.status, r.body)
 	}
 	st = StatusReport{}
@@ -244,7 +246,7 @@ func TestStatusAndProbes(t *testing.T) {
 	if r.status != 503 || r.problem(t).Code != "unavailable" || r.header.Get("Retry-After") != "1" {
 		t.Errorf("earn on closed store: %d %s %v", r.status, r.body, r.header)
 	}
-	if r := e.do(t, "GET", "/readyz", "", nil); r.status != 503 {
+	if r := e.do(t, "GET", contract.ReadinessPath, "", nil); r.status != 503 {
 		t.Errorf("readyz on closed store: %d %s", r.status, r.body)
 	}
 }

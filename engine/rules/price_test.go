@@ -129,6 +129,10 @@ func TestPriceBaseRoundingAndTier(t *testing.T) {
 		{name: "empty tier is entry", amount: "10", rate: "1", mode: config.RoundingFloor, tier: "", wantBase: 10, want: 10, wantTier: "bronze"},
 		{name: "unknown tier is entry", amount: "10", rate: "1", mode: config.RoundingFloor, tier: "platinum", wantBase: 10, want: 10, wantTier: "bronze"},
 		{name: "no tiers", amount: "10", rate: "1.1", mode: config.RoundingFloor, noTiers: true, wantBase: 11, want: 11},
+		{name: "smallest ceiling", amount: "0.0001", rate: "0.0001", mode: config.RoundingCeiling, noTiers: true, wantBase: 1, want: 1},
+		{name: "smallest nearest", amount: "0.0001", rate: "0.0001", mode: config.RoundingNearest, noTiers: true, wantBase: 0, want: 0},
+		// The largest values a snapshot allows overflow int64 in 1/10^8 units; the product stays exact.
+		{name: "largest", amount: "999999999.9999", rate: "999999999.9999", mode: config.RoundingFloor, noTiers: true, wantBase: 999999999999800000, want: 999999999999800000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -684,25 +688,6 @@ func TestPriceExplanationReasons(t *testing.T) {
 	}
 	if len(doc["campaigns"].([]any)) != len(s.Campaigns) {
 		t.Errorf("campaigns %v", doc["campaigns"])
-	}
-}
-
-func TestEarnPricesBasePointsOnly(t *testing.T) {
-	s := program("1", config.RoundingFloor, tier("bronze", 0, "1.5"))
-	s.Points.PendingPeriod = dur("1d")
-	s.Points.Expiry = &config.PointsExpiry{AfterEarn: ptr(dur("30d"))}
-	s.Campaigns = []config.Campaign{
-		campaign("everyone", multiplied("2")),
-		campaign("vip", func(c *config.Campaign) {
-			c.Rules.PointsMultiplier = ptr(dec("3"))
-			c.Audience = &config.CampaignAudience{MemberTags: []string{"vip"}}
-		}),
-	}
-	e, err := Earn(s, Purchase{Amount: dec("10"), OccurredAt: midJune}, midJune)
-	// Neither the tier nor the campaigns apply without the store's member context and caps.
-	want := Earning{Points: 10, AvailableAt: midJune.Add(24 * time.Hour), ExpiresAt: midJune.Add(30 * 24 * time.Hour)}
-	if err != nil || e != want {
-		t.Errorf("Earn = %+v, %v; want %+v", e, err, want)
 	}
 }
 

@@ -9,7 +9,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -19,25 +18,6 @@ import (
 // member's enrolledAt may be, to tolerate clocks of shops, POS terminals
 // and the engine's replicas running slightly apart.
 const MaxClockSkew = 5 * time.Minute
-
-// Purchase is an event to price.
-type Purchase struct {
-	// Amount spent, in the program's currency.
-	Amount config.Decimal
-	// OccurredAt is when the purchase happened.
-	OccurredAt time.Time
-}
-
-// Earning is what a purchase earns.
-type Earning struct {
-	// Points is the whole points after rounding; it may be zero.
-	Points int64
-	// AvailableAt ends the pending period (OccurredAt + pendingPeriod).
-	AvailableAt time.Time
-	// ExpiresAt is OccurredAt + expiry.afterEarn, or zero for points that do
-	// not expire per lot.
-	ExpiresAt time.Time
-}
 
 // ErrTooLate and ErrInFuture refuse events by their occurrence time.
 var (
@@ -53,36 +33,6 @@ type TimeError struct {
 
 func (e *TimeError) Error() string { return e.Detail }
 func (e *TimeError) Unwrap() error { return e.Kind }
-
-// Earn prices a purchase at now under s: base points only, without tier
-// multipliers and campaigns, which need the member's state; the HTTP API
-// prices through Price with the member context the store reads, and the
-// store enforces the campaigns' caps when it writes.
-func Earn(s *config.Snapshot, p Purchase, now time.Time) (Earning, error) {
-	base := *s
-	base.Tiers, base.Campaigns = nil, nil
-	pr, err := Price(&base, Event{Kind: EventPurchase, Amount: p.Amount, OccurredAt: p.OccurredAt}, MemberContext{}, now)
-	if err != nil {
-		return Earning{}, err
-	}
-	return Earning{Points: pr.Points, AvailableAt: pr.AvailableAt, ExpiresAt: pr.ExpiresAt}, nil
-}
-
-// BasePoints is amount × rate rounded to whole points by mode (Floor,
-// Nearest rounding half up, or Ceiling). Both operands are exact decimals
-// with four places, so the product is exact in 1/10^8 units; big.Int keeps it
-// exact for every amount and rate the snapshot allows.
-func BasePoints(amount, rate config.Decimal, mode string) int64 {
-	const scale = config.DecimalScale * config.DecimalScale
-	prod := new(big.Int).Mul(big.NewInt(amount.Units()), big.NewInt(rate.Units()))
-	switch mode {
-	case config.RoundingCeiling:
-		prod.Add(prod, big.NewInt(scale-1))
-	case config.RoundingNearest:
-		prod.Add(prod, big.NewInt(scale/2))
-	}
-	return prod.Quo(prod, big.NewInt(scale)).Int64()
-}
 
 // MinorUnits is the number of decimal places of an ISO 4217 currency: 2 for
 // most, 0 for currencies such as JPY, 3 for currencies such as KWD.

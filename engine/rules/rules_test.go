@@ -8,36 +8,6 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
-func TestBasePoints(t *testing.T) {
-	tests := []struct {
-		amount, rate, mode string
-		want               int64
-	}{
-		{"10", "1", config.RoundingFloor, 10},
-		{"9.99", "1", config.RoundingFloor, 9},
-		{"9.99", "1", config.RoundingNearest, 10},
-		{"9.49", "1", config.RoundingNearest, 9},
-		{"9.5", "1", config.RoundingNearest, 10},
-		{"9.01", "1", config.RoundingCeiling, 10},
-		{"9", "1", config.RoundingCeiling, 9},
-		{"3.3", "2.5", config.RoundingFloor, 8},   // 8.25
-		{"3.3", "2.5", config.RoundingNearest, 8}, // 8.25
-		{"3.3", "2.5", config.RoundingCeiling, 9},
-		{"0.0001", "0.0001", config.RoundingCeiling, 1},
-		{"0.0001", "0.0001", config.RoundingNearest, 0},
-		{"0", "5", config.RoundingCeiling, 0},
-		{"12.34", "0", config.RoundingCeiling, 0},
-		// The largest values the snapshot allows overflow int64 in 1/10^8 units; big.Int keeps them exact.
-		{"999999999.9999", "999999999.9999", config.RoundingFloor, 999999999999800000},
-	}
-	for _, tt := range tests {
-		got := BasePoints(config.MustDecimal(tt.amount), config.MustDecimal(tt.rate), tt.mode)
-		if got != tt.want {
-			t.Errorf("BasePoints(%s × %s, %s) = %d, want %d", tt.amount, tt.rate, tt.mode, got, tt.want)
-		}
-	}
-}
-
 func snapshot(pending, afterEarn string) *config.Snapshot {
 	s := &config.Snapshot{Points: config.PointsPolicy{
 		EarnRate:             config.MustDecimal("2"),
@@ -52,33 +22,41 @@ func snapshot(pending, afterEarn string) *config.Snapshot {
 	return s
 }
 
-func TestEarn(t *testing.T) {
+// earning is what TestPriceTimes checks of a Pricing.
+type earning struct {
+	Points                 int64
+	AvailableAt, ExpiresAt time.Time
+}
+
+// TestPriceTimes: pending and expiry count from the occurrence, and an event
+// is refused past the late-event grace or beyond the clock skew ahead.
+func TestPriceTimes(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name       string
 		s          *config.Snapshot
 		amount     string
 		occurredAt time.Time
-		want       Earning
+		want       earning
 		err        error
 		detail     string
 	}{
 		{name: "now, no pending, no expiry", s: snapshot("0s", ""), amount: "12.5", occurredAt: now,
-			want: Earning{Points: 25, AvailableAt: now}},
+			want: earning{Points: 25, AvailableAt: now}},
 		{name: "pending and expiry from occurrence", s: snapshot("14d", "365d"), amount: "10", occurredAt: now.Add(-time.Hour),
-			want: Earning{Points: 20, AvailableAt: now.Add(-time.Hour + 14*24*time.Hour), ExpiresAt: now.Add(-time.Hour + 365*24*time.Hour)}},
+			want: earning{Points: 20, AvailableAt: now.Add(-time.Hour + 14*24*time.Hour), ExpiresAt: now.Add(-time.Hour + 365*24*time.Hour)}},
 		{name: "inside grace", s: snapshot("0s", ""), amount: "1", occurredAt: now.Add(-72 * time.Hour),
-			want: Earning{Points: 2, AvailableAt: now.Add(-72 * time.Hour)}},
+			want: earning{Points: 2, AvailableAt: now.Add(-72 * time.Hour)}},
 		{name: "too late", s: snapshot("0s", ""), amount: "1", occurredAt: now.Add(-72*time.Hour - time.Second),
 			err: ErrTooLate, detail: "occurred at 2026-05-29T11:59:59Z, more than the late-event grace period 3d ago"},
 		{name: "small clock skew", s: snapshot("0s", ""), amount: "1", occurredAt: now.Add(MaxClockSkew),
-			want: Earning{Points: 2, AvailableAt: now.Add(MaxClockSkew)}},
+			want: earning{Points: 2, AvailableAt: now.Add(MaxClockSkew)}},
 		{name: "future", s: snapshot("0s", ""), amount: "1", occurredAt: now.Add(time.Hour),
 			err: ErrInFuture, detail: "occurred at 2026-06-01T13:00:00Z, more than 5m0s in the future"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Earn(tt.s, Purchase{Amount: config.MustDecimal(tt.amount), OccurredAt: tt.occurredAt}, now)
+			p, err := Price(tt.s, Event{Kind: EventPurchase, Amount: config.MustDecimal(tt.amount), OccurredAt: tt.occurredAt}, MemberContext{}, now)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || err.Error() != tt.detail {
 					t.Fatalf("error = %v, want %v with %q", err, tt.err, tt.detail)
@@ -88,8 +66,8 @@ func TestEarn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
-				t.Errorf("Earn = %+v, want %+v", got, tt.want)
+			if got := (earning{p.Points, p.AvailableAt, p.ExpiresAt}); got != tt.want {
+				t.Errorf("Price = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

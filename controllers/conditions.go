@@ -10,9 +10,7 @@ import (
 // Condition reasons shared by the controllers.
 const (
 	ReasonReconciled      = "Reconciled"
-	ReasonProgressing     = "Progressing"
 	ReasonProgramNotFound = "ProgramNotFound"
-	ReasonConflict        = "Conflict"
 	ReasonInvalid         = "Invalid"
 	ReasonPaused          = "Paused"
 	ReasonEngineNotReady  = "EngineNotReady"

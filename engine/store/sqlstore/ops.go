@@ -19,7 +19,6 @@ import (
 const (
 	lotPending   = "pending"
 	lotAvailable = "available"
-	lotExpired   = "expired"
 )
 
 // Enroll implements ledger.Ledger.

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/loyaltyops/loyalty-operator/engine/config"
-
 	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/schedule"
 )
 
 // The API server has already applied the CRD schema's bounds and defaults; the
@@ -156,7 +156,7 @@ func campaignConfig(c loyaltyv1alpha1.Campaign) (config.Campaign, error) {
 		return cc, fmt.Errorf("spec.schedule.timeZone: unknown IANA time zone %q", cc.Schedule.TimeZone)
 	}
 	if r := s.Schedule.Recurrence; r != nil {
-		if _, err := config.ParseCron(r.Cron); err != nil {
+		if _, err := schedule.ParseCron(r.Cron); err != nil {
 			return cc, fmt.Errorf("spec.schedule.recurrence.cron: %w", err)
 		}
 		d, err := time.ParseDuration(r.Duration)

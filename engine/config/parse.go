@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones validate the same on every machine and image
+
+	"github.com/loyaltyops/loyalty-operator/engine/schedule"
 )
 
 // FieldError is one problem of a snapshot: the JSON path of the field and why.
@@ -494,7 +496,7 @@ func (v *validator) campaign(path string, c Campaign, tiers map[string]bool) {
 		v.fail(path+".schedule.end", "required unless schedule.recurrence is set")
 	}
 	if r := s.Recurrence; r != nil {
-		if _, err := ParseCron(r.Cron); err != nil {
+		if _, err := schedule.ParseCron(r.Cron); err != nil {
 			v.fail(path+".schedule.recurrence.cron", "%v", err)
 		}
 		v.duration(path+".schedule.recurrence.duration", r.Duration, true, true)

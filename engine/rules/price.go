@@ -530,7 +530,7 @@ func cachedSchedule(c config.CampaignSchedule) (*schedule.Schedule, error) {
 	if s, ok := schedules.Load(key); ok {
 		return s.(*schedule.Schedule), nil
 	}
-	s, err := schedule.FromConfig(c)
+	s, err := c.Compile()
 	if err != nil {
 		return nil, err
 	}

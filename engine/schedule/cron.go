@@ -4,8 +4,6 @@ import (
 	"math"
 	"math/bits"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 // SearchYears bounds the search for the next cron match. Ten years covers the
@@ -14,7 +12,7 @@ import (
 const SearchYears = 10
 
 // Bit sets of every day of the month (1-31) and every day of the week (0-6):
-// config.Cron keeps no separate flag for "*", so a field holding all of its
+// Cron keeps no separate flag for "*", so a field holding all of its
 // values is taken as unrestricted.
 const (
 	allDaysOfMonth uint64 = 0xFFFFFFFE
@@ -30,7 +28,7 @@ const (
 // whose day matches: when both day of month and day of week are restricted,
 // either of them matching is enough (the usual cron rule); when one of them
 // holds every value ("*", or an equivalent such as "1-31" or "0-6"), the
-// other alone decides. config.Cron cannot tell "*" from a list of every
+// other alone decides. Cron cannot tell "*" from a list of every
 // value, so unlike Vixie cron a stepped "*/2" day of month counts as
 // restricted, and "1-31" counts as unrestricted.
 //
@@ -42,12 +40,12 @@ const (
 // The search steps over months and days that cannot match and visits only
 // the hours and minutes in c, so its cost depends on the days searched, not
 // on the minutes.
-func Next(c config.Cron, after time.Time, loc *time.Location) time.Time {
+func Next(c Cron, after time.Time, loc *time.Location) time.Time {
 	t, _ := next(c, after, loc)
 	return t
 }
 
-func next(c config.Cron, after time.Time, loc *time.Location) (time.Time, bool) {
+func next(c Cron, after time.Time, loc *time.Location) (time.Time, bool) {
 	if loc == nil {
 		loc = time.UTC
 	}

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 func mustTime(t testing.TB, s string) time.Time {
@@ -27,9 +25,9 @@ func mustLoc(t testing.TB, name string) *time.Location {
 	return loc
 }
 
-func mustCron(t testing.TB, expr string) config.Cron {
+func mustCron(t testing.TB, expr string) Cron {
 	t.Helper()
-	c, err := config.ParseCron(expr)
+	c, err := ParseCron(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +104,7 @@ func TestNext(t *testing.T) {
 // refNext is an independent, slow Next: it steps through instants minute by
 // minute and keeps the first whose wall clock matches and which is the first
 // instant showing that wall clock.
-func refNext(c config.Cron, after time.Time, loc *time.Location, limit time.Duration) (time.Time, bool) {
+func refNext(c Cron, after time.Time, loc *time.Location, limit time.Duration) (time.Time, bool) {
 	for u := after.Truncate(time.Minute); u.Sub(after) <= limit; u = u.Add(time.Minute) {
 		if !u.After(after) {
 			continue

@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 // Phases, with the values of the Campaign API's CampaignPhase.
@@ -50,7 +48,7 @@ type Window struct {
 func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
 
 // Recurrence opens a window of Duration at every match of Cron, a five-field
-// expression or descriptor as accepted by config.ParseCron.
+// expression or descriptor as accepted by ParseCron.
 type Recurrence struct {
 	Cron     string
 	Duration time.Duration
@@ -65,7 +63,7 @@ type Schedule struct {
 	loc    *time.Location
 	// Recurrence; cronText is empty for a single window.
 	cronText string
-	cron     config.Cron
+	cron     Cron
 	duration time.Duration
 }
 
@@ -95,7 +93,7 @@ func New(start time.Time, end *time.Time, rec *Recurrence, timeZone string) (*Sc
 		}
 		return s, nil
 	}
-	if s.cron, err = config.ParseCron(rec.Cron); err != nil {
+	if s.cron, err = ParseCron(rec.Cron); err != nil {
 		return nil, fmt.Errorf("recurrence.cron: %w", err)
 	}
 	if rec.Duration <= 0 {
@@ -103,20 +101,6 @@ func New(start time.Time, end *time.Time, rec *Recurrence, timeZone string) (*Sc
 	}
 	s.cronText, s.duration = rec.Cron, rec.Duration
 	return s, nil
-}
-
-// FromConfig builds a schedule from a configuration snapshot's campaign.
-func FromConfig(c config.CampaignSchedule) (*Schedule, error) {
-	var end *time.Time
-	if c.End != nil {
-		e := c.End.T()
-		end = &e
-	}
-	var rec *Recurrence
-	if r := c.Recurrence; r != nil {
-		rec = &Recurrence{Cron: r.Cron, Duration: r.Duration.D()}
-	}
-	return New(c.Start.T(), end, rec, c.TimeZone)
 }
 
 // Location is the time zone the recurrence is evaluated in.

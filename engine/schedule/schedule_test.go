@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 // spec is a schedule in the Campaign API's terms; end "" means none, cron ""
@@ -59,32 +57,6 @@ func TestNewRejects(t *testing.T) {
 				t.Fatalf("New error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
-	}
-}
-
-func TestFromConfig(t *testing.T) {
-	end := config.MustTime("2026-07-01T00:00:00Z")
-	s, err := FromConfig(config.CampaignSchedule{
-		Start:      config.MustTime("2026-06-01T00:00:00Z"),
-		End:        &end,
-		Recurrence: &config.Recurrence{Cron: "0 17 * * FRI", Duration: config.MustDuration("2h")},
-		TimeZone:   "Europe/Berlin",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, ok := s.WindowAt(mustTime(t, "2026-06-05T16:00:00Z"))
-	want := Window{mustTime(t, "2026-06-05T15:00:00Z"), mustTime(t, "2026-06-05T17:00:00Z")}
-	if !ok || !w.Start.Equal(want.Start) || !w.End.Equal(want.End) {
-		t.Fatalf("WindowAt = %v, %v; want %v", w, ok, want)
-	}
-	if s.Location().String() != "Europe/Berlin" {
-		t.Errorf("Location = %s", s.Location())
-	}
-	// An empty time zone is UTC, as the snapshot's default.
-	s, err = FromConfig(config.CampaignSchedule{Start: config.MustTime("2026-06-01T00:00:00Z"), End: &end})
-	if err != nil || s.Location() != time.UTC {
-		t.Fatalf("FromConfig without zone = %v, %v", s, err)
 	}
 }
 

@@ -152,8 +152,8 @@ func campaignConfig(c loyaltyv1alpha1.Campaign) (config.Campaign, error) {
 		end := config.TimeOf(s.Schedule.End.Time)
 		cc.Schedule.End = &end
 	}
-	if _, err := time.LoadLocation(cc.Schedule.TimeZone); err != nil || cc.Schedule.TimeZone == "Local" {
-		return cc, fmt.Errorf("spec.schedule.timeZone: unknown IANA time zone %q", cc.Schedule.TimeZone)
+	if _, err := schedule.LoadLocation(cc.Schedule.TimeZone); err != nil {
+		return cc, fmt.Errorf("spec.schedule.timeZone: %w", err)
 	}
 	if r := s.Schedule.Recurrence; r != nil {
 		if _, err := schedule.ParseCron(r.Cron); err != nil {

@@ -32,7 +32,7 @@ func TestHolderKeepsLastGood(t *testing.T) {
 	if h.Current() != first || st.Hash != hash {
 		t.Error("invalid snapshot replaced the last good one")
 	}
-	want := `test: invalid snapshot: campaigns[happy-hour].schedule.timeZone: unknown time zone "Mars/Base"`
+	want := `test: invalid snapshot: campaigns[happy-hour].schedule.timeZone: unknown IANA time zone "Mars/Base"`
 	if st.LastError != want || st.LastErrorAt.IsZero() {
 		t.Errorf("LastError = %q at %v, want %q", st.LastError, st.LastErrorAt, want)
 	}

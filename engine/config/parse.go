@@ -12,8 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
-	_ "time/tzdata" // time zones validate the same on every machine and image
 
 	"github.com/loyaltyops/loyalty-operator/engine/schedule"
 )
@@ -501,8 +499,8 @@ func (v *validator) campaign(path string, c Campaign, tiers map[string]bool) {
 		}
 		v.duration(path+".schedule.recurrence.duration", r.Duration, true, true)
 	}
-	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "Local" {
-		v.fail(path+".schedule.timeZone", "unknown time zone %q", s.TimeZone)
+	if _, err := schedule.LoadLocation(s.TimeZone); err != nil {
+		v.fail(path+".schedule.timeZone", "%v", err)
 	}
 	if a := c.Audience; a != nil {
 		for _, t := range a.Tiers {

@@ -181,7 +181,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "reward limit period", set: map[string]any{"rewards.0.limit.period": "Fortnight"}, want: `rewards[free-latte].limit.period: "Fortnight" must be one of Day, Week, Month, Year, Lifetime`},
 		{name: "reward availability order", set: map[string]any{"rewards.0.availability.end": "2025-01-01T00:00:00Z"}, want: `rewards[free-latte].availability.end: must be after availability.start`},
 		{name: "reward availability time", set: map[string]any{"rewards.0.availability.start": "tomorrow"}, want: `rewards[free-latte].availability.start: invalid time "tomorrow": want RFC 3339 such as "2026-12-05T00:00:00Z"`},
-		{name: "time zone", set: map[string]any{"campaigns.0.schedule.timeZone": "Mars/Base"}, want: `campaigns[happy-hour].schedule.timeZone: unknown time zone "Mars/Base"`},
+		{name: "time zone", set: map[string]any{"campaigns.0.schedule.timeZone": "Mars/Base"}, want: `campaigns[happy-hour].schedule.timeZone: unknown IANA time zone "Mars/Base"`},
 		{name: "cron", set: map[string]any{"campaigns.0.schedule.recurrence.cron": "0 25 * * *"}, want: `campaigns[happy-hour].schedule.recurrence.cron: invalid cron "0 25 * * *": hour field: value "25" out of range 0-23`},
 		{name: "recurrence duration", set: map[string]any{"campaigns.0.schedule.recurrence.duration": "0s"}, want: `campaigns[happy-hour].schedule.recurrence.duration: must be longer than zero`},
 		{name: "schedule end missing", set: map[string]any{"campaigns.1.schedule.end": del}, want: `campaigns[advent].schedule.end: required unless schedule.recurrence is set`},

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // time zones load the same on every machine and image
 )
 
 // Phases, with the values of the Campaign API's CampaignPhase.
@@ -70,13 +71,7 @@ type Schedule struct {
 // New builds a schedule from the Campaign API's values. end may be nil only
 // with a recurrence; timeZone is an IANA name, "" meaning UTC.
 func New(start time.Time, end *time.Time, rec *Recurrence, timeZone string) (*Schedule, error) {
-	if timeZone == "" {
-		timeZone = "UTC"
-	}
-	if timeZone == "Local" {
-		return nil, errors.New("timeZone: \"Local\" is not an IANA time zone")
-	}
-	loc, err := time.LoadLocation(timeZone)
+	loc, err := LoadLocation(timeZone)
 	if err != nil {
 		return nil, fmt.Errorf("timeZone: %w", err)
 	}
@@ -101,6 +96,21 @@ func New(start time.Time, end *time.Time, rec *Recurrence, timeZone string) (*Sc
 	}
 	s.cronText, s.duration = rec.Cron, rec.Duration
 	return s, nil
+}
+
+// LoadLocation loads the IANA time zone name, "" meaning UTC. "Local", the
+// zone of whichever machine evaluates the schedule, is refused: a campaign
+// must open at the same instant in the operator and in every engine. The
+// zone database is built in, so a zone loads the same everywhere.
+func LoadLocation(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, fmt.Errorf("unknown IANA time zone %q", name)
+	}
+	return loc, nil
 }
 
 // Location is the time zone the recurrence is evaluated in.

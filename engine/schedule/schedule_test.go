@@ -373,3 +373,28 @@ func BenchmarkOverlapsHalfHourly(b *testing.B) {
 		}
 	}
 }
+
+func TestLoadLocation(t *testing.T) {
+	tests := []struct {
+		name, want, err string
+	}{
+		{name: "", want: "UTC"},
+		{name: "UTC", want: "UTC"},
+		{name: "Europe/Berlin", want: "Europe/Berlin"},
+		{name: "Local", err: `unknown IANA time zone "Local"`},
+		{name: "Mars/Base", err: `unknown IANA time zone "Mars/Base"`},
+		{name: "../etc/passwd", err: `unknown IANA time zone "../etc/passwd"`},
+	}
+	for _, tt := range tests {
+		loc, err := LoadLocation(tt.name)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("LoadLocation(%q) = %v, %v; want error %q", tt.name, loc, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || loc.String() != tt.want {
+			t.Errorf("LoadLocation(%q) = %v, %v; want %s", tt.name, loc, err, tt.want)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func TestWatchConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return h.Status().LastError != "" })
-	want := `configmap default/engine-config: invalid snapshot: campaigns[happy-hour].schedule.timeZone: unknown time zone "Mars/Base"`
+	want := `configmap default/engine-config: invalid snapshot: campaigns[happy-hour].schedule.timeZone: unknown IANA time zone "Mars/Base"`
 	if st := h.Status(); st.LastError != want || st.Hash != first.Hash {
 		t.Errorf("after bad update: %+v, want error %q and hash %s kept", st, want, first.Hash)
 	}

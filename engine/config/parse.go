@@ -97,7 +97,8 @@ func (s *Snapshot) Hash() string {
 
 // Validate checks every field, as the CRDs and the operator do, plus the
 // references between objects (tiers named by rewards and campaigns). It fills
-// in defaults and sorts lists first, so a valid snapshot is also canonical.
+// in defaults and sorts lists first, so a valid snapshot is also canonical,
+// and compiles the campaigns' schedules for Schedule.
 func (s *Snapshot) Validate() error {
 	*s = s.normalized()
 	v := &validator{}
@@ -105,6 +106,7 @@ func (s *Snapshot) Validate() error {
 	if len(v.errs) > 0 {
 		return &ValidationError{Errors: v.errs}
 	}
+	s.schedules = compileSchedules(s.Campaigns)
 	return nil
 }
 

@@ -32,3 +32,39 @@ func TestCompileSchedule(t *testing.T) {
 		t.Fatalf("Compile without zone = %v, %v", s, err)
 	}
 }
+
+// TestSnapshotSchedules: a parsed snapshot compiles each campaign's schedule
+// once and hands out that one; a schedule changed since, or in a snapshot
+// never validated, is compiled as it is now, never taken from a stale copy.
+func TestSnapshotSchedules(t *testing.T) {
+	s, err := Parse(readGood(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.Campaigns {
+		first, err := s.Schedule(c.Schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := s.Schedule(c.Schedule)
+		if first != again || first != s.schedules[scheduleKeyOf(c.Schedule)] {
+			t.Errorf("campaign %s: its schedule is compiled again instead of taken from the snapshot", c.Name)
+		}
+	}
+
+	changed := s.Campaigns[0].Schedule
+	changed.TimeZone = "Asia/Tokyo"
+	sch, err := s.Schedule(changed)
+	if err != nil || sch.Location().String() != "Asia/Tokyo" {
+		t.Errorf("a schedule changed after Parse evaluates in %v, %v; want Asia/Tokyo", sch, err)
+	}
+
+	built := &Snapshot{Campaigns: s.Campaigns}
+	sch, err = built.Schedule(s.Campaigns[0].Schedule)
+	if err != nil || sch.Location().String() != s.Campaigns[0].Schedule.TimeZone {
+		t.Errorf("a snapshot built in code: %v, %v", sch, err)
+	}
+	if _, err := built.Schedule(CampaignSchedule{Start: MustTime("2026-06-01T00:00:00Z"), TimeZone: "UTC"}); err == nil {
+		t.Error("a schedule that cannot compile must report why")
+	}
+}

@@ -1,7 +1,8 @@
-// Package config is the configuration contract between the operator and the
-// points engine: a versioned JSON snapshot of one loyalty program, rendered by
-// the operator from the LoyaltyProgram, Tier, RewardCatalog and Campaign
-// objects and read by the engine.
+// Package config is the configuration snapshot the operator hands the points
+// engine: a versioned JSON snapshot of one loyalty program, rendered by the
+// operator from the LoyaltyProgram, Tier, RewardCatalog and Campaign objects
+// and read by the engine. The names it is published under are in package
+// contract.
 //
 // The snapshot mirrors the CRDs' field names. Amounts and multipliers are
 // exact decimal strings ("2.5"), durations use the CRD format ("30d",
@@ -12,8 +13,11 @@
 //
 // The package imports nothing from Kubernetes: the operator builds a Snapshot
 // from plain Go values, and the engine loads one from a file (WatchFile) or a
-// ConfigMap (sub-package k8swatch).
+// ConfigMap (sub-package k8swatch). A validated snapshot carries its
+// campaigns' compiled schedules (Schedule).
 package config
+
+import "github.com/loyaltyops/loyalty-operator/engine/schedule"
 
 // Version is the only snapshot version this package reads and writes.
 const Version = "loyaltyops.io/snapshot/v1"
@@ -34,6 +38,9 @@ type Snapshot struct {
 	Campaigns []Campaign `json:"campaigns"`
 	// Referral rewards referrals; nil disables them.
 	Referral *ReferralPolicy `json:"referral,omitempty"`
+
+	// schedules are the campaigns' schedules compiled by Validate; see Schedule.
+	schedules map[scheduleKey]*schedule.Schedule
 }
 
 // Program identifies the LoyaltyProgram the snapshot was rendered from.

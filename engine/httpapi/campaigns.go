@@ -54,7 +54,7 @@ func (s *Server) campaignViews(r *http.Request) ([]CampaignView, error) {
 	now := s.now()
 	out := make([]CampaignView, 0, len(snap.Campaigns))
 	for _, c := range snap.Campaigns {
-		sch, err := c.Schedule.Compile()
+		sch, err := snap.Schedule(c.Schedule)
 		if err != nil {
 			// Parse validated the snapshot's schedules.
 			return nil, &rules.Error{Code: rules.CodeInvalidSnapshot, Field: "campaigns[" + c.Name + "].schedule", Message: err.Error()}

@@ -54,6 +54,14 @@ func benchmarkPrice(b *testing.B, exclusive bool) {
 			}
 		}))
 	}
+	// The engine prices with parsed snapshots, whose schedules Validate compiled.
+	s.Version, s.Program.Namespace, s.Program.DisplayName = config.Version, "shop", "Shop"
+	for i := range s.Tiers {
+		s.Tiers[i].DisplayName = s.Tiers[i].Name
+	}
+	if err := s.Validate(); err != nil {
+		b.Fatal(err)
+	}
 	ev := purchase("123.45", midJune)
 	p, err := Price(s, ev, m, midJune)
 	if err != nil {

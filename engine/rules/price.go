@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -366,7 +365,7 @@ func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *Tier
 		cand := candidate{CampaignExplanation: CampaignExplanation{
 			Name: c.Name, DisplayName: c.DisplayName, Stacking: orDefault(c.Stacking, config.StackingStack), Priority: c.Priority}}
 		cand.exclusive = cand.Stacking == config.StackingExclusive
-		sch, err := cachedSchedule(c.Schedule)
+		sch, err := s.Schedule(c.Schedule)
 		if err != nil {
 			return nil, errorf(CodeInvalidSnapshot, "campaigns["+c.Name+"].schedule", "%v", err)
 		}
@@ -517,45 +516,6 @@ func nearestWindow(sch *schedule.Schedule, c config.CampaignSchedule, t time.Tim
 		}
 	}
 	return nil
-}
-
-// schedules caches built schedules by their configuration: building one
-// loads its time zone, which reads the zone database, and the same few
-// campaigns are priced for every event. Entries are a few hundred bytes and
-// only grow with distinct schedules ever configured.
-var schedules sync.Map
-
-func cachedSchedule(c config.CampaignSchedule) (*schedule.Schedule, error) {
-	key := scheduleKeyOf(c)
-	if s, ok := schedules.Load(key); ok {
-		return s.(*schedule.Schedule), nil
-	}
-	s, err := c.Compile()
-	if err != nil {
-		return nil, err
-	}
-	schedules.Store(key, s)
-	return s, nil
-}
-
-// scheduleKey identifies a schedule by value. It is a comparable struct
-// rather than a formatted string so that a lookup allocates nothing.
-type scheduleKey struct {
-	start, end     int64
-	hasEnd         bool
-	cron, timeZone string
-	duration       time.Duration
-}
-
-func scheduleKeyOf(c config.CampaignSchedule) scheduleKey {
-	k := scheduleKey{start: c.Start.T().UnixNano(), timeZone: c.TimeZone}
-	if c.End != nil {
-		k.end, k.hasEnd = c.End.T().UnixNano(), true
-	}
-	if r := c.Recurrence; r != nil {
-		k.cron, k.duration = r.Cron, r.Duration.D()
-	}
-	return k
 }
 
 func orDefault(s, def string) string {

@@ -38,7 +38,7 @@ func (r *CampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := c.DeepCopy()
-	status, err := memberStatus(ctx, r.Client, c.Namespace, c.Spec.ProgramRef.Name, render.ObjectRef{Kind: "Campaign", Name: c.Name})
+	status, err := partStatus(ctx, r.Client, c.Namespace, c.Spec.ProgramRef.Name, render.ObjectRef{Kind: "Campaign", Name: c.Name})
 	if err != nil {
 		return ctrl.Result{}, err
 	}

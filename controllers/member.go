@@ -9,10 +9,10 @@ import (
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 )
 
-// memberStatus says whether a Tier, RewardCatalog or Campaign is in effect
+// partStatus says whether a Tier, RewardCatalog or Campaign is in effect
 // in its program, using the same resolution the program controller renders
 // its snapshot from.
-func memberStatus(ctx context.Context, c client.Reader, namespace, program string, ref render.ObjectRef) (kstatus, error) {
+func partStatus(ctx context.Context, c client.Reader, namespace, program string, ref render.ObjectRef) (kstatus, error) {
 	objs, err := loadProgramObjects(ctx, c, namespace, program)
 	if err != nil {
 		return kstatus{}, err

@@ -14,32 +14,33 @@ import (
 	"github.com/loyaltyops/loyalty-operator/controllers/render"
 )
 
-// member is a kind that belongs to a program: Tier, RewardCatalog, Campaign.
-type member interface {
+// programPart is a kind whose objects are parts of a program: Tier,
+// RewardCatalog, Campaign. (A member is a customer, in the engine.)
+type programPart interface {
 	client.Object
 	ProgramName() string
 	StatusConditions() *[]metav1.Condition
 	SetObservedGeneration(int64)
 }
 
-// memberReconciler reports whether each object of one kind is in effect in
+// partReconciler reports whether each object of one kind is in effect in
 // its program. Tiers and RewardCatalogs need nothing more.
-type memberReconciler[T any, PT interface {
+type partReconciler[T any, PT interface {
 	*T
-	member
+	programPart
 }] struct {
 	client.Client
 	kind string
 }
 
 // Reconcile resolves the object's program and records the outcome in its status.
-func (r *memberReconciler[T, PT]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *partReconciler[T, PT]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := PT(new(T))
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := obj.DeepCopyObject().(client.Object)
-	status, err := memberStatus(ctx, r.Client, obj.GetNamespace(), obj.ProgramName(), render.ObjectRef{Kind: r.kind, Name: obj.GetName()})
+	status, err := partStatus(ctx, r.Client, obj.GetNamespace(), obj.ProgramName(), render.ObjectRef{Kind: r.kind, Name: obj.GetName()})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -48,12 +49,12 @@ func (r *memberReconciler[T, PT]) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{}, patchStatus(ctx, r.Client, obj, before)
 }
 
-// setupMemberController watches the kind itself, its siblings and every kind
+// setupPartController watches the kind itself, its siblings and every kind
 // whose change can change its standing, mapping each to the kind's objects in
 // the same program.
-func setupMemberController(mgr ctrl.Manager, r reconcileFunc, forObj client.Object, list func() client.ObjectList, dependsOn ...client.Object) error {
+func setupPartController(mgr ctrl.Manager, r reconcileFunc, forObj client.Object, list func() client.ObjectList, dependsOn ...client.Object) error {
 	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	sameProgram := enqueueMembers(mgr.GetClient(), list)
+	sameProgram := enqueueParts(mgr.GetClient(), list)
 	b := ctrl.NewControllerManagedBy(mgr).For(forObj, specChanged)
 	for _, obj := range append([]client.Object{forObj, &loyaltyv1alpha1.LoyaltyProgram{}}, dependsOn...) {
 		if _, isLease := obj.(*coordinationv1.Lease); isLease {

@@ -25,7 +25,7 @@ const programRefIndex = "spec.programRef.name"
 func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
 	for _, obj := range []client.Object{&loyaltyv1alpha1.Tier{}, &loyaltyv1alpha1.RewardCatalog{}, &loyaltyv1alpha1.Campaign{}} {
-		if err := indexer.IndexField(ctx, obj, programRefIndex, func(o client.Object) []string { return []string{o.(member).ProgramName()} }); err != nil {
+		if err := indexer.IndexField(ctx, obj, programRefIndex, func(o client.Object) []string { return []string{o.(programPart).ProgramName()} }); err != nil {
 			return fmt.Errorf("indexing %T by program: %w", obj, err)
 		}
 	}
@@ -79,7 +79,7 @@ func live[T any, PT interface {
 // a program to itself, and anything else (an engine report) to its program label.
 func programOf(o client.Object) string {
 	switch obj := o.(type) {
-	case member:
+	case programPart:
 		return obj.ProgramName()
 	case *loyaltyv1alpha1.LoyaltyProgram:
 		return obj.Name
@@ -98,22 +98,22 @@ func enqueueProgram() handler.EventHandler {
 	})
 }
 
-// enqueueMembers maps any object of a program to every object of one kind in
+// enqueueParts maps any object of a program to every object of one kind in
 // that program: a Tier's status depends on its sibling Tiers, a Campaign's on
 // the Tiers its audience names, and all of them on the program existing.
-func enqueueMembers(c client.Reader, list func() client.ObjectList) handler.EventHandler {
+func enqueueParts(c client.Reader, list func() client.ObjectList) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		name := programOf(o)
 		if name == "" {
 			return nil
 		}
-		members := list()
-		if err := c.List(ctx, members, client.InNamespace(o.GetNamespace()), client.MatchingFields{programRefIndex: name}); err != nil {
+		parts := list()
+		if err := c.List(ctx, parts, client.InNamespace(o.GetNamespace()), client.MatchingFields{programRefIndex: name}); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing objects of program", "program", name)
 			return nil
 		}
 		var requests []reconcile.Request
-		_ = meta.EachListItem(members, func(m runtime.Object) error {
+		_ = meta.EachListItem(parts, func(m runtime.Object) error {
 			if obj, ok := m.(client.Object); ok {
 				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
 			}

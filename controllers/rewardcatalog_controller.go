@@ -10,6 +10,6 @@ import (
 // setupRewardCatalogController: a catalog's standing also depends on Tiers
 // (a reward's minimum tier); siblings matter because reward ids are unique per program.
 func setupRewardCatalogController(mgr ctrl.Manager, c client.Client) error {
-	r := &memberReconciler[loyaltyv1alpha1.RewardCatalog, *loyaltyv1alpha1.RewardCatalog]{Client: c, kind: "RewardCatalog"}
-	return setupMemberController(mgr, r, &loyaltyv1alpha1.RewardCatalog{}, func() client.ObjectList { return &loyaltyv1alpha1.RewardCatalogList{} }, &loyaltyv1alpha1.Tier{})
+	r := &partReconciler[loyaltyv1alpha1.RewardCatalog, *loyaltyv1alpha1.RewardCatalog]{Client: c, kind: "RewardCatalog"}
+	return setupPartController(mgr, r, &loyaltyv1alpha1.RewardCatalog{}, func() client.ObjectList { return &loyaltyv1alpha1.RewardCatalogList{} }, &loyaltyv1alpha1.Tier{})
 }

@@ -82,7 +82,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	campaigns := &CampaignReconciler{Client: writer, Clock: opts.Clock, Recorder: mgr.GetEventRecorder(ManagerName)}
 	// Engine reports matter to campaigns: they carry spent budgets.
-	if err := setupMemberController(mgr, campaigns, &loyaltyv1alpha1.Campaign{},
+	if err := setupPartController(mgr, campaigns, &loyaltyv1alpha1.Campaign{},
 		func() client.ObjectList { return &loyaltyv1alpha1.CampaignList{} }, &loyaltyv1alpha1.Tier{}, &coordinationv1.Lease{}); err != nil {
 		return fmt.Errorf("setting up the Campaign controller: %w", err)
 	}

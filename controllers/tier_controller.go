@@ -9,6 +9,6 @@ import (
 
 // setupTierController: a Tier's standing depends on its program and sibling Tiers (ranks).
 func setupTierController(mgr ctrl.Manager, c client.Client) error {
-	r := &memberReconciler[loyaltyv1alpha1.Tier, *loyaltyv1alpha1.Tier]{Client: c, kind: "Tier"}
-	return setupMemberController(mgr, r, &loyaltyv1alpha1.Tier{}, func() client.ObjectList { return &loyaltyv1alpha1.TierList{} })
+	r := &partReconciler[loyaltyv1alpha1.Tier, *loyaltyv1alpha1.Tier]{Client: c, kind: "Tier"}
+	return setupPartController(mgr, r, &loyaltyv1alpha1.Tier{}, func() client.ObjectList { return &loyaltyv1alpha1.TierList{} })
 }

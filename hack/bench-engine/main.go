@@ -50,6 +50,7 @@ type options struct {
 	walSoak     time.Duration
 	walSettle   time.Duration
 	volumeMiB   int
+	restartBin  string
 }
 
 // result is one scenario on one store.
@@ -106,6 +107,7 @@ func main() {
 	flag.DurationVar(&o.walSoak, "wal-soak", 0, "instead of the rate search: --clients connections send single earns to SQLite as fast as answered for this long, and the WAL's size is reported (see walsoak.go)")
 	flag.DurationVar(&o.walSettle, "wal-settle", 20*time.Second, "with --wal-soak: how long the WAL is watched after the load, and writes retried on a full volume")
 	flag.IntVar(&o.volumeMiB, "volume-mib", 0, "with --wal-soak: put the database on a tmpfs of this many MiB (needs root), so that the load can fill it")
+	flag.StringVar(&o.restartBin, "restart-engine", "", "with --wal-soak: the points-engine binary restarted on a full volume (default --engine), e.g. a newer one on the volume an older one filled")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -260,8 +260,12 @@ func soakStore(ctx context.Context, o options, dir string, snap []byte) (walSoak
 		if err := b.eng.stop(); err != nil {
 			logf("  stopping the engine on a full volume: %v", err)
 		}
+		bin := o.engineBin
+		if o.restartBin != "" {
+			bin = o.restartBin
+		}
 		// Ready or not: a store that cannot write may rightly say it is not.
-		return startEngine(ctx, o.engineBin, dir, snap, storeArgs, "/healthz")
+		return startEngine(ctx, bin, dir, snap, storeArgs, "/healthz")
 	}
 	res, err := walSoak(ctx, b, o, path, restart)
 	if err != nil {

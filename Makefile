@@ -89,6 +89,12 @@ bench-engine: ## Measure the points engine's max sustained rate and half-load la
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
 	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
 
+.PHONY: bench-wal
+bench-wal: ## Measure the SQLite write-ahead log under 16 clients sending single earns flat out for 60 s: its peak, and its size once the load stops (BENCH_FLAGS=--volume-mib 256 puts it on a tmpfs, as root).
+	go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
+	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
+	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine --wal-soak 60s --clients 16 $(BENCH_FLAGS)
+
 .PHONY: bench-floor
 bench-floor: ## Measure the fewest rows an earn can write, with no engine around them, on SQLite and PostgreSQL: a floor under bench-engine (FLOOR_COUNT=3).
 	go test -p 1 -run '^$$' -bench StorageFloor -benchtime 100000x -count $(FLOOR_COUNT) ./engine/store/sqlite ./engine/store/postgres

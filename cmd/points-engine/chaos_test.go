@@ -118,6 +118,7 @@ type earnLoad struct {
 	client  *http.Client
 	base    string
 	members int
+	prefix  string // of idempotency keys and event ids, so that two loads do not share them
 
 	mu      sync.Mutex
 	writes  []*write
@@ -134,8 +135,8 @@ func (l *earnLoad) start(workers int) {
 			for i := 0; !l.stop.Load(); i++ {
 				m := fmt.Sprint("m", (w+i)%l.members)
 				wr := &write{member: m, path: "/v1/earn", body: map[string]any{
-					"idempotencyKey": fmt.Sprintf("e-%d-%d", w, i), "memberId": m,
-					"eventId": fmt.Sprintf("order-%d-%d", w, i), "amount": fmt.Sprintf("%d.50", 1+i%20), "occurredAt": occurredAt}}
+					"idempotencyKey": fmt.Sprintf("e%s-%d-%d", l.prefix, w, i), "memberId": m,
+					"eventId": fmt.Sprintf("order%s-%d-%d", l.prefix, w, i), "amount": fmt.Sprintf("%d.50", 1+i%20), "occurredAt": occurredAt}}
 				a, err := send(l.client, "POST", l.base+wr.path, testIngestKey, wr.body)
 				switch {
 				case err != nil:

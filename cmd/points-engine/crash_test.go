@@ -100,8 +100,31 @@ func startEngine(t *testing.T, bin, dir string) *engine {
 	return startEngineWith(t, bin, dir, "--config-file="+filepath.Join(dir, "snapshot.json"))
 }
 
-// startEngineWith starts the engine on dir's database and keys with a config source flag.
+// startEngineWith starts the engine on dir's database and keys with a
+// config source flag (and any other flags, which win over the defaults),
+// and waits until it is ready.
 func startEngineWith(t *testing.T, bin, dir string, configFlags ...string) *engine {
+	t.Helper()
+	e := launchEngine(t, bin, dir, configFlags...)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(e.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine not ready:\n%s", e.logText())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// launchEngine starts the engine like startEngineWith and returns once it
+// listens, ready or not.
+func launchEngine(t *testing.T, bin, dir string, configFlags ...string) *engine {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{
 		"--listen=127.0.0.1:0",
@@ -143,20 +166,7 @@ func startEngineWith(t *testing.T, bin, dir string, configFlags ...string) *engi
 	case <-time.After(20 * time.Second):
 		t.Fatalf("engine did not start:\n%s", e.logText())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(e.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("engine not ready:\n%s", e.logText())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return e
 }
 
 func (e *engine) logText() string {
@@ -366,7 +376,13 @@ func (e *engine) stop(t *testing.T, within time.Duration) {
 // engine left in dir.
 func checkSQLite(t *testing.T, dir, when string) {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "ledger.db")})
+	checkSQLiteAt(t, sqlite.Options{Path: filepath.Join(dir, "ledger.db")}, when)
+}
+
+// checkSQLiteAt is checkSQLite for the store the options open.
+func checkSQLiteAt(t *testing.T, opts sqlite.Options, when string) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL", "TIER_PASS_RATE", "POSTGRES_WRITERS"} {
+	for _, name := range []string{"LISTEN_ADDR", "STORE", "SQLITE_PATH", "DATABASE_URL", "CONFIG_FILE", "CONFIG_CONFIGMAP", "API_KEYS_DIR", "DUE_INTERVAL", "TIER_PASS_RATE", "POSTGRES_WRITERS", "SQLITE_WAL_LIMIT", "MAX_READ_AGE"} {
 		t.Setenv(name, "") // the machine's environment must not leak into the cases
 	}
 	tests := []struct {
@@ -44,6 +44,25 @@ func TestParseFlags(t *testing.T) {
 		{name: "malformed env number", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
 			env: map[string]string{"POSTGRES_WRITERS": "four"},
 			err: `POSTGRES_WRITERS="four" for --postgres-writers: parse error`},
+		{name: "WAL limit and read age defaults", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			check: func(o options) bool { return o.walLimit == 64<<20 && o.maxReadAge == time.Minute }},
+		{name: "WAL limit", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--sqlite-wal-limit=256Mi"},
+			check: func(o options) bool { return o.walLimit == 256<<20 }},
+		{name: "WAL limit from env", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env:   map[string]string{"SQLITE_WAL_LIMIT": "1Gi"},
+			check: func(o options) bool { return o.walLimit == 1<<30 }},
+		{name: "WAL limit too small", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--sqlite-wal-limit=512Ki"},
+			err: "--sqlite-wal-limit 512Ki: want 1Mi to 16Gi"},
+		{name: "WAL limit too large", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--sqlite-wal-limit=32Gi"},
+			err: "--sqlite-wal-limit 32Gi: want 1Mi to 16Gi"},
+		{name: "malformed WAL limit", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env: map[string]string{"SQLITE_WAL_LIMIT": "lots"},
+			err: `SQLITE_WAL_LIMIT="lots" for --sqlite-wal-limit: want a size such as "64Mi" or "1Gi"`},
+		{name: "max read age from env", args: []string{"--config-file=s.json", "--api-keys-dir=k"},
+			env:   map[string]string{"MAX_READ_AGE": "5m"},
+			check: func(o options) bool { return o.maxReadAge == 5*time.Minute }},
+		{name: "max read age too short", args: []string{"--config-file=s.json", "--api-keys-dir=k", "--max-read-age=500ms"},
+			err: "--max-read-age 500ms: want 1s to 24h"},
 		{name: "no config", args: []string{"--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "two configs", args: []string{"--config-file=s.json", "--config-configmap=ns/cm", "--api-keys-dir=k"}, err: "set exactly one of --config-file or --config-configmap"},
 		{name: "no keys", args: []string{"--config-file=s.json"}, err: "--api-keys-dir is required"},

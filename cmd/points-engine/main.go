@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -64,7 +65,33 @@ type options struct {
 	shutdownTimeout time.Duration
 	logLevel        string
 	debugListen     string
+	walLimit        byteSize
+	maxReadAge      time.Duration
 }
+
+// byteSize is a flag of a size in bytes, written as a Kubernetes quantity
+// ("64Mi", "1Gi").
+type byteSize int64
+
+func (b *byteSize) String() string {
+	return resource.NewQuantity(int64(*b), resource.BinarySI).String()
+}
+
+func (b *byteSize) Set(v string) error {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return errors.New(`want a size such as "64Mi" or "1Gi"`)
+	}
+	*b = byteSize(q.Value())
+	return nil
+}
+
+// Bounds of --sqlite-wal-limit: below a few MiB the log is truncated
+// every few commits, and the reserve kept on the volume is as large.
+const (
+	minWALLimit = 1 << 20
+	maxWALLimit = 16 << 30
+)
 
 // flagOutput receives usage and flag errors.
 var flagOutput io.Writer = os.Stderr
@@ -112,6 +139,9 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&o.debugListen, "debug-listen", "", "address serving Go profiles at /debug/pprof/, off when empty; keep it on loopback (DEBUG_LISTEN)")
+	o.walLimit = sqlite.DefaultWALLimit
+	fs.Var(&o.walLimit, "sqlite-wal-limit", "SQLite write-ahead log size above which writes pause for a checkpoint that truncates it, and the size of the reserve kept on the volume for a checkpoint when it fills; 1Mi to 16Gi (SQLITE_WAL_LIMIT)")
+	fs.DurationVar(&o.maxReadAge, "max-read-age", sqlstore.DefaultMaxReadAge, "longest a read (an export, an analytics query) may hold its snapshot of the ledger before it is aborted; 1s to 24h (MAX_READ_AGE)")
 	if err := setFromEnv(fs); err != nil {
 		return o, err
 	}
@@ -133,6 +163,10 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("--due-interval must be positive")
 	case !(o.tierPassRate > 0):
 		return o, fmt.Errorf("--tier-pass-rate %v: must be a positive number of members a second", o.tierPassRate)
+	case o.walLimit < minWALLimit || o.walLimit > maxWALLimit:
+		return o, fmt.Errorf("--sqlite-wal-limit %s: want 1Mi to 16Gi", o.walLimit.String())
+	case o.maxReadAge < time.Second || o.maxReadAge > 24*time.Hour:
+		return o, fmt.Errorf("--max-read-age %v: want 1s to 24h", o.maxReadAge)
 	}
 	return o, nil
 }
@@ -155,7 +189,7 @@ func run(args []string) error {
 	reg := prometheus.NewRegistry()
 	// Made before the store, whose group commits they observe.
 	metrics := httpapi.NewMetrics(reg, holder)
-	store, err := openStore(ctx, o, metrics)
+	store, err := openStore(ctx, o, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -188,6 +222,9 @@ func run(args []string) error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "loyalty_engine_store_committed_writes_total", Help: "Writes committed by the ledger store's group commits.",
 		}, func() float64 { return float64(store.Stats().Ops) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loyalty_engine_store_reads_aborted_total", Help: "Reads of the ledger store aborted for holding their snapshot longer than --max-read-age.",
+		}, func() float64 { return float64(store.Stats().ReadsAborted) }),
 	)
 	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics})
 
@@ -239,20 +276,35 @@ func run(args []string) error {
 	return nil
 }
 
-func openStore(ctx context.Context, o options, m *httpapi.Metrics) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, o options, m *httpapi.Metrics, log *slog.Logger) (*sqlstore.Store, error) {
 	if o.store == "postgres" {
-		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, Shards: o.postgresWriters, OnCommit: m.ObserveCommit})
+		s, err := postgres.Open(ctx, postgres.Options{URL: o.postgresURL, Schema: o.postgresSchema, Shards: o.postgresWriters,
+			OnCommit: m.ObserveCommit, MaxReadAge: o.maxReadAge})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath,
-		OnCommit: m.ObserveCommit, OnWALSync: m.ObserveWALSync, OnCheckpoint: m.ObserveCheckpoint})
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath, WALLimit: int64(o.walLimit), MaxReadAge: o.maxReadAge,
+		OnCommit: m.ObserveCommit, OnWALSync: m.ObserveWALSync, OnCheckpoint: m.ObserveCheckpoint, OnWALSize: m.ObserveWALSize,
+		OnHealth: func(h ledger.StoreHealth) { logStoreHealth(log, h) }})
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	return s, nil
+}
+
+// logStoreHealth logs a change of the store's write health: an error
+// while writes fail or are refused, a warning while it is degraded.
+func logStoreHealth(log *slog.Logger, h ledger.StoreHealth) {
+	switch {
+	case h.State == ledger.StoreOK:
+		log.Info("ledger store healthy again: writes are taken", "state", h.State)
+	case !h.Writable:
+		log.Error("ledger store cannot take writes", "state", h.State, "reason", h.Reason)
+	default:
+		log.Warn("ledger store degraded", "state", h.State, "reason", h.Reason)
+	}
 }
 
 // watchConfig starts loading the snapshot; it returns the Kubernetes client

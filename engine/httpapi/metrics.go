@@ -24,6 +24,7 @@ type Metrics struct {
 	commitDuration prometheus.Histogram
 	walSync        prometheus.Histogram
 	checkpoint     prometheus.Histogram
+	walSize        prometheus.Gauge
 }
 
 // NewMetrics registers the engine's metrics, the Go runtime's and the
@@ -69,8 +70,11 @@ func NewMetrics(reg prometheus.Registerer, holder *config.Holder) *Metrics {
 			Name: "loyalty_engine_wal_checkpoint_duration_seconds", Help: "Time of one pass copying the SQLite store's write-ahead log into its database file and syncing it, beside the writer (SQLite store only).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
+		walSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyalty_engine_wal_bytes", Help: "Size of the SQLite store's write-ahead log file, looked at every 100 ms; it stays under --sqlite-wal-limit plus what is written while a checkpoint waits (SQLite store only).",
+		}),
 	}
-	reg.MustRegister(m.commitBatch, m.commitDuration, m.walSync, m.checkpoint, m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
+	reg.MustRegister(m.commitBatch, m.commitDuration, m.walSync, m.checkpoint, m.walSize, m.requests, m.issued, m.redeemed, m.reversed, m.adjusted, m.released, m.expired,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_engine_config_loaded", Help: "1 when a configuration snapshot is in effect.",
 		}, func() float64 {
@@ -107,8 +111,32 @@ func (m *Metrics) ObserveWALSync(d time.Duration) { m.walSync.Observe(d.Seconds(
 // the store's OnCheckpoint hook.
 func (m *Metrics) ObserveCheckpoint(d time.Duration) { m.checkpoint.Observe(d.Seconds()) }
 
+// ObserveWALSize records the size of the SQLite store's write-ahead log; it
+// is the store's OnWALSize hook.
+func (m *Metrics) ObserveWALSize(bytes int64) { m.walSize.Set(float64(bytes)) }
+
 // ObserveProcessDue counts the points a due-processing run released and expired.
 func (m *Metrics) ObserveProcessDue(r ledger.ProcessDueResult) {
 	m.released.Add(float64(r.ReleasedPoints))
 	m.expired.Add(float64(r.ExpiredPoints))
+}
+
+// storeStates are the states of ledger.StoreHealth.
+var storeStates = []string{ledger.StoreOK, ledger.StoreDiskFull, ledger.StoreWriteFailed, ledger.StoreCheckpointStalled}
+
+// registerStoreState registers loyalty_engine_store_state: 1 for the
+// state the store is in, 0 for the others.
+func registerStoreState(reg prometheus.Registerer, l ledger.Ledger) {
+	for _, state := range storeStates {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "loyalty_engine_store_state",
+			Help:        "1 for the ledger store's write health state (ok, disk_full, write_failed, checkpoint_stalled), 0 for the others; see GET /v1/status for the reason.",
+			ConstLabels: prometheus.Labels{"state": state},
+		}, func() float64 {
+			if l.Health().State == state {
+				return 1
+			}
+			return 0
+		}))
+	}
 }

@@ -63,7 +63,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	for _, code := range []string{"invalid_request", "unauthorized", "forbidden", "not_found", "member_not_found",
 		"event_not_found", "campaign_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
 		"unsupported_media_type", "insufficient_points", "nothing_to_reverse", "late_event", "rate_limited",
-		"internal", "unavailable", "redemption_not_found", "redemption_cancelled", "store_not_empty",
+		"internal", "unavailable", "read_aborted", "redemption_not_found", "redemption_cancelled", "store_not_empty",
 		"unknownReward", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
 		if !strings.Contains(string(OpenAPI), "`"+code+"`") {
 			t.Errorf("problem code %s is not documented", code)

@@ -21,6 +21,12 @@ const MaxImportBody = 16 << 30
 // ndjson is the media type of the export stream.
 const ndjson = "application/x-ndjson"
 
+// exportStall is how long a chunk of the export may wait for the client to
+// take it: a client that stops reading is cut off then, rather than holding
+// the request (and, until the store's maximum read age, its snapshot)
+// forever.
+const exportStall = time.Minute
+
 // exportWriter sets the stream's headers on the first write, so that an
 // export that fails before writing anything is still answered by a problem.
 type exportWriter struct {
@@ -29,6 +35,7 @@ type exportWriter struct {
 }
 
 func (e *exportWriter) Write(b []byte) (int, error) {
+	_ = http.NewResponseController(e.w).SetWriteDeadline(time.Now().Add(exportStall))
 	if !e.wrote {
 		e.wrote = true
 		h := e.w.Header()
@@ -52,7 +59,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// A large ledger takes longer to send than the server's write timeout.
+	// A large ledger takes longer to send than the server's write timeout:
+	// each chunk has exportStall instead.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	var program string
 	if snap := s.config.Current(); snap != nil {
@@ -65,11 +73,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		// The status is sent: the stream ends without its trailer, which
-		// an import detects as a truncated stream.
+		// The status is sent: the connection is cut before the end of the
+		// stream, so that the client sees a failed transfer (and an import
+		// a stream without its trailer).
 		s.log.ErrorContext(r.Context(), "export failed", "error", err.Error())
-		return
+		panic(http.ErrAbortHandler)
 	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) // the connection may serve another request
 	s.log.InfoContext(r.Context(), "ledger exported", "exportId", sum.Header.ExportID, "sha256", sum.SHA256, "counts", sum.Counts)
 }
 

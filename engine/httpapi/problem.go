@@ -114,6 +114,14 @@ func problemFor(err error) *Problem {
 		return p
 	case errors.Is(err, ledger.ErrInsufficientPoints), errors.Is(err, ledger.ErrNothingToReverse):
 		return newProblem(http.StatusUnprocessableEntity, ledger.ErrorCode(err), "Cannot be applied", err.Error())
+	case errors.Is(err, ledger.ErrReadAborted):
+		// The store's maximum read age: on SQLite a longer read would keep
+		// the write-ahead log from being checkpointed.
+		p := newProblem(http.StatusServiceUnavailable, ledger.ErrorCode(err), "Read aborted",
+			"the read held its snapshot of the ledger longer than the engine allows (--max-read-age) and was aborted; retry, with a narrower window for analytics")
+		p.retryAfter = time.Second
+		p.cause = err
+		return p
 	case errors.Is(err, ledger.ErrStoreUnavailable), errors.Is(err, ledger.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// A cancelled request may still have been applied: the client retries with its key.

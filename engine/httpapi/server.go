@@ -85,6 +85,7 @@ func New(o Options) *Server {
 		o.Metrics = NewMetrics(o.Registry, o.Config)
 	}
 	o.Registry.MustRegister(&kpiCollector{ledger: o.Ledger, now: o.Now, log: o.Logger})
+	registerStoreState(o.Registry, o.Ledger)
 	s := &Server{
 		ledger:  o.Ledger,
 		config:  o.Config,
@@ -209,15 +210,19 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		// Deferred: a handler that aborts its response (a failed export)
+		// panics with http.ErrAbortHandler, and is still recorded.
+		defer func() {
+			d := time.Since(start)
+			s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(d.Seconds())
+			level := slog.LevelInfo
+			if !strings.HasPrefix(route, "/v1/") && !strings.Contains(route, " /v1/") {
+				level = slog.LevelDebug // probes and scrapes would drown the API's requests
+			}
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "path", r.URL.Path,
+				"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+		}()
 		h.ServeHTTP(rec, r)
-		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(d.Seconds())
-		level := slog.LevelInfo
-		if !strings.HasPrefix(route, "/v1/") && !strings.Contains(route, " /v1/") {
-			level = slog.LevelDebug // probes and scrapes would drown the API's requests
-		}
-		s.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "path", r.URL.Path,
-			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 	})
 }
 
@@ -230,19 +235,22 @@ type StatusReport struct {
 	Store        StoreHealth `json:"store"`
 }
 
-// StoreHealth reports whether the ledger store answered a ping.
+// StoreHealth reports whether the ledger store answered a ping, and its
+// write health: whether it takes writes and, when not or when degraded, why.
 type StoreHealth struct {
 	Reachable bool   `json:"reachable"`
 	Error     string `json:"error,omitempty"`
+	ledger.StoreHealth
 }
 
 func (s *Server) storeHealth(ctx context.Context) StoreHealth {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	h := StoreHealth{Reachable: true, StoreHealth: s.ledger.Health()}
 	if err := s.ledger.Ping(ctx); err != nil {
-		return StoreHealth{Error: err.Error()}
+		h.Reachable, h.Error = false, err.Error()
 	}
-	return StoreHealth{Reachable: true}
+	return h
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -253,13 +261,18 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	}, nil
 }
 
-// ready is true only when the store answers and a configuration is in effect.
+// ready is true only when the store answers and takes writes and a
+// configuration is in effect.
 func (s *Server) ready(r *http.Request) (int, any, error) {
 	if s.config.Current() == nil {
 		return 0, nil, unavailable("no configuration loaded: "+s.config.Status().LastError, nil)
 	}
-	if h := s.storeHealth(r.Context()); !h.Reachable {
+	h := s.storeHealth(r.Context())
+	if !h.Reachable {
 		return 0, nil, unavailable("ledger store unreachable: "+h.Error, errors.New(h.Error))
+	}
+	if !h.Writable {
+		return 0, nil, unavailable("ledger store cannot take writes ("+h.State+"): "+h.Reason, nil)
 	}
 	return http.StatusOK, map[string]string{"status": "ready"}, nil
 }

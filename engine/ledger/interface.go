@@ -90,6 +90,9 @@ type Ledger interface {
 	CheckInvariants(ctx context.Context) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+	// Health says whether the store takes writes now and, when not or when
+	// it is degraded, why (see StoreHealth). It never touches the database.
+	Health() StoreHealth
 	// PricingContexts reads, for each query in order, what pricing an event
 	// for a member depends on: the member's tags, enrolment and tier, the
 	// bonus each campaign already gave the member, how often the member

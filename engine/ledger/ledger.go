@@ -84,6 +84,11 @@ var (
 	// ErrTierChanged refuses an earn priced for a tier the member no longer
 	// has (see EarnRequest.PricedTier); nothing was written.
 	ErrTierChanged = errors.New("member's tier changed since the event was priced")
+	// ErrReadAborted ends a read that held its snapshot of the ledger
+	// longer than the store allows (a client that stopped reading an
+	// export, a long analytics query): on SQLite such a reader would keep
+	// the write-ahead log from being checkpointed and restarted.
+	ErrReadAborted = errors.New("read aborted: it held its snapshot of the ledger too long")
 )
 
 // InsufficientPointsError refuses a debit of more points than the member
@@ -101,6 +106,35 @@ func (e *InsufficientPointsError) Error() string {
 
 // Is makes errors.Is(err, ErrInsufficientPoints) true.
 func (e *InsufficientPointsError) Is(target error) bool { return target == ErrInsufficientPoints }
+
+// States of StoreHealth.
+const (
+	// StoreOK: writes are taken.
+	StoreOK = "ok"
+	// StoreDiskFull: a write or checkpoint failed for lack of room; writes
+	// are refused until the volume has room again.
+	StoreDiskFull = "disk_full"
+	// StoreWriteFailed: the last write failed because the database cannot
+	// be written (an I/O error, a read-only volume); writes are tried and
+	// the state clears with the first that succeeds.
+	StoreWriteFailed = "write_failed"
+	// StoreCheckpointStalled: writes are taken, but the write-ahead log is
+	// over its limit and readers keep it from being restarted (SQLite).
+	StoreCheckpointStalled = "checkpoint_stalled"
+)
+
+// StoreHealth is the store's write health.
+type StoreHealth struct {
+	// State is StoreOK or one of the other states above.
+	State string `json:"state"`
+	// Writable is false while writes fail or are refused (disk_full,
+	// write_failed); the engine is then not ready.
+	Writable bool `json:"writable"`
+	// Reason says what is wrong, empty when the state is ok.
+	Reason string `json:"reason,omitempty"`
+	// Since is when the store entered the state.
+	Since time.Time `json:"since"`
+}
 
 // FieldError is a validation failure of one request field. It matches
 // ErrInvalidRequest with errors.Is. Field uses the JSON name, with an index for
@@ -145,6 +179,8 @@ func ErrorCode(err error) string {
 		return "redemption_not_found"
 	case errors.Is(err, ErrRedemptionCancelled):
 		return "redemption_cancelled"
+	case errors.Is(err, ErrReadAborted):
+		return "read_aborted"
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrClosed):
 		return "unavailable"
 	default:

@@ -101,8 +101,9 @@ func randomKey() string {
 }
 
 // startEngine writes the snapshot and key files into dir and starts the
-// engine with storeArgs, returning once /readyz answers 200.
-func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArgs []string) (*engineProc, error) {
+// engine with storeArgs, returning once waitPath (/readyz, or /healthz for
+// an engine that may rightly not be ready) answers 200.
+func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArgs []string, waitPath string) (*engineProc, error) {
 	snapPath := filepath.Join(dir, "snapshot.json")
 	if err := os.WriteFile(snapPath, snapshot, 0o600); err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "engine.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // a restarted engine's log follows
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := http.Get(e.base + "/readyz")
+		resp, err := http.Get(e.base + waitPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -163,7 +164,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 		}
 		if time.Now().After(deadline) {
 			e.stop()
-			return nil, fmt.Errorf("engine not ready after 60s:\n%s", tail(logPath))
+			return nil, fmt.Errorf("engine: %s not 200 after 60s:\n%s", waitPath, tail(logPath))
 		}
 	}
 }

@@ -47,6 +47,10 @@ type options struct {
 	p99Bound    time.Duration
 	timeout     time.Duration
 	jsonOut     bool
+	walSoak     time.Duration
+	walSettle   time.Duration
+	volumeMiB   int
+	restartBin  string
 }
 
 // result is one scenario on one store.
@@ -100,12 +104,24 @@ func main() {
 	flag.DurationVar(&o.p99Bound, "p99-bound", 100*time.Millisecond, "p99 latency above which a rate is not sustained")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute, "the whole benchmark stops after this long")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of a table")
+	flag.DurationVar(&o.walSoak, "wal-soak", 0, "instead of the rate search: --clients connections send single earns to SQLite as fast as answered for this long, and the WAL's size is reported (see walsoak.go)")
+	flag.DurationVar(&o.walSettle, "wal-settle", 20*time.Second, "with --wal-soak: how long the WAL is watched after the load, and writes retried on a full volume")
+	flag.IntVar(&o.volumeMiB, "volume-mib", 0, "with --wal-soak: put the database on a tmpfs of this many MiB (needs root), so that the load can fill it")
+	flag.StringVar(&o.restartBin, "restart-engine", "", "with --wal-soak: the points-engine binary restarted on a full volume (default --engine), e.g. a newer one on the volume an older one filled")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+
+	if o.walSoak > 0 {
+		if err := soakMain(ctx, o); err != nil {
+			logf("wal-soak: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	start := time.Now()
 	var reports []storeReport
@@ -181,7 +197,7 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 		rep.Error = err.Error()
 		return rep
 	}
-	eng, err := startEngine(ctx, o.engineBin, dir, snap, storeArgs)
+	eng, err := startEngine(ctx, o.engineBin, dir, snap, storeArgs, "/readyz")
 	if err != nil {
 		rep.Error = err.Error()
 		logf("  %v", err)
@@ -374,3 +390,58 @@ func cpuSeconds(who int) float64 {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+// soakMain runs the WAL soak on SQLite and prints what it saw.
+func soakMain(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "bench-engine-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	snap, err := snapshotJSON(o.tiers, o.campaigns, time.Now())
+	if err != nil {
+		return err
+	}
+	res, v, err := soakStore(ctx, o, dir, snap)
+	if err != nil {
+		return err
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"machine": benchinfo.Machine(), "loadAverage": benchinfo.LoadAverage(), "walSoak": res, "verification": v})
+	} else {
+		fmt.Printf("wal-soak: %d clients, %.0fs: %d single earns acknowledged (%.0f/s), %d refused\n", res.Clients, res.Seconds, res.Acked, res.Rate, res.Refused)
+		fmt.Printf("WAL peak %s, %s when the load stopped, %s %.1fs later; database %s\n", mib(res.PeakWAL), mib(res.WALAtEnd), mib(res.FinalWAL), res.SettledAfter, mib(res.Database))
+		if res.TruncatedAfter != nil {
+			fmt.Printf("WAL truncated %.1fs after the load stopped\n", *res.TruncatedAfter)
+		}
+		if res.VolumeMiB > 0 {
+			fmt.Printf("volume %d MiB:%s%s%s\n", res.VolumeMiB, refusalNote(res.FirstRefusalAfter), recoveryNote("after the load stopped", res.FirstRefusalAfter, res.WritableAfterStop),
+				recoveryNote("after a restart", res.FirstRefusalAfter, res.WritableAfterReboot))
+		}
+		fmt.Printf("after the load: %s\n%s; load average %s\n", v.Summary, benchinfo.Machine(), benchinfo.LoadAverage())
+	}
+	if !v.OK {
+		return errors.New("verification failed")
+	}
+	return nil
+}
+
+func refusalNote(after *float64) string {
+	if after == nil {
+		return " never full, no write refused"
+	}
+	return fmt.Sprintf(" first write refused after %.1fs", *after)
+}
+
+func recoveryNote(when string, refused, after *float64) string {
+	switch {
+	case refused == nil:
+		return ""
+	case after == nil:
+		return "; writes still refused " + when
+	default:
+		return fmt.Sprintf("; writes accepted %.1fs %s", *after, when)
+	}
+}

@@ -39,6 +39,9 @@ type Options struct {
 	Now func() time.Time
 	// OnCommit observes group commits (see sqlstore.Config).
 	OnCommit func(ops int, d time.Duration)
+	// MaxReadAge is the longest a read may hold its snapshot (see
+	// sqlstore.Config.MaxReadAge; default sqlstore.DefaultMaxReadAge).
+	MaxReadAge time.Duration
 }
 
 // Open connects, migrates the schema and starts the writers.
@@ -86,12 +89,13 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 			Arrays:         true,
 			Retryable:      retryable,
 		},
-		WriteDB:  db,
-		ReadDB:   db,
-		Shards:   opts.Shards,
-		MaxBatch: opts.MaxBatch,
-		Now:      opts.Now,
-		OnCommit: opts.OnCommit,
+		WriteDB:    db,
+		ReadDB:     db,
+		Shards:     opts.Shards,
+		MaxBatch:   opts.MaxBatch,
+		Now:        opts.Now,
+		OnCommit:   opts.OnCommit,
+		MaxReadAge: opts.MaxReadAge,
 	})
 	if err != nil {
 		db.Close()

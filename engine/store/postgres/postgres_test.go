@@ -88,6 +88,19 @@ func TestConformanceClocked(t *testing.T) {
 	})
 }
 
+func TestConformanceReadAge(t *testing.T) {
+	databaseURL(t)
+	storetest.RunReadAge(t, func(t testing.TB, maxAge time.Duration) ledger.Ledger {
+		url, schema := freshSchema(t)
+		s, err := postgres.Open(context.Background(), postgres.Options{URL: url, Schema: schema, MaxReadAge: maxAge})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // Several engine processes on one database: two stores on the same schema
 // must agree through row locks, with no balance held in memory.
 func TestReplicasShareDatabase(t *testing.T) {

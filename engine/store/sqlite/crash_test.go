@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,13 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
 )
 
-const crashChildEnv = "LEDGER_CRASH_CHILD_DB"
+const (
+	crashChildEnv = "LEDGER_CRASH_CHILD_DB"
+	// crashWALLimitEnv is the child's WAL limit in bytes (default when
+	// empty): a small one has the log truncated many times while the
+	// child is killed.
+	crashWALLimitEnv = "LEDGER_CRASH_CHILD_WAL_LIMIT"
+)
 
 // TestCrashChild is the writer process of TestKillDuringWrites: it earns
 // points from several goroutines until killed, printing each acknowledged
@@ -28,7 +35,8 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("only runs as the child of TestKillDuringWrites")
 	}
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	limit, _ := strconv.ParseInt(os.Getenv(crashWALLimitEnv), 10, 64)
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: path, WALLimit: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +71,18 @@ func TestCrashChild(t *testing.T) {
 }
 
 // TestKillDuringWrites kills a writing process with SIGKILL and checks that
-// every acknowledged write survived and the books balance.
+// every acknowledged write survived and the books balance, also with a WAL
+// limit so small that checkpoints truncate the log while it is killed.
 func TestKillDuringWrites(t *testing.T) {
+	for _, tc := range []struct{ name, walLimit string }{{"default WAL limit", ""}, {"64 KiB WAL limit", "65536"}} {
+		t.Run(tc.name, func(t *testing.T) { killDuringWrites(t, tc.walLimit) })
+	}
+}
+
+func killDuringWrites(t *testing.T, walLimit string) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashWALLimitEnv+"="+walLimit)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@
 // WAL file (synchronous=NORMAL) and the WAL file is synced beside the
 // writer before a commit is answered or a read that saw it returns (see
 // walsync.go), so an acknowledged write survives a process kill or power
-// loss.
+// loss. A checkpointer beside the writer keeps the WAL under a limit and
+// truncates it when writes stop (checkpoint.go); a reserve file keeps room
+// on the volume for a checkpoint when it fills (reserve.go, volume.go).
 package sqlite
 
 import (
@@ -16,10 +18,13 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
 )
 
@@ -44,6 +49,19 @@ type Options struct {
 	// busy volume shows in these first.
 	OnWALSync    func(d time.Duration)
 	OnCheckpoint func(d time.Duration)
+	// WALLimit bounds the write-ahead log file (default DefaultWALLimit):
+	// above it writes pause for a checkpoint that truncates the log (see
+	// checkpoint.go). It is also the size of the reserve kept on the
+	// volume for a checkpoint when the volume fills (see reserve.go).
+	WALLimit int64
+	// MaxReadAge is the longest a read may hold its snapshot (see
+	// sqlstore.Config.MaxReadAge; default sqlstore.DefaultMaxReadAge).
+	MaxReadAge time.Duration
+	// OnWALSize is told the WAL file's size every time the checkpointer
+	// looks at it (every 100 ms); OnHealth every change of the store's
+	// write health (ledger.StoreHealth), once per change. Either may be nil.
+	OnWALSize func(bytes int64)
+	OnHealth  func(ledger.StoreHealth)
 }
 
 // Open opens or creates the database, migrates it and starts the writer.
@@ -57,6 +75,9 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	if opts.MaxBatch <= 0 {
 		// Larger commits share more of the index pages they write to the WAL.
 		opts.MaxBatch = 1024
+	}
+	if opts.WALLimit <= 0 {
+		opts.WALLimit = DefaultWALLimit
 	}
 	sub, err := fsSub()
 	if err != nil {
@@ -87,11 +108,22 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	if err := registerWALBuffer(); err != nil {
 		return nil, err
 	}
+	// A restart on a full volume: the reserve goes first, so that
+	// recovering and checkpointing the log have room.
+	res := newReserve(opts.Path, opts.WALLimit)
+	if free, err := freeSpace(filepath.Dir(opts.Path)); err == nil && free < opts.WALLimit {
+		if err := res.release(); err != nil {
+			return nil, err
+		}
+	}
 	// synchronous=NORMAL: a commit returns once it is in the WAL file, and
 	// walSyncer syncs that file before the commit is answered or shown.
+	// journal_size_limit trims the file to the limit whenever the writer
+	// starts the log again after a complete checkpoint.
 	writeDB, err := sql.Open("sqlite", base+"?vfs="+walBufferVFS+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
-		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)")
+		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)"+
+		"&_pragma=journal_size_limit("+strconv.FormatInt(opts.WALLimit, 10)+")")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
@@ -112,32 +144,52 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
-	ckptDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)")
+	// The busy timeout is how long a truncating checkpoint waits for readers.
+	ckptDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout("+strconv.FormatInt(readerWait.Milliseconds(), 10)+")")
 	if err != nil {
 		writeDB.Close()
 		readDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", opts.Path, err)
 	}
 	ckptDB.SetMaxOpenConns(1)
-	ckpt := startCheckpointer(ckptDB, opts.OnCheckpoint)
 	wal := newWALSyncer(opts.Path, opts.OnWALSync)
+	vol := &volume{health: newHealth(time.Now, opts.OnHealth), reserve: res}
+	ckpt := newCheckpointer()
+	ckpt.db, ckpt.writer, ckpt.walPath, ckpt.limit, ckpt.syncs = ckptDB, writeDB, opts.Path+"-wal", opts.WALLimit, wal.count
+	ckpt.vol, ckpt.observe, ckpt.observeSize = vol, opts.OnCheckpoint, opts.OnWALSize
+	vol.filled, vol.walSize, wal.grown = ckpt.fill, ckpt.walSize, ckpt.grown
 	s, err := sqlstore.New(ctx, sqlstore.Config{
-		Dialect:  &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync},
-		WriteDB:  writeDB,
-		ReadDB:   readDB,
-		Shards:   1, // SQLite has a single writer anyway
-		MaxBatch: opts.MaxBatch,
-		Now:      opts.Now,
-		OnCommit: opts.OnCommit,
-		OnClose:  func() error { return errors.Join(ckpt.close(), wal.close()) },
-		Release:  lock.Close,
+		Dialect:       &sqlstore.Dialect{Name: "sqlite", Migrations: sub, CacheStatements: true, SyncCommits: wal.sync},
+		WriteDB:       writeDB,
+		ReadDB:        readDB,
+		Shards:        1, // SQLite has a single writer anyway
+		MaxBatch:      opts.MaxBatch,
+		Now:           opts.Now,
+		OnCommit:      opts.OnCommit,
+		OnClose:       func() error { return errors.Join(ckpt.close(), wal.close()) },
+		Release:       lock.Close,
+		MaxReadAge:    opts.MaxReadAge,
+		Writable:      vol.health.writable,
+		OnWriteResult: vol.writeResult,
+		Health:        vol.health.get,
 	})
 	if err != nil {
-		_ = ckpt.close()
+		ckptDB.Close()
 		writeDB.Close()
 		readDB.Close()
 		return nil, err
 	}
+	// What a crash or a full volume left in the log goes into the database
+	// file first; then the reserve is taken, or writes wait for room.
+	if ckpt.walSize() > 0 {
+		ckpt.truncate(ctx)
+	}
+	if !vol.health.isFull() {
+		if err := res.take(vol.logRoom()); err != nil {
+			vol.health.setFull("no room for the write reserve: " + err.Error())
+		}
+	}
+	ckpt.start()
 	return s, nil
 }
 

@@ -42,6 +42,17 @@ func TestConformanceClocked(t *testing.T) {
 	})
 }
 
+func TestConformanceReadAge(t *testing.T) {
+	storetest.RunReadAge(t, func(t testing.TB, maxAge time.Duration) ledger.Ledger {
+		s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "ledger.db"), MaxReadAge: maxAge})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func BenchmarkLedger(b *testing.B) {
 	storetest.Bench(b, func(tb testing.TB) ledger.Ledger {
 		return open(tb, filepath.Join(tb.TempDir(), "ledger.db"))

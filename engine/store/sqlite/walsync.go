@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,8 +24,13 @@ import (
 type walSyncer struct {
 	path    string
 	observe func(time.Duration) // told how long each successful sync took; may be nil
-	f       *os.File
-	fi      os.FileInfo
+	// grown, if set, is told the WAL file's size at each sync, which
+	// follows every group commit: the checkpointer hears of a log over
+	// its limit at once.
+	grown  func(size int64)
+	f      *os.File
+	fi     os.FileInfo
+	synced atomic.Int64 // successful syncs
 }
 
 func newWALSyncer(dbPath string, observe func(time.Duration)) *walSyncer {
@@ -35,6 +41,9 @@ func (w *walSyncer) sync() error {
 	fi, err := os.Stat(w.path)
 	if err != nil {
 		return fmt.Errorf("sqlite: sync WAL: %w", err)
+	}
+	if w.grown != nil {
+		w.grown(fi.Size())
 	}
 	if w.f == nil || !os.SameFile(fi, w.fi) {
 		if err := w.reopen(); err != nil {
@@ -48,8 +57,13 @@ func (w *walSyncer) sync() error {
 	if w.observe != nil {
 		w.observe(time.Since(start))
 	}
+	w.synced.Add(1)
 	return nil
 }
+
+// count is the number of successful syncs so far; the store syncs after
+// every group commit, so an unchanged count means no write was made.
+func (w *walSyncer) count() int64 { return w.synced.Load() }
 
 // reopen opens the file now at the path; should it have been replaced
 // since the stat above, the newer one is the one to sync.

@@ -45,7 +45,8 @@ const aggregatesQuery = `
 
 // Aggregates implements ledger.Ledger.
 func (s *Store) Aggregates(ctx context.Context, from, to time.Time) (_ rules.Aggregates, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	var a rules.Aggregates
 	if !from.Before(to) {
 		return a, &ledger.FieldError{Field: "from", Reason: "must be before to"}

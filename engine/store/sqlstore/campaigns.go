@@ -279,7 +279,8 @@ func utcDay(t time.Time) (int64, int64) {
 func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (_ []ledger.PricingState, err error) {
 	// No wait for durability: this prices a write, whose answer waits for
 	// a sync that covers all this read saw.
-	defer classifyRead(&err)
+	ctx, end := s.beginRead(ctx, false)
+	defer end(&err)
 	out := make([]ledger.PricingState, len(qs))
 	type found struct {
 		mc     rules.MemberContext
@@ -414,7 +415,8 @@ func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]
 
 // CampaignSpend implements ledger.Ledger.
 func (s *Store) CampaignSpend(ctx context.Context) (_ map[string]int64, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	out := map[string]int64{}
 	err = s.eachRow(ctx, `SELECT campaign, granted FROM campaign_spend WHERE granted > 0`, nil, func(rows *sql.Rows) error {
 		var name string

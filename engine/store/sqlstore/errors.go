@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -90,18 +89,6 @@ func classify(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %w", ledger.ErrStoreUnavailable, why, err)
-}
-
-// classifyRead marks the error of a read method like classify: a read that
-// cannot reach the database is ErrStoreUnavailable, as a failed write is.
-func classifyRead(err *error) { *err = classify(*err) }
-
-// readDone ends a read method whose result goes to a client: like
-// classifyRead, and it returns only once what the read saw is durable.
-func (s *Store) readDone(ctx context.Context, err *error) {
-	if *err = classify(*err); *err == nil {
-		*err = s.durable.waitDurable(ctx)
-	}
 }
 
 // storeUnavailable marks the failure of a step whose outcome is unknown

@@ -342,7 +342,8 @@ func (e *exportWriter) line(v any) error {
 // Rows are encoded as they are read; w receives them in chunks of the
 // buffer's size.
 func (s *Store) Export(ctx context.Context, w io.Writer, opts ledger.ExportOptions) (_ ledger.ExportSummary, err error) {
-	defer classifyRead(&err)
+	ctx, end := s.beginRead(ctx, false)
+	defer end(&err)
 	tx, err := s.cfg.ReadDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return ledger.ExportSummary{}, fmt.Errorf("export: begin snapshot: %w", err)

@@ -18,7 +18,8 @@ import (
 
 // Member implements ledger.Ledger.
 func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ ledger.MemberView, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return ledger.MemberView{}, err
 	}
@@ -57,7 +58,8 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ l
 
 // History implements ledger.Ledger.
 func (s *Store) History(ctx context.Context, q ledger.HistoryQuery) (_ ledger.HistoryPage, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	q, before, err := q.Normalize()
 	if err != nil {
 		return ledger.HistoryPage{}, err
@@ -150,7 +152,8 @@ var invariantChecks = []struct{ name, query string }{
 
 // CheckInvariants implements ledger.Ledger.
 func (s *Store) CheckInvariants(ctx context.Context) (err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	problems, err := invariantProblems(ctx, s.cfg.ReadDB.QueryContext)
 	if err != nil {
 		return err
@@ -191,7 +194,8 @@ func invariantProblems(ctx context.Context, query func(ctx context.Context, q st
 // Replay implements ledger.Ledger with one read of all the keys. A key being
 // written concurrently may be missed; the write then finds it and replays.
 func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []ledger.ReplayAnswer, err error) {
-	defer classifyRead(&err)
+	ctx, end := s.beginRead(ctx, false)
+	defer end(&err)
 	out := make([]ledger.ReplayAnswer, len(queries))
 	keys := make([]string, 0, len(queries))
 	for _, q := range queries {

@@ -331,7 +331,8 @@ func readRedemption(ctx context.Context, tx *txn, code string) (ledger.Redemptio
 
 // Redemptions implements ledger.Ledger.
 func (s *Store) Redemptions(ctx context.Context, memberID string) (_ []ledger.Redemption, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
@@ -37,18 +38,36 @@ type Config struct {
 	// Release, if set, runs last, once the databases are closed (SQLite:
 	// the lock that keeps a second engine off the file).
 	Release func() error
+	// MaxReadAge is the longest a read may hold its snapshot before it is
+	// aborted with ledger.ErrReadAborted (see beginRead): DefaultMaxReadAge
+	// when zero, no limit when negative.
+	MaxReadAge time.Duration
+	// Writable, if set, is asked before each group commit whether writes
+	// may run; an error (ledger.ErrStoreUnavailable, with the reason)
+	// answers every job of the batch unapplied (SQLite: a full volume).
+	Writable func() error
+	// OnWriteResult, if set, is told the outcome of every batch
+	// transaction on the writer's goroutine: nil when it committed, else
+	// why it did not. It must be quick.
+	OnWriteResult func(err error)
+	// Health, if set, is the store's write health (ledger.Ledger.Health);
+	// without it the store reports ok.
+	Health func() ledger.StoreHealth
 }
 
 // Store is a ledger.Ledger over a SQL database.
 type Store struct {
-	cfg       Config
-	writers   []*writer
-	durable   *durability // with Dialect.SyncCommits
-	stmts     *stmtCache  // prepared statements of the writers, if the dialect wants them
-	reads     *readStmts  // prepared statements of the read pool, likewise
-	members   *memberCache
-	closeOnce sync.Once
-	closeErr  error
+	cfg     Config
+	writers []*writer
+	durable *durability // with Dialect.SyncCommits
+	stmts   *stmtCache  // prepared statements of the writers, if the dialect wants them
+	reads   *readStmts  // prepared statements of the read pool, likewise
+	members *memberCache
+	// readsAborted counts reads ended at MaxReadAge.
+	readsAborted atomic.Int64
+	started      time.Time
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 var _ ledger.Ledger = (*Store)(nil)
@@ -64,10 +83,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxReadAge == 0 {
+		cfg.MaxReadAge = DefaultMaxReadAge
+	}
 	if err := migrate(ctx, cfg.WriteDB, cfg.Dialect); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Dialect.Name, err)
 	}
-	s := &Store{cfg: cfg}
+	s := &Store{cfg: cfg, started: time.Now()}
 	if cfg.Dialect.SyncCommits != nil {
 		// Tickets are taken in commit order only with a single writer.
 		if cfg.Shards != 1 {
@@ -87,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	for range cfg.Shards {
 		w := newWriter(cfg.WriteDB, cfg.Dialect, cfg.MaxBatch, s.stmts, cfg.OnCommit, s.durable)
 		w.members = s.members
+		w.writable, w.onResult = cfg.Writable, cfg.OnWriteResult
 		s.writers = append(s.writers, w)
 	}
 	return s, nil
@@ -137,6 +160,14 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
 	}
 	return nil
+}
+
+// Health implements ledger.Ledger.
+func (s *Store) Health() ledger.StoreHealth {
+	if s.cfg.Health != nil {
+		return s.cfg.Health()
+	}
+	return ledger.StoreHealth{State: ledger.StoreOK, Writable: true, Since: s.started}
 }
 
 func (s *Store) now() time.Time { return ledger.NormTime(s.cfg.Now()) }
@@ -299,15 +330,17 @@ func write[T any](ctx context.Context, s *Store, memberID, eventID string, op le
 	return decode[T](wait(ctx, j), op, memberID)
 }
 
-// Stats counts the group commits so far.
+// Stats counts the group commits so far, and the reads aborted for
+// holding their snapshot too long.
 type Stats struct {
-	Commits int64 `json:"commits"`
-	Ops     int64 `json:"ops"`
+	Commits      int64 `json:"commits"`
+	Ops          int64 `json:"ops"`
+	ReadsAborted int64 `json:"readsAborted"`
 }
 
 // Stats sums the writers' counters; Ops/Commits is the mean batch size.
 func (s *Store) Stats() Stats {
-	var st Stats
+	st := Stats{ReadsAborted: s.readsAborted.Load()}
 	for _, w := range s.writers {
 		st.Commits += w.commits.Load()
 		st.Ops += w.ops.Load()

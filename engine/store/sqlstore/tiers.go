@@ -115,7 +115,8 @@ func activity(ctx context.Context, query queryFunc, memberID string, start, end 
 
 // TierStatus implements ledger.Ledger.
 func (s *Store) TierStatus(ctx context.Context, memberID string, tiers []config.Tier, now time.Time) (_ ledger.TierStatus, err error) {
-	defer s.readDone(ctx, &err)
+	ctx, end := s.beginRead(ctx, true)
+	defer end(&err)
 	if err := ledger.CheckMemberID(memberID); err != nil {
 		return ledger.TierStatus{}, err
 	}

@@ -73,7 +73,11 @@ type writer struct {
 	// answers wait for it (see durable.go).
 	durable *durability
 	// members, if set, forgets the members whose rows a commit changed.
-	members    *memberCache
+	members *memberCache
+	// writable, if set, may refuse a batch before it runs, and onResult is
+	// told each batch transaction's outcome (Config.Writable, OnWriteResult).
+	writable   func() error
+	onResult   func(error)
 	lastTicket int64        // the durability ticket of the latest commit
 	syncing    int64        // the ticket up to which commits were handed to durable
 	undurable  []commitStat // commits of the current batch, reported once durable
@@ -183,10 +187,14 @@ func (w *writer) commit(batch []*job) {
 	for i := range idx {
 		idx[i] = i
 	}
-	if err := w.durable.err(); err != nil {
-		idx = nil // the store has stopped
+	refused := w.durable.err() // the store has stopped
+	if refused == nil && w.writable != nil {
+		refused = w.writable()
+	}
+	if refused != nil {
+		idx = nil
 		for i := range results {
-			results[i] = jobResult{err: err}
+			results[i] = jobResult{err: refused}
 		}
 	}
 	jobs := make([]*job, 0, len(batch))
@@ -286,15 +294,25 @@ type opFailure struct {
 
 func (e *opFailure) Error() string { return fmt.Sprintf("operation %d: %v", e.index, e.err) }
 
+// report tells Config.OnWriteResult the outcome of a batch transaction,
+// with the error as the database gave it.
+func (w *writer) report(err error) {
+	if w.onResult != nil {
+		w.onResult(err)
+	}
+}
+
 func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult) error {
 	start := time.Now()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
+		w.report(err)
 		return storeUnavailable("begin", err)
 	}
 	tx := newTxn(sqlTx, w.dialect, w.stmts)
 	fail := func(err error) error {
 		_ = sqlTx.Rollback()
+		w.report(err)
 		return err
 	}
 	if err := tx.prefetch(ctx, batch); err != nil {
@@ -351,8 +369,10 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	// it; a failed commit may have been applied all the same.
 	w.members.drop(tx.tierChanged)
 	if err != nil {
+		w.report(err)
 		return storeUnavailable("commit", err)
 	}
+	w.report(nil)
 	w.commits.Add(1)
 	w.ops.Add(int64(len(batch)))
 	switch {

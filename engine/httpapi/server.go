@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
@@ -112,10 +113,10 @@ func New(o Options) *Server {
 	s.register("GET /v1/export", auth.ScopeAdmin, http.HandlerFunc(s.export))
 	s.register("POST /v1/import", auth.ScopeAdmin, http.HandlerFunc(s.importLedger))
 	s.handle("GET /v1/status", "", 0, s.status)
-	s.handle("GET /healthz", "", 0, func(*http.Request) (int, any, error) {
+	s.handle("GET "+contract.LivenessPath, "", 0, func(*http.Request) (int, any, error) {
 		return http.StatusOK, map[string]string{"status": "ok"}, nil
 	})
-	s.handle("GET /readyz", "", 0, s.ready)
+	s.handle("GET "+contract.ReadinessPath, "", 0, s.ready)
 	s.register("GET /metrics", "", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
 	s.register("GET /openapi.yaml", "", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")

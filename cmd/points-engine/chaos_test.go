@@ -464,7 +464,7 @@ func underLoad(t *testing.T, e *engine, what string) (*http.Client, *earnLoad) {
 // problems with Retry-After, an error logged) while reads keep working, that
 // writes succeed again once the fault is cleared, without a restart, and
 // that no acknowledged write was lost.
-func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
+func faultSQLite(t *testing.T, apply, undo func(e *engine, dir string) error) {
 	bin := buildEngine(t)
 	dir := engineDir(t, testSnapshot)
 	e := startEngine(t, bin, dir)
@@ -476,7 +476,7 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	cleared := false
 	defer func() {
 		if !cleared {
-			_ = clear(e, dir)
+			_ = undo(e, dir)
 		}
 	}()
 	refusedAtFault := load.refusal.Load()
@@ -492,7 +492,7 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	}
 
 	cleared = true
-	if err := clear(e, dir); err != nil {
+	if err := undo(e, dir); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "earns acknowledged again once the fault is cleared", func() bool { return load.acked.Load() >= ackedDuringFault+100 })

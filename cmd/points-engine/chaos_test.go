@@ -336,7 +336,9 @@ func startPostgres(t *testing.T) *pgCluster {
 		t.Fatal(err)
 	}
 	c.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	c.start(t)
 	t.Cleanup(func() {
 		if c.started {
@@ -432,7 +434,11 @@ func TestChaosPostgresRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if err := store.CheckInvariants(context.Background()); err != nil {
 		t.Errorf("invariants after the PostgreSQL crash: %v", err)
 	}

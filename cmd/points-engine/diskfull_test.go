@@ -58,7 +58,11 @@ func fillVolume(t *testing.T, vol string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := f.Write(buf); errors.Is(err, syscall.ENOSPC) {
@@ -259,7 +263,7 @@ func TestChaosSQLiteLogFillsVolume(t *testing.T) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.exited
+	t.Logf("engine killed: %v", <-e.exited)
 	closeExport()
 	t.Logf("killed with a %.1f MiB log on the full volume", float64(fileSize(filepath.Join(vol, "ledger.db-wal")))/(1<<20))
 

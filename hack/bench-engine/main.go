@@ -167,7 +167,7 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 		rep.Error = err.Error()
 		return rep
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a leftover temporary directory harms no result
 
 	var storeArgs []string
 	var open func(context.Context) (checker, error)
@@ -403,7 +403,7 @@ func soakMain(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a leftover temporary directory harms no result
 	snap, err := snapshotJSON(o.tiers, o.campaigns, time.Now())
 	if err != nil {
 		return err

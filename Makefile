@@ -56,7 +56,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yml (errcheck, static
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: generate manifests ## Fail when generated files or formatting are stale.
+verify: generate manifests lint ## Fail when generated files, formatting or go.mod are stale, or make lint finds anything.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@go mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
 	@git diff --exit-code -- api config || { echo "files under api/ or config/ differ from the last commit (above): commit them if 'make generate manifests' just wrote them, or undo the local edit"; exit 1; }

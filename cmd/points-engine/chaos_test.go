@@ -336,7 +336,9 @@ func startPostgres(t *testing.T) *pgCluster {
 		t.Fatal(err)
 	}
 	c.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	c.start(t)
 	t.Cleanup(func() {
 		if c.started {
@@ -432,7 +434,11 @@ func TestChaosPostgresRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if err := store.CheckInvariants(context.Background()); err != nil {
 		t.Errorf("invariants after the PostgreSQL crash: %v", err)
 	}
@@ -464,7 +470,7 @@ func underLoad(t *testing.T, e *engine, what string) (*http.Client, *earnLoad) {
 // problems with Retry-After, an error logged) while reads keep working, that
 // writes succeed again once the fault is cleared, without a restart, and
 // that no acknowledged write was lost.
-func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
+func faultSQLite(t *testing.T, apply, undo func(e *engine, dir string) error) {
 	bin := buildEngine(t)
 	dir := engineDir(t, testSnapshot)
 	e := startEngine(t, bin, dir)
@@ -476,7 +482,7 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	cleared := false
 	defer func() {
 		if !cleared {
-			_ = clear(e, dir)
+			_ = undo(e, dir)
 		}
 	}()
 	refusedAtFault := load.refusal.Load()
@@ -492,7 +498,7 @@ func faultSQLite(t *testing.T, apply, clear func(e *engine, dir string) error) {
 	}
 
 	cleared = true
-	if err := clear(e, dir); err != nil {
+	if err := undo(e, dir); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "earns acknowledged again once the fault is cleared", func() bool { return load.acked.Load() >= ackedDuringFault+100 })

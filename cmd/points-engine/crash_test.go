@@ -277,7 +277,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-e.exited
+	t.Logf("engine killed: %v", <-e.exited)
 	killed.Store(true)
 	wg.Wait()
 	if t.Failed() {
@@ -386,7 +386,11 @@ func checkSQLiteAt(t *testing.T, opts sqlite.Options, when string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if err := store.CheckInvariants(context.Background()); err != nil {
 		t.Errorf("invariants %s: %v", when, err)
 	}

@@ -58,7 +58,11 @@ func fillVolume(t *testing.T, vol string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := f.Write(buf); errors.Is(err, syscall.ENOSPC) {
@@ -157,7 +161,7 @@ func TestChaosSQLiteVolumeFills(t *testing.T) {
 // stalledExport starts GET /v1/export and reads nothing once the response
 // has begun, as a client that hangs would; its small receive buffer makes
 // the engine's writes to it block soon. close ends the connection.
-func stalledExport(t *testing.T, base string) (close func()) {
+func stalledExport(t *testing.T, base string) (stop func()) {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -173,10 +177,14 @@ func stalledExport(t *testing.T, base string) (close func()) {
 	fmt.Fprintf(conn, "GET /v1/export HTTP/1.1\r\nHost: engine\r\nAuthorization: Bearer %s\r\n\r\n", testAdminKey)
 	status, err := bufio.NewReaderSize(conn, 256).ReadString('\n')
 	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
-		conn.Close()
-		t.Fatalf("export: %q %v", status, err)
+		t.Fatalf("export: %q %v (close: %v)", status, err, conn.Close())
 	}
-	return func() { conn.Close() }
+	// stop may run twice: deferred, and where the test ends the export.
+	return func() {
+		if err := conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("close the stalled export: %v", err)
+		}
+	}
 }
 
 // seedLedger earns 10,000 events in batches for members of its own, so that
@@ -256,7 +264,7 @@ func TestChaosSQLiteLogFillsVolume(t *testing.T) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.exited
+	t.Logf("engine killed: %v", <-e.exited)
 	closeExport()
 	t.Logf("killed with a %.1f MiB log on the full volume", float64(fileSize(filepath.Join(vol, "ledger.db-wal")))/(1<<20))
 

@@ -60,7 +60,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := io.WriteString(pw, body[half:]); err != nil {
 		t.Fatal(err)
 	}
-	pw.Close()
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	a := <-answered
 	if a.err != nil || a.status != 200 {

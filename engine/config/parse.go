@@ -221,23 +221,23 @@ func key(k string, i int) string {
 	return "[" + k + "]"
 }
 
-func (v *validator) text(path, s string, min, max int) {
+func (v *validator) text(path, s string, least, most int) {
 	switch n := len([]rune(s)); {
-	case n == 0 && min > 0:
+	case n == 0 && least > 0:
 		v.fail(path, "required")
-	case n < min:
-		v.fail(path, "must be at least %d characters", min)
-	case n > max:
-		v.fail(path, "must be at most %d characters", max)
+	case n < least:
+		v.fail(path, "must be at least %d characters", least)
+	case n > most:
+		v.fail(path, "must be at most %d characters", most)
 	}
 }
 
-func (v *validator) name(path, s string, pattern *regexp.Regexp, max int) {
+func (v *validator) name(path, s string, pattern *regexp.Regexp, most int) {
 	switch {
 	case s == "":
 		v.fail(path, "required")
-	case len(s) > max:
-		v.fail(path, "must be at most %d characters", max)
+	case len(s) > most:
+		v.fail(path, "must be at most %d characters", most)
 	case !pattern.MatchString(s):
 		v.fail(path, "%q must match %s", s, pattern)
 	}
@@ -249,15 +249,15 @@ func (v *validator) oneOf(path, s string, allowed ...string) {
 	}
 }
 
-func (v *validator) points(path string, p int64, min int64) {
-	if p < min || p > maxPoints {
-		v.fail(path, "%d must be between %d and %d", p, min, maxPoints)
+func (v *validator) points(path string, p int64, least int64) {
+	if p < least || p > maxPoints {
+		v.fail(path, "%d must be between %d and %d", p, least, maxPoints)
 	}
 }
 
-func (v *validator) intRange(path string, n, min, max int32) {
-	if n < min || n > max {
-		v.fail(path, "%d must be between %d and %d", n, min, max)
+func (v *validator) intRange(path string, n, least, most int32) {
+	if n < least || n > most {
+		v.fail(path, "%d must be between %d and %d", n, least, most)
 	}
 }
 

@@ -116,7 +116,11 @@ func benchServer(b *testing.B, snapshot string) (benchHandler, *sqlstore.Store) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { store.Close() })
+	b.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			b.Errorf("close: %v", err)
+		}
+	})
 	if err := holder.Apply("bench", []byte(snapshot)); err != nil {
 		b.Fatal(err)
 	}

@@ -175,19 +175,19 @@ func TestImportRefusals(t *testing.T) {
 	_, stream := sourceEnv(t)
 	ls := lines(stream)
 	last := len(ls) - 1
-	replace := func(i int, old, new string) []byte {
+	replace := func(i int, from, to string) []byte {
 		t.Helper()
-		if !strings.Contains(ls[i], old) {
-			t.Fatalf("line %d %s has no %s", i+1, ls[i], old)
+		if !strings.Contains(ls[i], from) {
+			t.Fatalf("line %d %s has no %s", i+1, ls[i], from)
 		}
 		c := append([]string(nil), ls...)
-		c[i] = strings.Replace(c[i], old, new, 1)
+		c[i] = strings.Replace(c[i], from, to, 1)
 		return join(c)
 	}
 	// resummed alters line i and signs the result with a matching trailer.
-	resummed := func(i int, old, new string) []byte {
+	resummed := func(i int, from, to string) []byte {
 		t.Helper()
-		return resign(t, lines(replace(i, old, new)))
+		return resign(t, lines(replace(i, from, to)))
 	}
 	without := func(i int) []byte {
 		return join(append(append([]string(nil), ls[:i]...), ls[i+1:]...))

@@ -19,7 +19,7 @@ func TestFieldErrorMatchesInvalidRequest(t *testing.T) {
 	if ie := NewItemError(BatchItemError(3, err)); ie.Code != "invalid_request" || ie.Field != "events[3].points" {
 		t.Fatalf("item error %+v", ie)
 	}
-	if got := BatchItemError(1, ErrMemberNotFound); got != ErrMemberNotFound {
+	if got := BatchItemError(1, ErrMemberNotFound); got != ErrMemberNotFound { //nolint:errorlint // identity is the point: the error must come back unwrapped
 		t.Fatalf("non-field errors pass unchanged, got %v", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -128,7 +129,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child keeps its own descriptor
+	defer func() { _ = logFile.Close() }() // never written here: the child keeps its own descriptor
 	args := append([]string{
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--config-file", snapPath, "--api-keys-dir", keysDir, "--log-level", "warn",
@@ -151,8 +152,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 		case err := <-e.exit:
 			return nil, fmt.Errorf("engine exited before it was ready (%v):\n%s", err, tail(logPath))
 		case <-ctx.Done():
-			e.stop()
-			return nil, ctx.Err()
+			return nil, errors.Join(ctx.Err(), e.stop())
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := http.Get(e.base + waitPath)
@@ -163,8 +163,7 @@ func startEngine(ctx context.Context, bin, dir string, snapshot []byte, storeArg
 			}
 		}
 		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("engine: %s not 200 after 60s:\n%s", waitPath, tail(logPath))
+			return nil, errors.Join(fmt.Errorf("engine: %s not 200 after 60s:\n%s", waitPath, tail(logPath)), e.stop())
 		}
 	}
 }
@@ -181,8 +180,7 @@ func (e *engineProc) stop() error {
 		return nil
 	case <-time.After(time.Minute):
 		_ = e.cmd.Process.Kill()
-		<-e.exit
-		return fmt.Errorf("engine did not stop within a minute of SIGTERM; killed")
+		return fmt.Errorf("engine did not stop within a minute of SIGTERM; killed (%v)", <-e.exit)
 	}
 }
 

@@ -68,10 +68,16 @@ func newLatencies() latencies {
 
 // record adds a request that was due, queued, sent and answered at these times.
 func (l latencies) record(due, queued, sent, done time.Time) {
-	l.total.RecordValue(done.Sub(due).Microseconds())
-	l.late.RecordValue(max(queued.Sub(due), 0).Microseconds())
-	l.wait.RecordValue(sent.Sub(queued).Microseconds())
-	l.trip.RecordValue(done.Sub(sent).Microseconds())
+	recordClamped(l.total, done.Sub(due))
+	recordClamped(l.late, max(queued.Sub(due), 0))
+	recordClamped(l.wait, sent.Sub(queued))
+	recordClamped(l.trip, done.Sub(sent))
+}
+
+// recordClamped records d, counting a latency beyond the histogram's range
+// as its highest value rather than losing it (RecordValue's only error).
+func recordClamped(h *hdrhistogram.Histogram, d time.Duration) {
+	_ = h.RecordValue(min(d.Microseconds(), h.HighestTrackableValue()))
 }
 
 func (l latencies) merge(o latencies) {

@@ -16,7 +16,7 @@ func machineCPU() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	line, err := bufio.NewReader(f).ReadString('\n')
 	if err != nil {
 		return 0, fmt.Errorf("read /proc/stat: %w", err)

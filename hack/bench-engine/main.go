@@ -109,7 +109,12 @@ func main() {
 	flag.IntVar(&o.volumeMiB, "volume-mib", 0, "with --wal-soak: put the database on a tmpfs of this many MiB (needs root), so that the load can fill it")
 	flag.StringVar(&o.restartBin, "restart-engine", "", "with --wal-soak: the points-engine binary restarted on a full volume (default --engine), e.g. a newer one on the volume an older one filled")
 	flag.Parse()
+	os.Exit(run(o))
+}
 
+// run measures and reports, returning the exit code so that its deferred
+// cleanups run before the process exits.
+func run(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -118,9 +123,9 @@ func main() {
 	if o.walSoak > 0 {
 		if err := soakMain(ctx, o); err != nil {
 			logf("wal-soak: %v", err)
-			os.Exit(1)
+			return 1
 		}
-		return
+		return 0
 	}
 
 	start := time.Now()
@@ -142,8 +147,9 @@ func main() {
 		fmt.Printf("\n%s; elapsed %s\n", benchinfo.Machine(), time.Since(start).Round(time.Second))
 	}
 	if failed {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func benchStore(ctx context.Context, o options, store string) (rep storeReport) {
@@ -161,7 +167,7 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 		rep.Error = err.Error()
 		return rep
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a leftover temporary directory harms no result
 
 	var storeArgs []string
 	var open func(context.Context) (checker, error)
@@ -397,7 +403,7 @@ func soakMain(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a leftover temporary directory harms no result
 	snap, err := snapshotJSON(o.tiers, o.campaigns, time.Now())
 	if err != nil {
 		return err

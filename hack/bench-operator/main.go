@@ -85,7 +85,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench-operator:", err)
 		os.Exit(2)
 	}
+	os.Exit(run(o))
+}
 
+// run measures and reports, returning the exit code so that its deferred
+// cleanups run before the process exits.
+func run(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -94,7 +99,7 @@ func main() {
 	b, err := newBench(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-operator:", err)
-		os.Exit(1)
+		return 1
 	}
 	res, err := b.run(ctx)
 	b.cleanup()
@@ -108,14 +113,15 @@ func main() {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		logf("interrupted; everything started is stopped (logs in %s)", b.dir)
-		os.Exit(130)
+		return 130
 	case err != nil:
 		logf("FAILED: %v (logs of the control plane, manager and engine in %s)", err, b.dir)
-		os.Exit(1)
+		return 1
 	}
 	if !o.keep {
 		_ = os.RemoveAll(b.dir)
 	}
+	return 0
 }
 
 func (o options) validate() error {

@@ -21,7 +21,11 @@ func readSampleCampaigns(t *testing.T) []loyaltyv1alpha1.Campaign {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	var campaigns []loyaltyv1alpha1.Campaign
 	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
 	for {

@@ -44,7 +44,9 @@ func sampleDocuments(t *testing.T) map[string][][]byte {
 			}
 			docs[meta.Kind] = append(docs[meta.Kind], doc)
 		}
-		f.Close()
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return docs
 }

@@ -42,7 +42,7 @@ func TestHelpHeadings(t *testing.T) {
 		}
 	}
 	for target, want := range map[string]string{
-		"demo": "Main job", "test": "Development", "verify": "Development",
+		"demo": "Main job", "test": "Development", "verify": "Development", "lint": "Development",
 		"build": "Build", "docker-build": "Build", "docker-push": "Build",
 		"fuzz": "Fuzzing", "deploy": "Deployment", "deploy-manifests": "Deployment",
 	} {

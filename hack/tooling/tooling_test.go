@@ -120,13 +120,3 @@ func run(t *testing.T, env []string, name string, args ...string) (string, strin
 	err := cmd.Run()
 	return stdout.String(), stderr.String(), err
 }
-
-func count(lines []string, line string) int {
-	n := 0
-	for _, l := range lines {
-		if l == line {
-			n++
-		}
-	}
-	return n
-}

@@ -23,7 +23,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open sqlite: %v", err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 		return s
 	}
 	t.Run("sqlite to postgres", func(t *testing.T) { storetest.RoundTrip(t, lite, pg) })

@@ -76,8 +76,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	db.SetMaxOpenConns(opts.Shards + opts.ReadConns)
 	db.SetMaxIdleConns(opts.Shards + opts.ReadConns)
 	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, errors.Join(fmt.Errorf("postgres: connect: %w", err), db.Close())
 	}
 	s, err := sqlstore.New(ctx, sqlstore.Config{
 		Dialect: &sqlstore.Dialect{
@@ -98,8 +97,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 		MaxReadAge: opts.MaxReadAge,
 	})
 	if err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
 }

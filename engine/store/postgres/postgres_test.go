@@ -63,7 +63,11 @@ func open(t testing.TB, url, schema string) ledger.Ledger {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return s
 }
 
@@ -83,7 +87,11 @@ func TestConformanceClocked(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 		return s
 	})
 }
@@ -96,7 +104,11 @@ func TestConformanceReadAge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 		return s
 	})
 }
@@ -237,7 +249,11 @@ func BenchmarkStorageFloor(b *testing.B) {
 		cfg.RuntimeParams["search_path"] = schema
 		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(4)
-		tb.Cleanup(func() { db.Close() })
+		tb.Cleanup(func() {
+			if err := db.Close(); err != nil {
+				tb.Errorf("close: %v", err)
+			}
+		})
 		// Four writers, as postgres.Open's default shards.
 		return storetest.FloorDB{DB: db, Param: storetest.NumberedParam, Writers: 4}
 	})

@@ -68,7 +68,11 @@ func TestWALCheckpointedBesideTheWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if _, err := s.Member(ctx, "member-01999", time.Now()); err != nil {
 		t.Fatalf("last enrollment after reopening: %v", err)
 	}

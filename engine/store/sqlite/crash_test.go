@@ -62,8 +62,12 @@ func TestCrashChild(t *testing.T) {
 				}
 				mu.Lock()
 				fmt.Fprintln(out, "ack", ev)
-				out.Flush()
+				err := out.Flush() // an ack the parent never reads would not count
 				mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}

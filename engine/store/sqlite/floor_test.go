@@ -34,6 +34,10 @@ func openFloorDB(tb testing.TB, dsn string) *sql.DB {
 		tb.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
-	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
 	return db
 }

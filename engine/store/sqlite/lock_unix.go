@@ -19,7 +19,9 @@ func lockDatabase(path string) (*os.File, error) {
 		return nil, fmt.Errorf("sqlite: open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		if cerr := f.Close(); cerr != nil {
+			return nil, fmt.Errorf("sqlite: close lock file: %w", cerr)
+		}
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("sqlite: %s is in use by another engine: a SQLite store serves one engine (use PostgreSQL for several replicas)", path)
 		}

@@ -31,6 +31,10 @@ func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	storetest.CheckLegacyReversedPurchase(t, s)
 }

@@ -89,8 +89,7 @@ func Open(ctx context.Context, opts Options) (*sqlstore.Store, error) {
 	}
 	s, err := open(ctx, opts, sub, lock)
 	if err != nil {
-		lock.Close()
-		return nil, err
+		return nil, errors.Join(err, lock.Close())
 	}
 	return s, nil
 }
@@ -132,14 +131,12 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
 	if err := writeDB.PingContext(ctx); err != nil {
-		writeDB.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", opts.Path, err), writeDB.Close())
 	}
 	readDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)"+
 		"&_pragma=cache_size(-16384)&_pragma=mmap_size(0)")
 	if err != nil {
-		writeDB.Close()
-		return nil, fmt.Errorf("sqlite: open %s for reading: %w", opts.Path, err)
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s for reading: %w", opts.Path, err), writeDB.Close())
 	}
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
@@ -147,9 +144,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	// The busy timeout is how long a truncating checkpoint waits for readers.
 	ckptDB, err := sql.Open("sqlite", base+"?_pragma=busy_timeout("+strconv.FormatInt(readerWait.Milliseconds(), 10)+")")
 	if err != nil {
-		writeDB.Close()
-		readDB.Close()
-		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", opts.Path, err)
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s for checkpoints: %w", opts.Path, err), writeDB.Close(), readDB.Close())
 	}
 	ckptDB.SetMaxOpenConns(1)
 	wal := newWALSyncer(opts.Path, opts.OnWALSync)
@@ -174,10 +169,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 		Health:        vol.health.get,
 	})
 	if err != nil {
-		ckptDB.Close()
-		writeDB.Close()
-		readDB.Close()
-		return nil, err
+		return nil, errors.Join(err, ckptDB.Close(), writeDB.Close(), readDB.Close())
 	}
 	// What a crash or a full volume left in the log goes into the database
 	// file first; then the reserve is taken, or writes wait for room.

@@ -21,7 +21,11 @@ func open(t testing.TB, path string) ledger.Ledger {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return s
 }
 
@@ -37,7 +41,11 @@ func TestConformanceClocked(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 		return s
 	})
 }
@@ -48,7 +56,11 @@ func TestConformanceReadAge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 		return s
 	})
 }
@@ -65,7 +77,11 @@ func TestGroupCommitBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := range 64 {
 		wg.Go(func() {
@@ -97,7 +113,11 @@ func TestEarnBatchCommittedTogether(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
+			defer func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("close: %v", err)
+				}
+			}()
 			var req ledger.EarnBatchRequest
 			for i := range 10 {
 				id := fmt.Sprint("m", i)
@@ -129,7 +149,11 @@ func TestEarnUpgradeInItsCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "m1", MemberID: "m1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +195,7 @@ func TestOneEnginePerFile(t *testing.T) {
 	}
 	second, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
 	if err == nil {
-		second.Close()
-		t.Fatal("a second store opened a file the first holds")
+		t.Fatalf("a second store opened a file the first holds (close: %v)", second.Close())
 	}
 	if want := "is in use by another engine"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q, want one saying it %s", err, want)
@@ -184,5 +207,7 @@ func TestOneEnginePerFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen after close: %v", err)
 	}
-	again.Close()
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

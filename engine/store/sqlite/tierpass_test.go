@@ -25,7 +25,11 @@ func TestTierPassWritesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	tiers := silverLadder(100)
 	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "e", MemberID: "m"}); err != nil {
 		t.Fatal(err)
@@ -85,7 +89,11 @@ func TestTierPassIsPaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	tiers := silverLadder(10)
 	const members = 10
 	for i := range members {

@@ -116,7 +116,11 @@ func TestWALBoundedUnderSustainedWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	enrollMembers(t, s, 64)
 	watch := watchWAL(path, limit)
 	stop := make(chan struct{})
@@ -194,7 +198,11 @@ func TestWALTruncatedWhenWritesStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if err := s.CheckInvariants(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +255,11 @@ func TestStalledExportAbortedAndWALTruncated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	enrollMembers(t, s, 16)
 	// Enough records that the export's first chunk leaves before its end.
 	var batch ledger.EarnBatchRequest

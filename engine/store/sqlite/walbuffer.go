@@ -114,10 +114,10 @@ func walVFSOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlag
 	if flags&sqlite3.SQLITE_OPEN_WAL == 0 {
 		return callOpen(unixOpen, tls, pVfs, zName, pFile, flags, pOutFlags)
 	}
-	real := pFile + walFileHeader
+	inner := pFile + walFileHeader
 	file := (*sqlite3.Tsqlite3_file)(cMem(pFile))
-	rc := callOpen(unixOpen, tls, pVfs, zName, real, flags, pOutFlags)
-	realMethods := (*sqlite3.Tsqlite3_file)(cMem(real)).FpMethods
+	rc := callOpen(unixOpen, tls, pVfs, zName, inner, flags, pOutFlags)
+	realMethods := (*sqlite3.Tsqlite3_file)(cMem(inner)).FpMethods
 	if realMethods == 0 {
 		file.FpMethods = 0 // nothing to close
 		return rc
@@ -126,11 +126,11 @@ func walVFSOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlag
 	if walMethods == 0 || realMethods != uintptr(unsafe.Pointer(unixWALMethods)) {
 		// Methods other than those the table wraps (or no table, out of
 		// memory): reopen the file in place, unbuffered.
-		callFile((*sqlite3.Tsqlite3_io_methods)(cMem(realMethods)).FxClose, tls, real)
+		callFile((*sqlite3.Tsqlite3_io_methods)(cMem(realMethods)).FxClose, tls, inner)
 		return callOpen(unixOpen, tls, pVfs, zName, pFile, flags, pOutFlags)
 	}
 	walFilesMu.Lock()
-	walFiles[pFile] = &walFile{real: real}
+	walFiles[pFile] = &walFile{real: inner}
 	walFilesMu.Unlock()
 	file.FpMethods = walMethods
 	return rc

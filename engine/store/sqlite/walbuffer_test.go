@@ -17,7 +17,11 @@ func writeCalls(t *testing.T) int64 {
 	if err != nil {
 		t.Skipf("no /proc/self/io: %v", err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "syscw: "); ok {
@@ -43,7 +47,11 @@ func openWAL(t *testing.T, path, vfs, synchronous string) *sql.DB {
 		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +130,9 @@ func TestWALBufferWritesCommitsTogether(t *testing.T) {
 		if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		writer.Close()
+		if err := writer.Close(); err != nil {
+			t.Fatal(err)
+		}
 		var check string
 		if err := reader.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 			t.Fatalf("synchronous=%s: integrity_check = %q (%v)", synchronous, check, err)

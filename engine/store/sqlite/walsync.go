@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func (w *walSyncer) count() int64 { return w.synced.Load() }
 // since the stat above, the newer one is the one to sync.
 func (w *walSyncer) reopen() error {
 	if w.f != nil {
-		w.f.Close()
+		_ = w.f.Close() // only synced, never written through: nothing to lose
 		w.f = nil
 	}
 	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
@@ -78,19 +79,14 @@ func (w *walSyncer) reopen() error {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return fmt.Errorf("sqlite: open WAL to sync it: %w", err)
+		return errors.Join(fmt.Errorf("sqlite: open WAL to sync it: %w", err), f.Close())
 	}
 	dir, err := os.Open(filepath.Dir(w.path))
 	if err != nil {
-		f.Close()
-		return fmt.Errorf("sqlite: sync WAL directory: %w", err)
+		return errors.Join(fmt.Errorf("sqlite: sync WAL directory: %w", err), f.Close())
 	}
-	err = dir.Sync()
-	dir.Close()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("sqlite: sync WAL directory: %w", err)
+	if err := errors.Join(dir.Sync(), dir.Close()); err != nil {
+		return errors.Join(fmt.Errorf("sqlite: sync WAL directory: %w", err), f.Close())
 	}
 	w.f, w.fi = f, fi
 	return nil

@@ -15,7 +15,11 @@ func TestWALSyncerFollowsTheFile(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	var reported []time.Duration
 	w := newWALSyncer(db, func(d time.Duration) { reported = append(reported, d) })
-	defer w.close()
+	defer func() {
+		if err := w.close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	write := func() os.FileInfo {
 		t.Helper()
 		if err := os.WriteFile(db+"-wal", []byte("frames"), 0o600); err != nil {

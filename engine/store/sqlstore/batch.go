@@ -266,7 +266,7 @@ func (c *stmtCache) prepareMissing(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		if st != nil {
-			st.Close()
+			_ = st.Close() // lost the race: the cached twin serves instead
 		}
 	}
 }
@@ -275,7 +275,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		_ = st.Close() // the store is closing its connections anyway
 	}
 	c.m = map[string]*sql.Stmt{}
 }

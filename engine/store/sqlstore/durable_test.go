@@ -63,7 +63,11 @@ func openGated(t *testing.T) (*Store, *gatedSync) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	t.Cleanup(func() { close(g.stop) }) // runs first
 	// Member m1, enrolled through a held sync: even the first write waits.
 	enrolled := result(func() error {

@@ -26,7 +26,11 @@ func sqliteError(t *testing.T, readOnly bool) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +39,11 @@ func sqliteError(t *testing.T, readOnly bool) error {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ro.Close()
+		defer func() {
+			if err := ro.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		}()
 		_, err = ro.ExecContext(ctx, `INSERT INTO t VALUES (2)`)
 		return err
 	}

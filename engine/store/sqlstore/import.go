@@ -485,9 +485,9 @@ func (c *checks) positive(field string, v int64) {
 	}
 }
 
-func (c *checks) atMost(field string, v int64, other string, max int64) {
-	if v > max {
-		c.fail(field, fmt.Sprintf("%d: more than %s (%d)", v, other, max))
+func (c *checks) atMost(field string, v int64, other string, most int64) {
+	if v > most {
+		c.fail(field, fmt.Sprintf("%d: more than %s (%d)", v, other, most))
 	}
 }
 

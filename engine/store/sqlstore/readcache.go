@@ -53,7 +53,7 @@ func (c *readStmts) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		_ = st.Close() // the store is closing its connections anyway
 	}
 	clear(c.m)
 }

@@ -47,7 +47,11 @@ func TestReadsMarkUnreachableDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	now := time.Now()
 	tiers := []config.Tier{{Name: "bronze", Qualification: config.TierQualification{MinQualifyingPoints: new(int64)}}}
 	reads := map[string]func() error{

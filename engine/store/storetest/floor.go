@@ -260,7 +260,7 @@ func (w *floorWriter) prepare(ctx context.Context, q string) error {
 
 func (w *floorWriter) close() {
 	for _, st := range w.stmts {
-		st.Close()
+		_ = st.Close() // the measurement is over; its database closes next
 	}
 }
 
@@ -281,7 +281,7 @@ func (w *floorWriter) commit(ctx context.Context, earns []floorEarn) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op once committed
 	for _, r := range w.rows {
 		for start := 0; start < len(earns); start += w.perStatement {
 			chunk := earns[start:min(start+w.perStatement, len(earns))]

@@ -61,6 +61,10 @@ test: vet ## Run every test: unit, envtest (real API server) and store conforman
 	@assets="$$(hack/envtest-assets.sh)"; race="$$(hack/race-flag.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $$race $(GO_TEST_FLAGS) ./...
 
+.PHONY: e2e
+e2e: ## Run the end-to-end scenarios on a single-node cluster built and started on this machine (root, Linux; E2E_KEEP=1 leaves it up).
+	@LOCALBIN="$(LOCALBIN)" hack/e2e/run.sh
+
 ##@ Build
 
 .PHONY: build

@@ -455,7 +455,7 @@ metadata: {name: e2e-pv$i}
 spec:
   capacity: {storage: 10Gi}
   accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Delete
+  persistentVolumeReclaimPolicy: Retain
   hostPath: {path: $STATE/volumes/pv$i, type: Directory}
 EOF
   done | "$KUBECTL" --kubeconfig "$STATE/admin.kubeconfig" apply -f - >/dev/null

@@ -92,23 +92,27 @@ remove_netns() {
       rm -f "/run/netns/$ns"
     fi
   done
+  if [[ -f "$STATE/netns.dir-made" ]]; then rmdir /run/netns 2>/dev/null || true; fi
 }
 
-# remove_chains deletes the iptables chains that appeared while the cluster
-# ran (kube-proxy's, the kubelet's, the guard), and every rule jumping to them.
+# remove_chains deletes the iptables and ip6tables chains that appeared while
+# the cluster ran (kube-proxy's, the kubelet's, the guard), and every rule
+# jumping to them.
 remove_chains() {
-  local table chain rule
-  for table in filter nat mangle; do
-    [[ -f "$STATE/iptables.$table.before" ]] || continue
-    mapfile -t new < <(iptables -t "$table" -S | sed -n 's/^-N //p' | grep -vxF -f "$STATE/iptables.$table.before" || true)
-    ((${#new[@]})) || continue
-    for chain in "${new[@]}"; do
-      while read -r rule; do
-        [[ -n "$rule" ]] && eval "iptables -t $table -D ${rule#-A }" 2>/dev/null || true
-      done < <(iptables -t "$table" -S | grep -E "^-A .* -j ${chain}( |$)" || true)
+  local cmd table chain rule
+  for cmd in iptables ip6tables; do
+    for table in filter nat mangle; do
+      [[ -f "$STATE/$cmd.$table.before" ]] || continue
+      mapfile -t new < <($cmd -t "$table" -S | sed -n 's/^-N //p' | grep -vxF -f "$STATE/$cmd.$table.before" || true)
+      ((${#new[@]})) || continue
+      for chain in "${new[@]}"; do
+        while read -r rule; do
+          [[ -n "$rule" ]] && eval "$cmd -t $table -D ${rule#-A }" 2>/dev/null || true
+        done < <($cmd -t "$table" -S | grep -E "^-A .* -j ${chain}( |$)" || true)
+      done
+      for chain in "${new[@]}"; do $cmd -t "$table" -F "$chain" 2>/dev/null || true; done
+      for chain in "${new[@]}"; do $cmd -t "$table" -X "$chain" 2>/dev/null || true; done
     done
-    for chain in "${new[@]}"; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
-    for chain in "${new[@]}"; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
   done
 }
 
@@ -173,9 +177,13 @@ wait_for() {
 
 record_before() {
   ls /run/netns 2>/dev/null >"$STATE/netns.before" || true
+  [[ -d /run/netns ]] || touch "$STATE/netns.dir-made"
   local table key
-  for table in filter nat mangle; do
-    iptables -t "$table" -S | sed -n 's/^-N //p' >"$STATE/iptables.$table.before"
+  local cmd
+  for cmd in iptables ip6tables; do
+    for table in filter nat mangle; do
+      $cmd -t "$table" -S | sed -n 's/^-N //p' >"$STATE/$cmd.$table.before"
+    done
   done
   : >"$STATE/sysctl.before"
   for key in "${SYSCTLS[@]}"; do

@@ -22,7 +22,7 @@ PAUSE_IMG=loyaltyops.local/pause:e2e
 
 progress "control plane binaries (etcd, kube-apiserver, kubectl)"
 k8s="$(hack/envtest-assets.sh --kubectl)"
-progress "node binaries (kubelet, kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS)"
+progress "node binaries (kubelet, kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS) and Argo CD"
 node="$(hack/e2e-assets.sh)"
 
 # build_images builds the manager, the engine and the pause process as static
@@ -50,6 +50,10 @@ with_progress images build_images
 progress "building the end-to-end suite"
 with_progress suite nice -n 19 go test -c -tags e2e -o "$out/e2e.test" ./test/e2e
 
+# Argo CD's repo server runs kustomize from its PATH.
+mkdir -p "$out/kustomize"
+ln -sfn "${KUSTOMIZE:?KUSTOMIZE (the Makefile sets it) must be set}" "$out/kustomize/kustomize"
+
 export KUBECTL="$k8s/kubectl"
 cleanup() {
   local status=$?
@@ -70,4 +74,5 @@ kubeconfig="$(KUBEBUILDER_ASSETS="$k8s" E2E_ASSETS="$node" hack/e2e/cluster.sh u
 progress "running the scenarios"
 # The suite runs from the repository root, where make deploy and the samples are.
 KUBECONFIG="$kubeconfig" E2E_DNS_SERVER=10.213.0.1:53 E2E_IMG="$IMG" E2E_NEXT_IMG="$NEXT_IMG" PATH="$k8s:$PATH" \
+  E2E_ARGOCD="$node/argocd" E2E_ARGOCD_CRDS="$node/argocd-crds.yaml" E2E_KUSTOMIZE_DIR="$out/kustomize" \
   "$out/e2e.test" -test.v -test.timeout 40m --ginkgo.v ${GINKGO_ARGS:-}

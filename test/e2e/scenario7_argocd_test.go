@@ -56,8 +56,8 @@ var _ = Describe("Scenario 7: Argo CD syncs the samples with the project's healt
 			"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
 			"metadata": map[string]any{"name": "coffee-program", "namespace": "argocd"},
 			"spec": map[string]any{
-				"project": "default",
-				"source":  map[string]any{"repoURL": repoURL, "targetRevision": "HEAD", "path": "config/samples"},
+				"project":     "default",
+				"source":      map[string]any{"repoURL": repoURL, "targetRevision": "HEAD", "path": "config/samples"},
 				"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": ns},
 				"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true}},
 			},

@@ -206,6 +206,9 @@ ensure_packages() {
   command -v iptables >/dev/null || need+=(iptables)
   command -v conntrack >/dev/null || need+=(conntrack)
   command -v openssl >/dev/null || need+=(openssl)
+  # Argo CD's scenario: its cache, and the repository it syncs from.
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v git >/dev/null || need+=(git)
   ((${#need[@]})) || return 0
   log "installing ${need[*]} from Debian's packages"
   apt-get update -qq

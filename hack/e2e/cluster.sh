@@ -103,12 +103,12 @@ remove_chains() {
   for cmd in iptables ip6tables; do
     for table in filter nat mangle; do
       [[ -f "$STATE/$cmd.$table.before" ]] || continue
-      mapfile -t new < <($cmd -t "$table" -S | sed -n 's/^-N //p' | grep -vxF -f "$STATE/$cmd.$table.before" || true)
+      mapfile -t new < <($cmd -t "$table" -S 2>/dev/null | sed -n 's/^-N //p' | grep -vxF -f "$STATE/$cmd.$table.before" || true)
       ((${#new[@]})) || continue
       for chain in "${new[@]}"; do
         while read -r rule; do
           [[ -n "$rule" ]] && eval "$cmd -t $table -D ${rule#-A }" 2>/dev/null || true
-        done < <($cmd -t "$table" -S | grep -E "^-A .* -j ${chain}( |$)" || true)
+        done < <($cmd -t "$table" -S 2>/dev/null | grep -E "^-A .* -j ${chain}( |$)" || true)
       done
       for chain in "${new[@]}"; do $cmd -t "$table" -F "$chain" 2>/dev/null || true; done
       for chain in "${new[@]}"; do $cmd -t "$table" -X "$chain" 2>/dev/null || true; done
@@ -182,7 +182,7 @@ record_before() {
   local cmd
   for cmd in iptables ip6tables; do
     for table in filter nat mangle; do
-      $cmd -t "$table" -S | sed -n 's/^-N //p' >"$STATE/$cmd.$table.before"
+      $cmd -t "$table" -S 2>/dev/null | sed -n 's/^-N //p' >"$STATE/$cmd.$table.before" || true
     done
   done
   : >"$STATE/sysctl.before"

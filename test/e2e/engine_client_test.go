@@ -43,7 +43,7 @@ func apiKeys(namespace, program string) map[string]string {
 }
 
 // serviceClient reaches a program's engine through its Service, by the DNS
-// name CoreDNS serves for it, resolved with CoreDNS alone.
+// name CoreDNS serves for it, resolved with CoreDNS alone, once it answers.
 func serviceClient(namespace, program string) *engineClient {
 	GinkgoHelper()
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -52,11 +52,18 @@ func serviceClient(namespace, program string) *engineClient {
 	}}
 	dialer := &net.Dialer{Resolver: resolver, Timeout: 5 * time.Second}
 	transport := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}
-	return &engineClient{
+	engine := &engineClient{
 		base: fmt.Sprintf("http://%s-engine.%s.svc.cluster.local", program, namespace),
 		keys: apiKeys(namespace, program),
 		http: &http.Client{Transport: transport, Timeout: 10 * time.Second},
 	}
+	// A program is Ready once its pods are; kube-proxy may route the
+	// Service to them a moment later.
+	Eventually(func() error {
+		_, err := engine.call("GET", "/readyz", "", nil, nil)
+		return err
+	}, time.Minute, 200*time.Millisecond).Should(Succeed(), "the engine through its Service")
+	return engine
 }
 
 // portForward forwards a local port on 127.0.0.1 to a program's Service with

@@ -32,10 +32,6 @@ var _ = Describe("Scenario 1: the sample program on real pods", Ordered, func() 
 
 	It("enrols, earns and redeems through the Service by its DNS name", func() {
 		engine = serviceClient(ns, "bean-rewards")
-		Eventually(func() error {
-			_, err := engine.call("GET", "/readyz", "", nil, nil)
-			return err
-		}, time.Minute, time.Second).Should(Succeed())
 		engine.must("POST", "/v1/members", "ingest", map[string]any{"idempotencyKey": "enrol-ana", "memberId": "ana"}, nil)
 		engine.must("POST", "/v1/adjustments", "admin", map[string]any{"idempotencyKey": "welcome-ana", "memberId": "ana", "points": 100, "reason": "welcome"}, nil)
 		var earned earnResult

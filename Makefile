@@ -67,6 +67,10 @@ test: vet ## Run every test: unit, envtest (real API server) and store conforman
 	@assets="$$(hack/envtest-assets.sh)"; race="$$(hack/race-flag.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $$race $(GO_TEST_FLAGS) ./...
 
+.PHONY: e2e
+e2e: $(KUSTOMIZE) ## Run the end-to-end scenarios on a single-node cluster built and started on this machine (root, Linux; E2E_KEEP=1 leaves it up).
+	@LOCALBIN="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" E2E_KEEP="$(E2E_KEEP)" GINKGO_ARGS="$(GINKGO_ARGS)" hack/e2e/run.sh
+
 ##@ Build
 
 .PHONY: build

@@ -272,12 +272,14 @@ func relayTo(host, target string) string {
 				continue
 			}
 			go func() {
-				defer in.Close()
+				// A relayed connection's close errors say nothing the
+				// copies have not already said.
+				defer func() { _ = in.Close() }()
 				out, err := net.Dial("tcp", target)
 				if err != nil {
 					return
 				}
-				defer out.Close()
+				defer func() { _ = out.Close() }()
 				go func() { _, _ = io.Copy(out, in); _ = out.(*net.TCPConn).CloseWrite() }()
 				_, _ = io.Copy(in, out)
 			}()

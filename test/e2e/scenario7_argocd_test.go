@@ -162,8 +162,9 @@ func freeLoopbackPort() string {
 	GinkgoHelper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	Expect(ln.Close()).To(Succeed())
+	return port
 }
 
 // startArgoCD runs one Argo CD component from its multi-call binary, with

@@ -98,12 +98,16 @@ func layerOf(files []string) (v1.Layer, error) {
 	return layer, nil
 }
 
-func addFile(tw *tar.Writer, inImage, local string) error {
+func addFile(tw *tar.Writer, inImage, local string) (err error) {
 	f, err := os.Open(local)
 	if err != nil {
 		return fmt.Errorf("file for /%s: %w", inImage, err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("file for /%s: %w", inImage, cerr)
+		}
+	}()
 	info, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("file for /%s: %w", inImage, err)

@@ -174,13 +174,22 @@ func (r AdjustRequest) CheckExpiresAt(now time.Time) error {
 	return nil
 }
 
+// firstError is the first of errs that is not nil: a request's fields are
+// checked in order and the first failure is the one reported.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Normalize validates the request and returns its canonical form with the
 // idempotency key cleared, used for hashing and storing.
 func (r EnrollRequest) Normalize() (EnrollRequest, error) {
-	if err := CheckKey(r.IdempotencyKey); err != nil {
-		return r, err
-	}
-	if err := checkID("memberId", r.MemberID); err != nil {
+	if err := firstError(CheckKey(r.IdempotencyKey),
+		checkID("memberId", r.MemberID)); err != nil {
 		return r, err
 	}
 	if len(r.Tags) > MaxTags {
@@ -219,13 +228,9 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 
 // Normalize validates the request and returns its canonical form.
 func (r EarnRequest) Normalize() (EarnRequest, error) {
-	if err := CheckKey(r.IdempotencyKey); err != nil {
-		return r, err
-	}
-	if err := checkID("memberId", r.MemberID); err != nil {
-		return r, err
-	}
-	if err := checkID("eventId", r.EventID); err != nil {
+	if err := firstError(CheckKey(r.IdempotencyKey),
+		checkID("memberId", r.MemberID),
+		checkID("eventId", r.EventID)); err != nil {
 		return r, err
 	}
 	// Points without campaigns may be zero when a campaign bonus makes the
@@ -266,13 +271,9 @@ func (r EarnRequest) Normalize() (EarnRequest, error) {
 	if reason := textProblem(r.Currency); reason != "" {
 		return r, fieldErr("currency", reason)
 	}
-	if err := checkTime("occurredAt", r.OccurredAt); err != nil {
-		return r, err
-	}
-	if err := checkTime("availableAt", r.AvailableAt); err != nil {
-		return r, err
-	}
-	if err := checkTime("expiresAt", r.ExpiresAt); err != nil {
+	if err := firstError(checkTime("occurredAt", r.OccurredAt),
+		checkTime("availableAt", r.AvailableAt),
+		checkTime("expiresAt", r.ExpiresAt)); err != nil {
 		return r, err
 	}
 	r.IdempotencyKey = ""
@@ -298,19 +299,11 @@ func (r EarnBatchRequest) Normalize() error {
 
 // Normalize validates the request and returns its canonical form.
 func (r RedeemRequest) Normalize() (RedeemRequest, error) {
-	if err := CheckKey(r.IdempotencyKey); err != nil {
-		return r, err
-	}
-	if err := checkID("memberId", r.MemberID); err != nil {
-		return r, err
-	}
-	if err := checkPositive("points", r.Points); err != nil {
-		return r, err
-	}
-	if err := checkText("reference", r.Reference); err != nil {
-		return r, err
-	}
-	if err := checkText("reason", r.Reason); err != nil {
+	if err := firstError(CheckKey(r.IdempotencyKey),
+		checkID("memberId", r.MemberID),
+		checkPositive("points", r.Points),
+		checkText("reference", r.Reference),
+		checkText("reason", r.Reason)); err != nil {
 		return r, err
 	}
 	r.IdempotencyKey = ""
@@ -319,13 +312,9 @@ func (r RedeemRequest) Normalize() (RedeemRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r ReverseRequest) Normalize() (ReverseRequest, error) {
-	if err := CheckKey(r.IdempotencyKey); err != nil {
-		return r, err
-	}
-	if err := checkID("memberId", r.MemberID); err != nil {
-		return r, err
-	}
-	if err := checkID("eventId", r.EventID); err != nil {
+	if err := firstError(CheckKey(r.IdempotencyKey),
+		checkID("memberId", r.MemberID),
+		checkID("eventId", r.EventID)); err != nil {
 		return r, err
 	}
 	if r.Points != 0 {
@@ -339,10 +328,8 @@ func (r ReverseRequest) Normalize() (ReverseRequest, error) {
 	case r.RefundAmount > 0 && r.Points != 0:
 		return r, fieldErr("refundAmount", "give points or refundAmount, not both")
 	}
-	if err := checkText("reference", r.Reference); err != nil {
-		return r, err
-	}
-	if err := checkText("reason", r.Reason); err != nil {
+	if err := firstError(checkText("reference", r.Reference),
+		checkText("reason", r.Reason)); err != nil {
 		return r, err
 	}
 	r.IdempotencyKey = ""
@@ -351,10 +338,8 @@ func (r ReverseRequest) Normalize() (ReverseRequest, error) {
 
 // Normalize validates the request and returns its canonical form.
 func (r AdjustRequest) Normalize() (AdjustRequest, error) {
-	if err := CheckKey(r.IdempotencyKey); err != nil {
-		return r, err
-	}
-	if err := checkID("memberId", r.MemberID); err != nil {
+	if err := firstError(CheckKey(r.IdempotencyKey),
+		checkID("memberId", r.MemberID)); err != nil {
 		return r, err
 	}
 	switch {
@@ -366,10 +351,8 @@ func (r AdjustRequest) Normalize() (AdjustRequest, error) {
 	if r.Reason == "" {
 		return r, fieldErr("reason", "required")
 	}
-	if err := checkText("reason", r.Reason); err != nil {
-		return r, err
-	}
-	if err := checkText("reference", r.Reference); err != nil {
+	if err := firstError(checkText("reason", r.Reason),
+		checkText("reference", r.Reference)); err != nil {
 		return r, err
 	}
 	if r.Points < 0 && !r.ExpiresAt.IsZero() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
+	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
 )
 
 // walSize is the size of the store's WAL file, 0 when there is none.
@@ -219,23 +220,6 @@ func TestWALTruncatedWhenWritesStop(t *testing.T) {
 	}
 }
 
-// stalledWriter is a client that takes the first chunk of an export and
-// then stops reading until released.
-type stalledWriter struct {
-	first, release chan struct{}
-	once           sync.Once
-}
-
-func newStalledWriter() *stalledWriter {
-	return &stalledWriter{first: make(chan struct{}), release: make(chan struct{})}
-}
-
-func (w *stalledWriter) Write(b []byte) (int, error) {
-	w.once.Do(func() { close(w.first) })
-	<-w.release
-	return len(b), nil
-}
-
 // An export whose client stops reading holds a snapshot, which keeps the
 // WAL from being restarted while writes go on: the store reports the
 // checkpoint stalled, aborts the read at the maximum read age, and the
@@ -263,26 +247,7 @@ func TestStalledExportAbortedAndWALTruncated(t *testing.T) {
 		}
 	}()
 	enrollMembers(t, s, 16)
-	// Enough records that the export's first chunk leaves before its end.
-	var batch ledger.EarnBatchRequest
-	for i := range ledger.MaxBatchEvents {
-		batch.Events = append(batch.Events, ledger.EarnRequest{IdempotencyKey: fmt.Sprint("b", i), MemberID: fmt.Sprint("m", i%16), EventID: fmt.Sprint("b", i), Points: 1})
-	}
-	if res, err := s.EarnBatch(ctx, batch); err != nil || res.Succeeded != len(batch.Events) {
-		t.Fatalf("seed batch: %+v %v", res, err)
-	}
-
-	client := newStalledWriter()
-	exported := make(chan error, 1)
-	go func() {
-		_, err := s.Export(ctx, client, ledger.ExportOptions{})
-		exported <- err
-	}()
-	select {
-	case <-client.first:
-	case err := <-exported:
-		t.Fatalf("export ended before its client stalled: %v", err)
-	}
+	release, exported := storetest.StalledExport(t, s, 16)
 	stalledAt := time.Now()
 	stop := make(chan struct{})
 	acked := earnFlatOut(t, s, 8, 16, stop)
@@ -300,7 +265,7 @@ func TestStalledExportAbortedAndWALTruncated(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(client.release)
+	release()
 	select {
 	case err = <-exported:
 	case <-time.After(10 * time.Second):

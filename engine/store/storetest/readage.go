@@ -35,18 +35,16 @@ func (c *stalledClient) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// An export whose client stops reading is aborted once it has held its
-// snapshot for the maximum read age, with ledger.ErrReadAborted, even
-// though it was waiting for its client the whole time; writes go on
-// meanwhile, and the store serves reads afterwards.
-func testStalledExportAborted(t *testing.T, s ledger.Ledger, maxAge time.Duration) {
-	// Enough records that the first chunk of the stream leaves before the end.
+// StalledExport seeds a full batch of earns for the enrolled members m0 to
+// m<members-1>, enough that an export's first chunk leaves before its end,
+// and starts an export into a client that takes that chunk and then stops
+// reading. It returns once the chunk was taken: release lets the client
+// read again, and the export's outcome arrives on done.
+func StalledExport(t testing.TB, s ledger.Ledger, members int) (release func(), done <-chan error) {
+	t.Helper()
 	var batch ledger.EarnBatchRequest
-	for i := range 8 {
-		enroll(t, s, key("m", i))
-	}
 	for i := range ledger.MaxBatchEvents {
-		batch.Events = append(batch.Events, ledger.EarnRequest{IdempotencyKey: key("b", i), MemberID: key("m", i%8), EventID: key("b", i), Points: 1})
+		batch.Events = append(batch.Events, ledger.EarnRequest{IdempotencyKey: key("b", i), MemberID: key("m", i%members), EventID: key("b", i), Points: 1})
 	}
 	if res, err := s.EarnBatch(ctx, batch); err != nil || res.Succeeded != len(batch.Events) {
 		t.Fatalf("seed batch: %+v %v", res, err)
@@ -62,12 +60,24 @@ func testStalledExportAborted(t *testing.T, s ledger.Ledger, maxAge time.Duratio
 	case err := <-exported:
 		t.Fatalf("export ended before its client stalled: %v", err)
 	}
+	return func() { close(client.release) }, exported
+}
+
+// An export whose client stops reading is aborted once it has held its
+// snapshot for the maximum read age, with ledger.ErrReadAborted, even
+// though it was waiting for its client the whole time; writes go on
+// meanwhile, and the store serves reads afterwards.
+func testStalledExportAborted(t *testing.T, s ledger.Ledger, maxAge time.Duration) {
+	for i := range 8 {
+		enroll(t, s, key("m", i))
+	}
+	release, exported := StalledExport(t, s, 8)
 	// Writes are not held up by the stalled export.
 	for i := range 5 {
 		earn(t, s, ledger.EarnRequest{MemberID: key("m", i), EventID: key("during", i), Points: 2})
 	}
 	time.Sleep(maxAge + maxAge/2)
-	close(client.release)
+	release()
 	var err error
 	select {
 	case err = <-exported:

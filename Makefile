@@ -93,11 +93,24 @@ docker-push: ## Push the image IMG to its registry.
 
 FLOOR_COUNT ?= 3
 
+# BASELINE=<git rev> makes bench-engine compare that revision's engine (A)
+# with the working tree's (B) side by side, ROUNDS rounds of both.
+BASELINE ?=
+ROUNDS ?= 2
+
 .PHONY: bench-engine
-bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...).
-	go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
+bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...); BASELINE=<git rev> compares that revision with the working tree side by side (ROUNDS=2).
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
+ifeq ($(BASELINE),)
 	$(LOCALBIN)/bench-engine --engine $(LOCALBIN)/points-engine $(BENCH_FLAGS)
+else
+	hack/bench-engine/build-baseline.sh "$(BASELINE)" $(LOCALBIN)/points-engine-baseline
+	go test -c -o $(LOCALBIN)/sqlite-floor.test ./engine/store/sqlite
+	$(LOCALBIN)/bench-engine --baseline $(LOCALBIN)/points-engine-baseline --baseline-name "$(BASELINE)" \
+		--engine $(LOCALBIN)/points-engine --engine-name "$$(git describe --always --dirty)" \
+		--rounds $(ROUNDS) --floor-bin $(LOCALBIN)/sqlite-floor.test $(BENCH_FLAGS)
+endif
 
 .PHONY: bench-wal
 bench-wal: ## Measure the SQLite write-ahead log under 16 clients sending single earns flat out for 60 s: its peak, and its size once the load stops (BENCH_FLAGS=--volume-mib 256 puts it on a tmpfs, as root).

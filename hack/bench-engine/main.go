@@ -51,6 +51,16 @@ type options struct {
 	walSettle   time.Duration
 	volumeMiB   int
 	restartBin  string
+	// A side-by-side comparison of two builds (compare.go).
+	baselineBin      string
+	baselineName     string
+	engineName       string
+	rounds           int
+	compareCampaigns string
+	saturate         time.Duration
+	half             time.Duration
+	floorBin         string
+	floorBench       string
 }
 
 // result is one scenario on one store.
@@ -102,12 +112,21 @@ func main() {
 	flag.IntVar(&o.maxSteps, "max-steps", 8, "runs per rate search at most")
 	flag.Float64Var(&o.startRate, "start-rate", 0, "first rate of each search, in the scenario's units per second (0: the scenario's own); with --max-steps 1 a run at this one rate")
 	flag.DurationVar(&o.p99Bound, "p99-bound", 100*time.Millisecond, "p99 latency above which a rate is not sustained")
-	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute, "the whole benchmark stops after this long")
+	flag.DurationVar(&o.timeout, "timeout", 0, "the whole benchmark stops after this long (default 9m, 40m with --baseline)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of a table")
 	flag.DurationVar(&o.walSoak, "wal-soak", 0, "instead of the rate search: --clients connections send single earns to SQLite as fast as answered for this long, and the WAL's size is reported (see walsoak.go)")
 	flag.DurationVar(&o.walSettle, "wal-settle", 20*time.Second, "with --wal-soak: how long the WAL is watched after the load, and writes retried on a full volume")
 	flag.IntVar(&o.volumeMiB, "volume-mib", 0, "with --wal-soak: put the database on a tmpfs of this many MiB (needs root), so that the load can fill it")
 	flag.StringVar(&o.restartBin, "restart-engine", "", "with --wal-soak: the points-engine binary restarted on a full volume (default --engine), e.g. a newer one on the volume an older one filled")
+	flag.StringVar(&o.baselineBin, "baseline", "", "a second points-engine binary (A) to compare side by side with --engine (B), alternately in one run (see compare.go); make bench-engine BASELINE=<git rev> builds it")
+	flag.StringVar(&o.baselineName, "baseline-name", "baseline", "with --baseline: what build A is, for the table")
+	flag.StringVar(&o.engineName, "engine-name", "current", "with --baseline: what build B is, for the table")
+	flag.IntVar(&o.rounds, "rounds", 2, "with --baseline: rounds, each measuring both builds")
+	flag.StringVar(&o.compareCampaigns, "compare-campaigns", "0,50", "with --baseline: the campaign counts each build is measured with")
+	flag.DurationVar(&o.saturate, "saturate", 5*time.Second, "with --baseline: how long each scenario runs flat out")
+	flag.DurationVar(&o.half, "half", 4*time.Second, "with --baseline: how long each scenario then runs at half that rate")
+	flag.StringVar(&o.floorBin, "floor-bin", "", "with --baseline: the SQLite store's test binary, to run make bench-floor's benchmark once a round (go test -c ./engine/store/sqlite)")
+	flag.StringVar(&o.floorBench, "floor-bench", "StorageFloor/ledger-model/rows-per-statement=1$", "with --floor-bin: the benchmark it runs")
 	flag.Parse()
 	os.Exit(run(o))
 }
@@ -117,9 +136,18 @@ func main() {
 func run(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.timeout <= 0 {
+		o.timeout = 9 * time.Minute
+		if o.baselineBin != "" {
+			o.timeout = 40 * time.Minute
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
+	if o.baselineBin != "" {
+		return compareMain(ctx, o)
+	}
 	if o.walSoak > 0 {
 		if err := soakMain(ctx, o); err != nil {
 			logf("wal-soak: %v", err)
@@ -169,41 +197,24 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 	}
 	defer func() { _ = os.RemoveAll(dir) }() // a leftover temporary directory harms no result
 
-	var storeArgs []string
-	var open func(context.Context) (checker, error)
-	switch store {
-	case "sqlite":
-		path := filepath.Join(dir, "ledger.db")
-		storeArgs = []string{"--store", "sqlite", "--sqlite-path", path}
-		open = func(ctx context.Context) (checker, error) { return openSQLite(ctx, path) }
-	case "postgres":
-		if o.postgresURL == "" {
-			rep.Skipped = "TEST_DATABASE_URL is not set"
-			logf("  skipped: %s", rep.Skipped)
-			return rep
-		}
-		schema := fmt.Sprintf("bench_engine_%d", time.Now().UnixNano())
-		storeArgs = []string{"--store", "postgres", "--postgres-url", o.postgresURL, "--postgres-schema", schema}
-		open = func(ctx context.Context) (checker, error) { return openPostgres(ctx, o.postgresURL, schema) }
-		defer func() {
-			// A fresh context: the schema goes even when the benchmark timed out.
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := dropSchema(c, o.postgresURL, schema); err != nil {
-				logf("  dropping schema %s: %v", schema, err)
-			}
-		}()
-	default:
-		rep.Error = fmt.Sprintf("unknown store %q: want sqlite or postgres", store)
+	st, err := setupStore(o, store, dir)
+	if errors.Is(err, errSkipped) {
+		rep.Skipped = strings.TrimPrefix(err.Error(), errSkipped.Error()+": ")
+		logf("  skipped: %s", rep.Skipped)
 		return rep
 	}
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	defer st.cleanup()
 
 	snap, err := snapshotJSON(o.tiers, o.campaigns, time.Now())
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
-	eng, err := startEngine(ctx, o.engineBin, dir, snap, storeArgs, "/readyz")
+	eng, err := startEngine(ctx, o.engineBin, dir, snap, st.args, "/readyz")
 	if err != nil {
 		rep.Error = err.Error()
 		logf("  %v", err)
@@ -241,7 +252,7 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 		rep.Error = err.Error()
 		return rep
 	}
-	v, err := verify(context.Background(), open, b)
+	v, err := verify(context.Background(), st.open, b)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
@@ -249,6 +260,49 @@ func benchStore(ctx context.Context, o options, store string) (rep storeReport) 
 	rep.Verification = v
 	logf("  verification: %s", v.Summary)
 	return rep
+}
+
+// errSkipped is a store that cannot be measured here.
+var errSkipped = errors.New("skipped")
+
+// storeSetup is where an engine keeps its ledger: its flags, how the
+// check after the load opens the store, and what removes it afterwards.
+type storeSetup struct {
+	args    []string
+	open    func(context.Context) (checker, error)
+	cleanup func()
+}
+
+// setupStore prepares an empty store in dir (SQLite) or in a schema of its
+// own (PostgreSQL); errSkipped without a PostgreSQL URL.
+func setupStore(o options, store, dir string) (storeSetup, error) {
+	switch store {
+	case "sqlite":
+		path := filepath.Join(dir, "ledger.db")
+		return storeSetup{
+			args:    []string{"--store", "sqlite", "--sqlite-path", path},
+			open:    func(ctx context.Context) (checker, error) { return openSQLite(ctx, path) },
+			cleanup: func() {}, // the directory goes with its caller's
+		}, nil
+	case "postgres":
+		if o.postgresURL == "" {
+			return storeSetup{}, fmt.Errorf("%w: TEST_DATABASE_URL is not set", errSkipped)
+		}
+		schema := fmt.Sprintf("bench_engine_%d", time.Now().UnixNano())
+		return storeSetup{
+			args: []string{"--store", "postgres", "--postgres-url", o.postgresURL, "--postgres-schema", schema},
+			open: func(ctx context.Context) (checker, error) { return openPostgres(ctx, o.postgresURL, schema) },
+			cleanup: func() {
+				// A fresh context: the schema goes even when the benchmark timed out.
+				c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := dropSchema(c, o.postgresURL, schema); err != nil {
+					logf("  dropping schema %s: %v", schema, err)
+				}
+			},
+		}, nil
+	}
+	return storeSetup{}, fmt.Errorf("unknown store %q: want sqlite or postgres", store)
 }
 
 // searchAndMeasure finds the highest sustained rate by doubling from the

@@ -103,10 +103,6 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	// the checkpointer grows the file all the time, and a connection that
 	// maps it unmaps and maps it again in every transaction after a growth,
 	// which cost a quarter of the CPU of a single earn's read.
-	// The writer alone appends to the WAL, through walBufferVFS.
-	if err := registerWALBuffer(); err != nil {
-		return nil, err
-	}
 	// A restart on a full volume: the reserve goes first, so that
 	// recovering and checkpointing the log have room.
 	res := newReserve(opts.Path, opts.WALLimit)
@@ -119,7 +115,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	// walSyncer syncs that file before the commit is answered or shown.
 	// journal_size_limit trims the file to the limit whenever the writer
 	// starts the log again after a complete checkpoint.
-	writeDB, err := sql.Open("sqlite", base+"?vfs="+walBufferVFS+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+	writeDB, err := sql.Open("sqlite", base+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"+
 		"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=mmap_size(0)&_pragma=wal_autocheckpoint(0)"+
 		"&_pragma=journal_size_limit("+strconv.FormatInt(opts.WALLimit, 10)+")")

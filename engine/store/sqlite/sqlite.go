@@ -103,6 +103,7 @@ func open(ctx context.Context, opts Options, sub fs.FS, lock *os.File) (*sqlstor
 	// the checkpointer grows the file all the time, and a connection that
 	// maps it unmaps and maps it again in every transaction after a growth,
 	// which cost a quarter of the CPU of a single earn's read.
+
 	// A restart on a full volume: the reserve goes first, so that
 	// recovering and checkpointing the log have room.
 	res := newReserve(opts.Path, opts.WALLimit)

@@ -19,7 +19,7 @@ type volume struct {
 	filled  func()
 	walSize func() int64
 	// logPeak is the largest size the log reached, no reader holding it,
-	// before a checkpoint truncated it for outgrowing its limit or the
+	// before a checkpoint restarted it for outgrowing its limit or the
 	// volume filled: the limit plus what the writer appends while the
 	// checkpoint comes, which grows with the write rate. Writes resume
 	// after a full volume only with room for twice that, so that the next

@@ -32,8 +32,8 @@ func walSize(path string) int64 {
 // trimmed (journal_size_limit), or truncated.
 type walWatch struct {
 	peak, restarts atomic.Int64
-	stop              chan struct{}
-	done              chan struct{}
+	stop           chan struct{}
+	done           chan struct{}
 }
 
 func watchWAL(path string, limit int64) *walWatch {

@@ -22,7 +22,7 @@ case "$out" in
 *) out="$PWD/$out" ;;
 esac
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-baseline-XXXXXX")
+dir=$(mktemp -d -t bench-baseline-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 git archive --format=tar "$commit" | tar -x -C "$dir"
 mkdir -p "$(dirname "$out")"

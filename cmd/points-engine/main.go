@@ -35,6 +35,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
+	"github.com/loyaltyops/loyalty-operator/engine/process"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -180,7 +181,7 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	tuneGC(log)
+	process.TuneGC(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -242,7 +243,7 @@ func run(args []string) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if o.debugListen != "" {
-		if err := serveProfiles(watchCtx, o.debugListen, log); err != nil {
+		if err := process.ServeProfiles(watchCtx, o.debugListen, log); err != nil {
 			return err
 		}
 	}

@@ -251,10 +251,10 @@ func run(args []string) error {
 
 	var jobs sync.WaitGroup
 	jobs.Go(func() {
-		background.Due{Ledger: store, Config: holder, Metrics: api.Metrics(), Interval: o.dueInterval, Log: log}.Run(watchCtx)
+		background.Due{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {
-		background.TierPass{Ledger: store, Config: holder, Metrics: api.Metrics(), Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
+		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")

@@ -42,8 +42,8 @@ func (c *manualClock) After(d time.Duration) <-chan time.Time {
 	return t.c
 }
 
-func (t *manualTimer) C() <-chan time.Time { return t.c }
-func (t *manualTimer) Stop()               { t.stopped.Store(true) }
+func (tm *manualTimer) C() <-chan time.Time { return tm.c }
+func (tm *manualTimer) Stop()               { tm.stopped.Store(true) }
 
 // next is the next timer the job asks for.
 func (c *manualClock) next(t *testing.T) *manualTimer {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -116,21 +114,3 @@ func TestUsageHidesDatabaseURL(t *testing.T) {
 		}
 	}
 }
-
-// The due job takes the inactivity expiry and the tiers from the snapshot
-// in effect, and nothing without one.
-func TestDueOptions(t *testing.T) {
-	if o := dueOptions(nil); o.ExpireAfterInactivity != 0 || o.Tiers != nil {
-		t.Errorf("without a snapshot: %+v", o)
-	}
-	snap := &config.Snapshot{
-		Points: config.PointsPolicy{Expiry: &config.PointsExpiry{AfterInactivity: ptr(config.MustDuration("90d"))}},
-		Tiers:  []config.Tier{{Name: "bronze"}, {Name: "silver", Rank: 1}},
-	}
-	o := dueOptions(snap)
-	if o.ExpireAfterInactivity != 90*24*time.Hour || len(o.Tiers) != 2 || o.Tiers[1].Name != "silver" {
-		t.Errorf("with a snapshot: %+v", o)
-	}
-}
-
-func ptr[T any](v T) *T { return &v }

@@ -31,11 +31,11 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
+	"github.com/loyaltyops/loyalty-operator/engine/background"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
-	"github.com/loyaltyops/loyalty-operator/engine/ledger"
-	"github.com/loyaltyops/loyalty-operator/engine/report"
+	"github.com/loyaltyops/loyalty-operator/engine/process"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -181,7 +181,7 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	tuneGC(log)
+	process.TuneGC(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -243,18 +243,24 @@ func run(args []string) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if o.debugListen != "" {
-		if err := serveProfiles(watchCtx, o.debugListen, log); err != nil {
+		if err := process.ServeProfiles(watchCtx, o.debugListen, log); err != nil {
 			return err
 		}
 	}
 	log.Info("points engine listening", "addr", ln.Addr().String(), "store", o.store)
 
 	var jobs sync.WaitGroup
-	jobs.Go(func() { processDue(watchCtx, store, holder, api.Metrics(), o.dueInterval, log) })
-	jobs.Go(func() { passTiers(watchCtx, store, holder, api.Metrics(), o.dueInterval, o.tierPassRate, log) })
+	jobs.Go(func() {
+		background.Due{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Log: log}.Run(watchCtx)
+	})
+	jobs.Go(func() {
+		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
+	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
-		jobs.Go(func() { followReports(watchCtx, kube, holder, store, namespace, name, o.dueInterval, log) })
+		reports := background.Reports{Client: kube, Config: holder, Ledger: store, Namespace: namespace, ConfigMap: name,
+			Pod: os.Getenv(contract.EnvPodName), Interval: o.dueInterval, Log: log}
+		jobs.Go(func() { reports.Run(watchCtx) })
 	}
 
 	select {
@@ -287,24 +293,11 @@ func openStore(ctx context.Context, o options, m *httpapi.Metrics, log *slog.Log
 	}
 	s, err := sqlite.Open(ctx, sqlite.Options{Path: o.sqlitePath, WALLimit: int64(o.walLimit), MaxReadAge: o.maxReadAge,
 		OnCommit: m.ObserveCommit, OnWALSync: m.ObserveWALSync, OnCheckpoint: m.ObserveCheckpoint, OnWALSize: m.ObserveWALSize,
-		OnHealth: func(h ledger.StoreHealth) { logStoreHealth(log, h) }})
+		OnHealth: background.StoreHealthLogger(log)})
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	return s, nil
-}
-
-// logStoreHealth logs a change of the store's write health: an error
-// while writes fail or are refused, a warning while it is degraded.
-func logStoreHealth(log *slog.Logger, h ledger.StoreHealth) {
-	switch {
-	case h.State == ledger.StoreOK:
-		log.Info("ledger store healthy again: writes are taken", "state", h.State)
-	case !h.Writable:
-		log.Error("ledger store cannot take writes", "state", h.State, "reason", h.Reason)
-	default:
-		log.Warn("ledger store degraded", "state", h.State, "reason", h.Reason)
-	}
 }
 
 // watchConfig starts loading the snapshot; it returns the Kubernetes client
@@ -336,153 +329,4 @@ func watchConfig(ctx context.Context, o options, h *config.Holder) (kubernetes.I
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return client, k8swatch.Watch(ctx, client, h, namespace, name, o.configKey)
-}
-
-// followReports tells the operator which snapshot this replica applied and
-// which campaign budgets are spent, through a Lease per replica, and
-// withdraws it when ctx ends. The program's name comes from the first
-// snapshot, so it needs no flag of its own.
-func followReports(ctx context.Context, client kubernetes.Interface, h *config.Holder, l ledger.Ledger, namespace, configMap string, interval time.Duration, log *slog.Logger) {
-	for {
-		changed := h.Changed() // taken before the check, so a snapshot applied in between is not missed
-		if h.Current() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		}
-	}
-	pod := os.Getenv(contract.EnvPodName)
-	identity := pod
-	if identity == "" {
-		// A plain process is named by its host, stable across restarts, so a
-		// restarted engine takes over its own report instead of leaving one behind.
-		host, err := os.Hostname()
-		if err != nil {
-			host = "unknown-host"
-		}
-		identity = host
-	}
-	r := &report.Reporter{Client: client, Namespace: namespace, Program: h.Current().Program.Name, Identity: identity, Pod: pod}
-	go reportExhausted(ctx, l, h, r, interval, log)
-	report.Follow(ctx, h, r, configMap, log)
-}
-
-// reportExhausted checks the campaigns' spend every interval and reports the
-// campaigns whose budget is spent; the report is written only when that list
-// changes, so a steady engine makes no API writes.
-func reportExhausted(ctx context.Context, l ledger.Ledger, h *config.Holder, r *report.Reporter, interval time.Duration, log *slog.Logger) {
-	every(ctx, interval, func() {
-		spend, err := l.CampaignSpend(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading campaign spend", "error", err.Error())
-			}
-			return
-		}
-		if err := r.Exhausted(ctx, exhaustedCampaigns(h.Current(), spend)); err != nil && ctx.Err() == nil {
-			log.Warn("reporting spent campaign budgets", "error", err.Error())
-		}
-	})
-}
-
-// every runs f once per interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, f func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
-}
-
-// exhaustedCampaigns are the snapshot's campaigns that granted their whole budget.
-func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
-	var names []string
-	if s == nil {
-		return nil
-	}
-	for _, c := range s.Campaigns {
-		if c.Limits != nil && c.Limits.TotalBonusBudget != nil && spend[c.Name] >= *c.Limits.TotalBonusBudget {
-			names = append(names, c.Name)
-		}
-	}
-	return names
-}
-
-// processDue releases pending points and expires lots every interval, and
-// the balances of inactive members when the snapshot in effect says so.
-func processDue(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, log *slog.Logger) {
-	every(ctx, interval, func() {
-		opts := dueOptions(h.Current())
-		opts.Tiers = nil // passTiers' work
-		runDue(ctx, l, m, opts, log)
-	})
-}
-
-// passTiers re-evaluates the tier of every member above the entry tier,
-// first after interval and then once a tierPassInterval, at most rate
-// members a second. Tiers change on earning; this pass only finds lapsed
-// qualifications, whose grace periods are days long. It runs beside
-// processDue so that a long pass over a large program holds up no release.
-func passTiers(ctx context.Context, l ledger.Ledger, h *config.Holder, m *httpapi.Metrics, interval time.Duration, rate float64, log *slog.Logger) {
-	wait := interval
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		opts := dueOptions(h.Current())
-		if opts.Tiers == nil {
-			wait = interval // no ladder yet: look again soon
-			continue
-		}
-		opts.TierPassRate = rate
-		runDue(ctx, l, m, opts, log)
-		wait = tierPassInterval
-	}
-}
-
-// runDue makes one due pass and reports what it did.
-func runDue(ctx context.Context, l ledger.Ledger, m *httpapi.Metrics, opts ledger.DueOptions, log *slog.Logger) {
-	res, err := l.ProcessDue(ctx, opts) // zero Now: the store's clock
-	if err != nil {
-		if ctx.Err() == nil {
-			log.Error("processing due lots", "error", err.Error())
-		}
-		return
-	}
-	m.ObserveProcessDue(res)
-	if res.ReleasedLots > 0 || res.ExpiredLots > 0 || res.TierUpgrades > 0 || res.TierDowngrades > 0 {
-		log.Info("processed due lots", "releasedLots", res.ReleasedLots, "releasedPoints", res.ReleasedPoints,
-			"expiredLots", res.ExpiredLots, "expiredPoints", res.ExpiredPoints,
-			"inactiveMembers", res.InactiveMembers, "inactiveExpiredPoints", res.InactiveExpiredPoints,
-			"tierUpgrades", res.TierUpgrades, "tierDowngrades", res.TierDowngrades)
-	}
-}
-
-// tierPassInterval spaces the due job's passes over members' tiers.
-const tierPassInterval = time.Minute
-
-// dueOptions takes the inactivity expiry and the tiers (re-evaluated, with
-// downgrades after their grace period) from the snapshot; without a
-// snapshot nothing expires for inactivity and no tier changes, as the
-// policy is unknown.
-func dueOptions(snap *config.Snapshot) ledger.DueOptions {
-	var o ledger.DueOptions
-	if snap == nil {
-		return o
-	}
-	if snap.Points.Expiry != nil && snap.Points.Expiry.AfterInactivity != nil {
-		o.ExpireAfterInactivity = snap.Points.Expiry.AfterInactivity.D()
-	}
-	o.Tiers = snap.Tiers
-	return o
 }

@@ -1,4 +1,4 @@
-package main
+package process
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// serveProfiles serves the Go runtime profiles on their own listener, so
+// ServeProfiles serves the Go runtime profiles on their own listener, so
 // that they are never reachable through the API's port and its keys.
-func serveProfiles(ctx context.Context, addr string, log *slog.Logger) error {
+func ServeProfiles(ctx context.Context, addr string, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--debug-listen %s: %w", addr, err)

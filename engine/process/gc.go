@@ -1,4 +1,6 @@
-package main
+// Package process holds the points engine's set-up of its own process:
+// the garbage collector's tuning and the Go profiles' listener.
+package process
 
 import (
 	"bytes"
@@ -24,7 +26,7 @@ const (
 	memoryLimitShare = 0.5
 )
 
-// gcTuning is what tuneGC sets; zero fields leave Go's setting alone.
+// gcTuning is what TuneGC sets; zero fields leave Go's setting alone.
 type gcTuning struct {
 	percent     int
 	memoryLimit int64 // bytes
@@ -67,8 +69,8 @@ func cgroupMemoryLimit(root fs.FS) int64 {
 	return 0
 }
 
-// tuneGC sets the collector's percent and memory limit (see decideGC).
-func tuneGC(log *slog.Logger) {
+// TuneGC sets the collector's percent and memory limit (see decideGC).
+func TuneGC(log *slog.Logger) {
 	t := decideGC(os.Getenv, cgroupMemoryLimit(os.DirFS("/")))
 	percent := os.Getenv("GOGC")
 	if t.percent != 0 {

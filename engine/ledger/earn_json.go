@@ -18,13 +18,18 @@ func (r EarnResult) AppendJSON(dst []byte) ([]byte, error) {
 // MarshalJSON encodes r's record, like AppendJSON.
 func (r EarnResult) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 
-// UnmarshalJSON decodes a record into the result a replay answers.
+// UnmarshalJSON decodes a record into the result a replay answers. It
+// reads an earn's response too (a record with replayed set).
 func (r *EarnResult) UnmarshalJSON(b []byte) error {
-	var rec EarnRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
+	var resp struct {
+		EarnRecord
+		Replayed bool `json:"replayed"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil {
 		return err
 	}
-	*r = rec.Result()
+	*r = resp.Result()
+	r.Replayed = resp.Replayed
 	return nil
 }
 

@@ -413,6 +413,9 @@ func (q HistoryQuery) Normalize() (HistoryQuery, int64, error) {
 // CheckMemberID validates a member id given outside a request body.
 func CheckMemberID(id string) error { return checkID("memberId", id) }
 
+// CheckEventID validates an event id given outside a write (a dry run).
+func CheckEventID(id string) error { return checkID("eventId", id) }
+
 // EncodeCursor makes the opaque cursor for entries below seq.
 func EncodeCursor(seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatInt(seq, 10)))

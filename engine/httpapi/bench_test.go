@@ -278,7 +278,9 @@ func TestStoredEarnSize(t *testing.T) {
 	}
 	stored = append(stored, '}')
 	before := bytes.TrimSpace(full.body)
-	var res struct{ Explanation struct{ Campaigns []json.RawMessage } }
+	var res struct {
+		Explanation struct{ Campaigns []json.RawMessage }
+	}
 	if err := json.Unmarshal(stored, &res); err != nil || len(res.Explanation.Campaigns) != 50 {
 		t.Fatalf("stored record %s: %v", stored, err)
 	}

@@ -47,7 +47,9 @@ func TestEarnExplainAndPrice(t *testing.T) {
 		t.Fatalf("earn explain=full: %d %s", r.status, r.body)
 	}
 	var batch struct {
-		Items []struct{ Result struct{ Explanation json.RawMessage } }
+		Items []struct {
+			Result struct{ Explanation json.RawMessage }
+		}
 	}
 	r = e.do(t, "POST", "/v1/earn/batch?explain=full", ingestKey, map[string]any{"events": []any{ev("e3")}})
 	if r.decode(t, &batch); r.status != 200 || len(batch.Items) != 1 || !isFull(batch.Items[0].Result.Explanation) {

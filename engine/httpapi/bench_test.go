@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyaltyops/loyalty-operator/engine/auth"
@@ -28,7 +30,7 @@ import (
 // benchSnapshot is a program with a three-rung tier ladder and campaigns
 // active campaigns open to every member: half a purchase bonus, half a
 // multiplier, like the make bench-engine snapshot.
-func benchSnapshot(b *testing.B, campaigns int) string {
+func benchSnapshot(b testing.TB, campaigns int) string {
 	now := time.Now().UTC()
 	var camps []map[string]any
 	for i := range campaigns {
@@ -256,4 +258,36 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestStoredEarnSize measures what a 50-campaign earn stores with its
+// idempotency key: the record with the summary of its explanation, against
+// the full explanation the record held before (the response to
+// explain=full), as JSON and as the store keeps a large result (s2:, then
+// base64 of its S2 compression). Run with -v to see the sizes.
+func TestStoredEarnSize(t *testing.T) {
+	e := newEnv(t, benchSnapshot(t, 50))
+	e.enroll(t, "m1")
+	body := map[string]any{"idempotencyKey": "k1", "memberId": "m1", "eventId": "e1", "amount": "25.00",
+		"occurredAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}
+	full := e.do(t, "POST", "/v1/earn?explain=full", ingestKey, body)
+	replay := e.do(t, "POST", "/v1/earn", ingestKey, body)
+	stored, ok := bytes.CutSuffix(bytes.TrimSpace(replay.body), []byte(`,"replayed":true}`))
+	if full.status != 200 || !ok {
+		t.Fatalf("earn %d %s, replay %s", full.status, full.body, replay.body)
+	}
+	stored = append(stored, '}')
+	before := bytes.TrimSpace(full.body)
+	var res struct {
+		Explanation struct{ Campaigns []json.RawMessage }
+	}
+	if err := json.Unmarshal(stored, &res); err != nil || len(res.Explanation.Campaigns) != 50 {
+		t.Fatalf("stored record %s: %v", stored, err)
+	}
+	packed := func(b []byte) int { return len("s2:") + base64.RawStdEncoding.EncodedLen(len(s2.Encode(nil, b))) }
+	t.Logf("50-campaign earn, stored record: full explanation %d bytes JSON (%d kept), summary %d bytes JSON (%d kept)",
+		len(before), packed(before), len(stored), packed(stored))
+	if len(stored)*2 > len(before) {
+		t.Errorf("the stored record is %d bytes, more than half the full %d", len(stored), len(before))
+	}
 }

@@ -43,9 +43,9 @@ type CampaignList struct {
 }
 
 func (s *Server) campaignViews(r *http.Request) ([]CampaignView, error) {
-	snap, err := s.snapshot()
-	if err != nil {
-		return nil, err
+	snap := s.config.Current()
+	if snap == nil {
+		return nil, unavailable("no configuration loaded yet", nil)
 	}
 	spend, err := s.ledger.CampaignSpend(r.Context())
 	if err != nil {

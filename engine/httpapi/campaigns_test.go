@@ -50,13 +50,22 @@ func (e *env) enroll(t *testing.T, id string, tags ...string) {
 	}
 }
 
-func (e *env) earn(t *testing.T, body map[string]any) (ledger.EarnResult, []byte) {
+// earnedFull is an earn's response with the full explanation.
+type earnedFull struct {
+	ledger.EarnRecord
+	Explanation *rules.Explanation `json:"explanation"`
+	Replayed    bool               `json:"replayed"`
+}
+
+// earn earns with the full explanation, and returns the response and its
+// explanation as sent.
+func (e *env) earn(t *testing.T, body map[string]any) (earnedFull, []byte) {
 	t.Helper()
-	r := e.do(t, "POST", "/v1/earn", ingestKey, body)
+	r := e.do(t, "POST", "/v1/earn?explain=full", ingestKey, body)
 	if r.status != 200 {
 		t.Fatalf("earn %v: %d %s", body, r.status, r.body)
 	}
-	var res ledger.EarnResult
+	var res earnedFull
 	r.decode(t, &res)
 	if res.Explanation == nil {
 		t.Fatalf("earn %v: no explanation: %s", body, r.body)
@@ -237,19 +246,34 @@ func TestTierUpgradeOnBatchEarn(t *testing.T) {
 	}
 }
 
-// A replay returns the original explanation, with the original grants,
-// even after the caps changed.
+// A replay returns the original explanation's summary, which the earn
+// answered by default and stored, with the original grants, even after the
+// caps changed and when the full explanation is asked for.
 func TestReplayReturnsOriginalExplanation(t *testing.T) {
 	windowEnd := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
 	e := newEnv(t, campaignSnapshot(windowEnd))
 	e.enroll(t, "capped", "capped")
 	at := windowEnd.Add(-time.Minute).Format(time.RFC3339)
 	body := map[string]any{"idempotencyKey": "k1", "memberId": "capped", "eventId": "e1", "amount": "10", "occurredAt": at}
-	first, firstEx := e.earn(t, body)
+	summary := func(path string) (ledger.EarnResult, []byte) {
+		t.Helper()
+		r := e.do(t, "POST", path, ingestKey, body)
+		var res ledger.EarnResult
+		r.decode(t, &res)
+		var raw struct{ Explanation json.RawMessage }
+		r.decode(t, &raw)
+		return res, raw.Explanation
+	}
+	first, firstEx := summary("/v1/earn")
+	if first.Replayed || first.Summary == nil || first.Summary.Points != first.Points || strings.Contains(string(firstEx), "message") {
+		t.Fatalf("earn: %+v, explanation %s; want the summary", first, firstEx)
+	}
 	e.earn(t, map[string]any{"idempotencyKey": "k2", "memberId": "capped", "eventId": "e2", "amount": "10", "occurredAt": at})
-	again, againEx := e.earn(t, body)
-	if !again.Replayed || again.Points != first.Points || string(againEx) != string(firstEx) {
-		t.Errorf("replay %+v\n%s\nwant\n%s", again, againEx, firstEx)
+	for _, path := range []string{"/v1/earn", "/v1/earn?explain=full"} {
+		again, againEx := summary(path)
+		if !again.Replayed || again.Points != first.Points || string(againEx) != string(firstEx) {
+			t.Errorf("replay %s %+v\n%s\nwant\n%s", path, again, againEx, firstEx)
+		}
 	}
 	// In a batch too.
 	r := e.do(t, "POST", "/v1/earn/batch", ingestKey, map[string]any{"events": []any{body}})
@@ -296,7 +320,7 @@ func TestBatchEarnWithCaps(t *testing.T) {
 	}
 	var bonus, total int64
 	for _, it := range out.Items[:3] {
-		for _, c := range it.Result.Explanation.Campaigns {
+		for _, c := range it.Result.Summary.Campaigns {
 			if c.Name == "capped" {
 				bonus += c.Granted
 			}

@@ -344,8 +344,8 @@ func TestContractCatchesDrift(t *testing.T) {
 		notFound    = `{"type":"https://loyaltyops.io/problems/member_not_found","title":"Not found","status":404,"code":"member_not_found"}`
 		memberView  = `"enrolledAt":"2026-01-01T00:00:00Z","available":0,"pending":0,"lifetimeEarned":0,` +
 			`"expiringSoon":0,"expiringBy":"2026-02-01T00:00:00Z","referralsMade":0,"referralsConverted":0`
-		earnResult = `{"entrySeq":1,"memberId":"m1","eventId":"e1","points":3,"pending":false,` +
-			`"balance":{"available":3,"pending":0,"lifetimeEarned":3},"explanation":{"kind":"purchase","rounding":"Floor",` +
+		quote = `{"memberId":"m1","eventId":"e1","points":3,"pending":false,` +
+			`"availableAt":"2026-01-01T00:00:00Z","explanation":{"kind":"purchase","rounding":"Floor",` +
 			`"base":{"exact":"3","points":3,"message":"m"},"pointsWithoutCampaigns":3,"campaignBonus":0,"campaignPointsGranted":0,` +
 			`"points":3,"campaigns":[{"name":"c","stacking":"%s","priority":0,"applied":false,"attributed":0,"granted":0}]}}`
 	)
@@ -373,8 +373,8 @@ func TestContractCatchesDrift(t *testing.T) {
 		{name: "undeclared field", method: "GET", path: "/v1/members/m1",
 			status: 200, contentType: "application/json", answer: `{"memberId":"m1",` + memberView + `,"vip":true}`,
 			want: `"vip"`},
-		{name: "enum value off the document", method: "POST", path: "/v1/earn", body: earn,
-			status: 200, contentType: "application/json", answer: fmt.Sprintf(earnResult, "stack"),
+		{name: "enum value off the document", method: "POST", path: "/v1/earn/price", body: earn,
+			status: 200, contentType: "application/json", answer: fmt.Sprintf(quote, "stack"),
 			want: "stacking"},
 		{name: "undeclared status", method: "GET", path: "/healthz",
 			status: http.StatusTeapot, contentType: "application/json", answer: `{"status":"ok"}`,
@@ -395,8 +395,8 @@ func TestContractCatchesDrift(t *testing.T) {
 		{name: "request off the document", method: "POST", path: "/v1/earn", body: `{"points":5}`,
 			status: 400, contentType: problemJSON, answer: `{"type":"t","title":"Invalid","status":400,"code":"invalid_request"}`,
 			want: "request does not match the document"},
-		{name: "request marked invalid that is valid", method: "POST", path: "/v1/earn", body: earn, mark: requestInvalid,
-			status: 200, contentType: "application/json", answer: fmt.Sprintf(earnResult, "Stack"),
+		{name: "request marked invalid that is valid", method: "POST", path: "/v1/earn/price", body: earn, mark: requestInvalid,
+			status: 200, contentType: "application/json", answer: fmt.Sprintf(quote, "Stack"),
 			want: "request marked invalid matches the document"},
 		{name: "unknown route answered", method: "GET", path: "/v2/members", mark: requestInvalid,
 			status: 200, contentType: "application/json", answer: `{}`,

@@ -1,11 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,53 +10,12 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
 	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 )
-
-// fingerprint identifies a request for its idempotency key by what the
-// client sent: the body in canonical form (keys sorted, no insignificant
-// whitespace, numbers as written) with the operation. A retry is then the
-// same request whatever the configuration or the clock now say. Single and
-// batch earns share the operation, so an event may be retried either way.
-func fingerprint(op ledger.Op, raw []byte) string {
-	canon := raw
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if dec.Decode(&v) == nil { // the body was decoded strictly already
-		if b, err := json.Marshal(v); err == nil {
-			canon = b
-		}
-	}
-	h := sha256.New()
-	h.Write([]byte(op))
-	h.Write([]byte{0})
-	h.Write(canon)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// replayed answers a known idempotency key with the original result, before
-// anything that depends on the configuration or the clock.
-func replayed[T any](s *Server, r *http.Request, key, fp string) (T, bool, error) {
-	var out T
-	if key == "" {
-		return out, false, nil // refused by validation further on
-	}
-	a, err := s.ledger.Replay(r.Context(), []ledger.ReplayQuery{{Key: key, Fingerprint: fp}})
-	if err != nil || !a[0].Found {
-		return out, false, err
-	}
-	if a[0].Err != nil {
-		return out, false, a[0].Err
-	}
-	if err := json.Unmarshal(a[0].Result, &out); err != nil {
-		return out, false, fmt.Errorf("idempotencyKey %q: decode stored result: %w", key, err)
-	}
-	return out, true, nil
-}
 
 func (s *Server) enroll(r *http.Request) (int, any, error) {
 	var req ledger.EnrollRequest
@@ -69,19 +23,7 @@ func (s *Server) enroll(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Fingerprint = fingerprint(ledger.OpEnroll, raw)
-	if res, ok, err := replayed[ledger.EnrollResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
-	if req.ReferralCode != "" {
-		snap, err := s.snapshot()
-		if err != nil {
-			return 0, nil, err
-		}
-		req.Referral = snap.Referral
-	}
-	res, err := s.ledger.Enroll(r.Context(), req)
+	res, err := s.svc.Enroll(r.Context(), req, raw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -113,25 +55,16 @@ func (s *Server) history(r *http.Request) (int, any, error) {
 	return http.StatusOK, page, nil
 }
 
-// EarnEvent is a purchase or an action to credit. Points are computed by
-// the engine from the configuration in effect; clients send what happened,
-// not points.
+// EarnEvent is the body of POST /v1/earn and /v1/earn/price and each
+// event of a batch (see service.EarnEvent, which it converts to).
 type EarnEvent struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	MemberID       string `json:"memberId"`
 	EventID        string `json:"eventId"`
-	// Amount spent, as a decimal string in the program's currency, such as
-	// "12.50", for a purchase; Action instead names an action of the
-	// program (such as "review"). Exactly one of them is given.
-	Amount string `json:"amount,omitempty"`
-	Action string `json:"action,omitempty"`
-	// Currency, when given, must be the program's.
-	Currency string `json:"currency,omitempty"`
-	// OccurredAt is when the purchase happened, in RFC 3339. It is required
-	// because pending and expiry times and campaign windows derive from it:
-	// a retry must price exactly like the original to be recognised as the
-	// same request.
-	OccurredAt string `json:"occurredAt"`
+	Amount         string `json:"amount,omitempty"`
+	Action         string `json:"action,omitempty"`
+	Currency       string `json:"currency,omitempty"`
+	OccurredAt     string `json:"occurredAt"`
 }
 
 // EarnBatch is up to ledger.MaxBatchEvents independent events.
@@ -139,225 +72,90 @@ type EarnBatch struct {
 	Events []EarnEvent `json:"events"`
 }
 
-// parsedEvent is an event checked and ready to price, with the query of
-// the member state it is priced with.
-type parsedEvent struct {
-	event rules.Event
-	minor int64 // purchase amount in minor units
-	query ledger.PricingQuery
-}
-
-// parse checks an event's fields against the configuration in effect.
-// Field errors are named relative to the event.
-func parse(snap *config.Snapshot, ev EarnEvent) (parsedEvent, error) {
-	p := parsedEvent{event: rules.Event{ID: ev.EventID, Kind: rules.EventPurchase, Action: ev.Action}}
-	currency := snap.Program.Currency
-	switch {
-	case ev.Amount != "" && ev.Action != "":
-		return p, &ledger.FieldError{Field: "action", Reason: "give amount (a purchase) or action, not both"}
-	case ev.Action != "":
-		p.event.Kind = rules.EventAction
-		if ev.Currency != "" {
-			return p, &ledger.FieldError{Field: "currency", Reason: "only for a purchase (amount)"}
-		}
-	case ev.Amount == "":
-		return p, &ledger.FieldError{Field: "amount", Reason: "required (or action, for an action event)"}
+// explainFull reads the explain query parameter of an earn: "summary"
+// (the default) answers the compact explanation an earn stores, "full"
+// the full one.
+func explainFull(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("explain"); v {
+	case "", "summary":
+		return false, nil
+	case "full":
+		return true, nil
 	default:
-		amount, err := config.ParseDecimal(ev.Amount)
-		if err != nil {
-			return p, &ledger.FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", ev.Amount))}
-		}
-		if ev.Currency != "" && ev.Currency != currency {
-			return p, &ledger.FieldError{Field: "currency", Reason: fmt.Sprintf("must be %s, the program's currency", currency)}
-		}
-		if p.minor, err = rules.ToMinor(amount, currency); err != nil {
-			return p, &ledger.FieldError{Field: "amount", Reason: err.Error()}
-		}
-		p.event.Amount = amount
+		return false, invalid("explain", fmt.Sprintf("%q: must be summary or full", v))
 	}
-	if ev.OccurredAt == "" {
-		return p, &ledger.FieldError{Field: "occurredAt", Reason: "required"}
-	}
-	occurred, err := time.Parse(time.RFC3339, ev.OccurredAt)
-	if err != nil {
-		return p, &ledger.FieldError{Field: "occurredAt", Reason: fmt.Sprintf("invalid time %q: want RFC 3339 such as \"2026-12-05T10:00:00Z\"", ev.OccurredAt)}
-	}
-	p.event.OccurredAt = occurred
-	p.query = ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: snap.HasCampaignLimits()}
-	return p, nil
 }
 
-// price turns a parsed event into a ledger request under the configuration
-// in effect, for the member as the store had them (st). The store enforces
-// the campaigns' caps and the action's maxPerDay again when it writes, and
-// rewrites the explanation with what it granted.
-func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.PricingState, now time.Time) (ledger.EarnRequest, error) {
-	if st.Err != nil {
-		return ledger.EarnRequest{}, st.Err
-	}
-	mc := st.Member
-	mc.BudgetRemaining = map[string]int64{}
-	for _, c := range snap.Campaigns {
-		if c.Limits != nil && c.Limits.TotalBonusBudget != nil {
-			mc.BudgetRemaining[c.Name] = max(*c.Limits.TotalBonusBudget-st.CampaignGranted[c.Name], 0)
-		}
-	}
-	pr, err := rules.Price(snap, p.event, mc, now)
-	var re *rules.Error
-	if errors.As(err, &re) {
-		return ledger.EarnRequest{}, &ledger.FieldError{Field: re.Field, Reason: re.Message}
-	}
-	if err != nil {
-		return ledger.EarnRequest{}, err
-	}
-	req := ledger.EarnRequest{
-		IdempotencyKey: ev.IdempotencyKey,
-		MemberID:       ev.MemberID,
-		EventID:        ev.EventID,
-		Points:         pr.Explanation.PointsWithoutCampaigns,
-		OccurredAt:     p.event.OccurredAt,
-		AvailableAt:    pr.AvailableAt,
-		ExpiresAt:      pr.ExpiresAt,
-		Explanation:    &pr.Explanation,
-		PricedTier:     &st.Member.Tier,
-	}
-	if p.event.Kind == rules.EventPurchase {
-		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency
-		req.Referral = snap.Referral
-	} else {
-		req.Action, req.MaxPerDay = ev.Action, pr.Explanation.Base.MaxPerDay
-	}
-	if len(snap.Tiers) > 0 {
-		req.Tiers = snap.Tiers // the earn upgrades the member it qualifies
-	}
-	for _, c := range pr.Explanation.Campaigns {
-		if !c.Applied || c.Attributed <= 0 {
-			continue
-		}
-		b := ledger.CampaignBonus{Campaign: c.Name, Attributed: c.Attributed}
-		if camp := findCampaign(snap, c.Name); camp != nil && camp.Limits != nil {
-			b.Budget, b.PerMemberCap = camp.Limits.TotalBonusBudget, camp.Limits.PerMemberCap
-		}
-		req.Campaigns = append(req.Campaigns, b)
-	}
-	return req, nil
+// earnResponse is an earn's response: its record as stored (the compact
+// explanation) by default, the full explanation when asked for. A replay
+// has only the stored record.
+type earnResponse struct {
+	res *ledger.EarnResult
+	// stored is the record's encoding when the store handed it on.
+	stored []byte
+	full   bool
 }
 
-// priceOne parses and prices a single event; fresh reads the member from
-// the database (see ledger.PricingQuery).
-func (s *Server) priceOne(ctx context.Context, snap *config.Snapshot, ev EarnEvent, now time.Time, fresh bool) (ledger.EarnRequest, error) {
-	p, err := parse(snap, ev)
-	if err != nil {
-		return ledger.EarnRequest{}, err
+// AppendJSON appends the response; by default the stored record's bytes,
+// with replayed set when it is a replay.
+func (b earnResponse) AppendJSON(dst []byte) ([]byte, error) {
+	if b.full {
+		return b.res.AppendFullJSON(dst)
 	}
-	p.query.Fresh = fresh
-	st, err := s.ledger.PricingContexts(ctx, []ledger.PricingQuery{p.query})
-	if err != nil {
-		return ledger.EarnRequest{}, err
+	var err error
+	if b.stored != nil {
+		dst = append(dst, b.stored...)
+	} else if dst, err = b.res.AppendJSON(dst); err != nil {
+		return dst, err
 	}
-	return price(snap, ev, p, st[0], now)
-}
-
-func findCampaign(snap *config.Snapshot, name string) *config.Campaign {
-	for i := range snap.Campaigns {
-		if snap.Campaigns[i].Name == name {
-			return &snap.Campaigns[i]
-		}
+	if b.res.Replayed {
+		dst = append(dst[:len(dst)-1], `,"replayed":true}`...)
 	}
-	return nil
-}
-
-// earnsNothing: the event earns no points even before caps, and is not a
-// purchase (whose spend is recorded whatever its points).
-func earnsNothing(req ledger.EarnRequest) bool {
-	return req.Points == 0 && len(req.Campaigns) == 0 && req.PurchaseAmount == 0
-}
-
-func (s *Server) snapshot() (*config.Snapshot, error) {
-	snap := s.config.Current()
-	if snap == nil {
-		return nil, unavailable("no configuration loaded yet", nil)
-	}
-	return snap, nil
-}
-
-// earnOne applies a priced event. An event that earns nothing (an action
-// at no points, a purchase of amount 0) records nothing: the ledger holds no
-// empty lots. The member's current balance is returned so that the answer
-// has the same shape. A purchase that earns no points (a small amount
-// rounded down) is recorded like any other, for its spend.
-func (s *Server) earnOne(r *http.Request, req ledger.EarnRequest) (ledger.EarnResult, error) {
-	if !earnsNothing(req) {
-		res, err := s.ledger.Earn(r.Context(), req)
-		if err == nil && !res.Replayed {
-			s.metrics.issued.Add(float64(res.Points))
-		}
-		return res, err
-	}
-	// Validate like the ledger would, so that a zero-point event is not a way around validation.
-	req.Points = 1
-	if _, err := req.Normalize(); err != nil {
-		return ledger.EarnResult{}, err
-	}
-	v, err := s.ledger.Member(r.Context(), req.MemberID, s.now())
-	if err != nil {
-		return ledger.EarnResult{}, err
-	}
-	// At the member's current tier the event may earn something.
-	if err := req.CheckPricedTier(v.Tier); err != nil {
-		return ledger.EarnResult{}, err
-	}
-	return ledger.EarnResult{MemberID: req.MemberID, EventID: req.EventID, Balance: v.Balance, Explanation: req.Explanation}, nil
+	return dst, nil
 }
 
 func (s *Server) earn(r *http.Request) (int, any, error) {
+	full, err := explainFull(r)
+	if err != nil {
+		return 0, nil, err
+	}
 	var ev EarnEvent
 	raw, err := decode(r, &ev)
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := s.earnEvent(r, ev, fingerprint(ledger.OpEarn, raw))
+	res, err := s.svc.Earn(r.Context(), service.EarnEvent(ev), raw)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, res, nil
+	if !res.Replayed {
+		s.metrics.issued.Add(float64(res.Points))
+	}
+	return http.StatusOK, earnResponse{res: &res, full: full}, nil
 }
 
-// maxPricings bounds how often one event is priced: again only when the
-// member's tier changed between pricing and writing, which another change
-// would have to repeat within the same few milliseconds.
-const maxPricings = 3
-
-// earnEvent prices and applies one event whose body has fingerprint fp.
-func (s *Server) earnEvent(r *http.Request, ev EarnEvent, fp string) (ledger.EarnResult, error) {
-	for pricing := 1; ; pricing++ {
-		res, err := s.earnEventOnce(r, ev, fp, pricing > 1)
-		if !errors.Is(err, ledger.ErrTierChanged) || pricing == maxPricings {
-			return res, err
-		}
-	}
+// Quote is the body of POST /v1/earn/price: what the event would earn now.
+type Quote struct {
+	MemberID    string             `json:"memberId"`
+	EventID     string             `json:"eventId"`
+	Points      int64              `json:"points"`
+	Pending     bool               `json:"pending"`
+	AvailableAt time.Time          `json:"availableAt"`
+	ExpiresAt   time.Time          `json:"expiresAt,omitzero"`
+	Explanation *rules.Explanation `json:"explanation"`
 }
 
-func (s *Server) earnEventOnce(r *http.Request, ev EarnEvent, fp string, fresh bool) (ledger.EarnResult, error) {
-	// The ledger replays a known key itself, comparing the fingerprint, so
-	// the key is only looked up when the event cannot be priced or earns
-	// nothing now (late, or the configuration changed since the original).
-	snap, err := s.snapshot()
-	var req ledger.EarnRequest
-	if err == nil {
-		req, err = s.priceOne(r.Context(), snap, ev, s.now(), fresh)
+func (s *Server) priceEarn(r *http.Request) (int, any, error) {
+	var ev EarnEvent
+	if _, err := decode(r, &ev); err != nil {
+		return 0, nil, err
 	}
-	if err != nil || earnsNothing(req) {
-		if res, ok, rerr := replayed[ledger.EarnResult](s, r, ev.IdempotencyKey, fp); rerr != nil || ok {
-			res.Replayed = true
-			return res, rerr
-		}
-		if err != nil {
-			return ledger.EarnResult{}, err
-		}
+	q, err := s.svc.Price(r.Context(), service.EarnEvent(ev))
+	if err != nil {
+		return 0, nil, err
 	}
-	req.Fingerprint = fp
-	return s.earnOne(r, req)
+	return http.StatusOK, Quote{MemberID: q.MemberID, EventID: q.EventID, Points: q.Points, Pending: q.Pending,
+		AvailableAt: q.AvailableAt, ExpiresAt: q.ExpiresAt, Explanation: &q.Explanation}, nil
 }
 
 // rawBatch is a batch with each event as sent, to decode and fingerprint
@@ -368,149 +166,97 @@ type rawBatch struct {
 
 // decodeBatch decodes a batch strictly, each event like the body of a
 // single earn, and returns the events as sent.
-func decodeBatch(r *http.Request) (EarnBatch, []jsontext.Value, error) {
+func decodeBatch(r *http.Request) ([]service.EarnEvent, [][]byte, error) {
 	var rb rawBatch
 	if _, err := decode(r, &rb); err != nil {
-		return EarnBatch{}, nil, err
+		return nil, nil, err
 	}
 	switch {
 	case len(rb.Events) == 0:
-		return EarnBatch{}, nil, invalid("events", "required")
+		return nil, nil, invalid("events", "required")
 	case len(rb.Events) > ledger.MaxBatchEvents:
-		return EarnBatch{}, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
+		return nil, nil, invalid("events", fmt.Sprintf("more than %d events", ledger.MaxBatchEvents))
 	}
-	b := EarnBatch{Events: make([]EarnEvent, len(rb.Events))}
-	for i, ev := range rb.Events {
-		if err := strictjson.Unmarshal(ev, &b.Events[i]); err != nil {
+	events := make([]service.EarnEvent, len(rb.Events))
+	bodies := make([][]byte, len(rb.Events))
+	for i, raw := range rb.Events {
+		var ev EarnEvent
+		if err := strictjson.Unmarshal(raw, &ev); err != nil {
 			var se *strictjson.Error
 			if errors.As(err, &se) {
-				return EarnBatch{}, nil, invalid(strings.TrimSuffix(fmt.Sprintf("events[%d].%s", i, se.Field), "."), se.Reason)
+				return nil, nil, invalid(strings.TrimSuffix(fmt.Sprintf("events[%d].%s", i, se.Field), "."), se.Reason)
 			}
-			return EarnBatch{}, nil, err
+			return nil, nil, err
 		}
+		events[i], bodies[i] = service.EarnEvent(ev), raw
 	}
-	return b, rb.Events, nil
+	return events, bodies, nil
 }
 
 func (s *Server) earnBatch(r *http.Request) (int, any, error) {
-	// Each event is fingerprinted like a single earn's body. The ledger
-	// replays known keys itself, so only the keys of events that cannot be
-	// priced or earn nothing now are looked up, at once, after pricing.
-	b, rawEvents, err := decodeBatch(r)
+	full, err := explainFull(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	snap, err := s.snapshot()
+	events, bodies, err := decodeBatch(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	now := s.now()
-	out := ledger.EarnBatchResult{Items: make([]ledger.EarnBatchItem, len(b.Events))}
-	// Events are parsed, then the state of their members is read at once,
-	// then each is priced.
-	parsed := make([]parsedEvent, len(b.Events))
-	reqs := make([]ledger.EarnRequest, len(b.Events))
-	var toPrice []int
-	var pq []ledger.PricingQuery
-	for i, ev := range b.Events {
-		out.Items[i] = ledger.EarnBatchItem{Index: i, EventID: ev.EventID}
-		reqs[i].Fingerprint = fingerprint(ledger.OpEarn, rawEvents[i])
-		if parsed[i], err = parse(snap, ev); err != nil {
-			out.Items[i].Err = err
-			continue
-		}
-		toPrice = append(toPrice, i)
-		pq = append(pq, parsed[i].query)
-	}
-	states, err := s.ledger.PricingContexts(r.Context(), pq)
+	items, err := s.svc.EarnBatch(r.Context(), events, bodies)
 	if err != nil {
 		return 0, nil, err
 	}
-	for j, i := range toPrice {
-		fp := reqs[i].Fingerprint
-		reqs[i], out.Items[i].Err = price(snap, b.Events[i], parsed[i], states[j], now)
-		reqs[i].Fingerprint = fp
-	}
-	var lookup []int
-	var queries []ledger.ReplayQuery
-	for i := range b.Events {
-		if out.Items[i].Err != nil || earnsNothing(reqs[i]) {
-			lookup = append(lookup, i)
-			queries = append(queries, ledger.ReplayQuery{Key: b.Events[i].IdempotencyKey, Fingerprint: reqs[i].Fingerprint})
+	for _, it := range items {
+		if it.Result != nil && !it.Result.Replayed {
+			s.metrics.issued.Add(float64(it.Result.Points))
 		}
 	}
-	replay := make([]bool, len(b.Events))
-	if len(queries) > 0 {
-		known, err := s.ledger.Replay(r.Context(), queries)
-		if err != nil {
-			return 0, nil, err
+	return http.StatusOK, earnBatchResponse{items: items, full: full}, nil
+}
+
+// earnBatchResponse is a batch's response: one item per event, in request
+// order, with its result (see earnResponse) or its error.
+type earnBatchResponse struct {
+	items []service.BatchItem
+	full  bool
+}
+
+func (b earnBatchResponse) AppendJSON(dst []byte) ([]byte, error) {
+	succeeded := 0
+	dst = append(jsonenc.Field(append(dst, '{'), "items"), '[')
+	for i := range b.items {
+		it := &b.items[i]
+		if i > 0 {
+			dst = append(dst, ',')
 		}
-		for j, i := range lookup {
-			k := known[j]
-			if !k.Found {
-				continue
+		dst = append(dst, '{')
+		dst = jsonenc.Int(jsonenc.Field(dst, "index"), int64(i))
+		dst = jsonenc.String(jsonenc.Field(dst, "eventId"), it.EventID)
+		if it.Err != nil {
+			dst = appendItemError(jsonenc.Field(dst, "error"), itemError(i, it.Err))
+		} else {
+			var err error
+			if dst, err = (earnResponse{res: it.Result, stored: it.Stored, full: b.full}).AppendJSON(jsonenc.Field(dst, "result")); err != nil {
+				return dst, err
 			}
-			replay[i] = true
-			if k.Err != nil {
-				out.Items[i].Err = k.Err
-				continue
-			}
-			var res ledger.EarnResult
-			if err := json.Unmarshal(k.Result, &res); err != nil {
-				return 0, nil, fmt.Errorf("events[%d].idempotencyKey %q: decode stored result: %w", i, b.Events[i].IdempotencyKey, err)
-			}
-			res.Replayed = true
-			out.Items[i].Result, out.Items[i].Err = &res, nil
+			succeeded++
 		}
+		dst = append(dst, '}')
 	}
-	var batch ledger.EarnBatchRequest
-	var batchIndex []int // position in the request of each ledger batch event
-	for i := range b.Events {
-		switch {
-		case replay[i] || out.Items[i].Err != nil:
-		case earnsNothing(reqs[i]):
-			res, err := s.earnOne(r, reqs[i])
-			out.Items[i].Result, out.Items[i].Err = &res, err
-		default:
-			batch.Events = append(batch.Events, reqs[i])
-			batchIndex = append(batchIndex, i)
-		}
+	dst = append(dst, ']')
+	dst = jsonenc.Int(jsonenc.Field(dst, "succeeded"), int64(succeeded))
+	dst = jsonenc.Int(jsonenc.Field(dst, "failed"), int64(len(b.items)-succeeded))
+	return append(dst, '}'), nil
+}
+
+func appendItemError(dst []byte, e *ledger.ItemError) []byte {
+	dst = append(dst, '{')
+	dst = jsonenc.String(jsonenc.Field(dst, "code"), e.Code)
+	if e.Field != "" {
+		dst = jsonenc.String(jsonenc.Field(dst, "field"), e.Field)
 	}
-	if len(batch.Events) > 0 {
-		res, err := s.ledger.EarnBatch(r.Context(), batch)
-		if err != nil {
-			return 0, nil, err
-		}
-		for j, it := range res.Items {
-			i := batchIndex[j]
-			out.Items[i].Result, out.Items[i].ResultJSON, out.Items[i].Err = it.Result, it.ResultJSON, it.Err
-			var fe *ledger.FieldError
-			if errors.As(it.Err, &fe) {
-				// The ledger numbered fields by position in its own batch; renumber them.
-				out.Items[i].Err = &ledger.FieldError{Field: strings.TrimPrefix(fe.Field, fmt.Sprintf("events[%d].", j)), Reason: fe.Reason}
-			}
-			if it.Result != nil && !it.Result.Replayed {
-				s.metrics.issued.Add(float64(it.Result.Points))
-			}
-		}
-	}
-	for i := range out.Items {
-		it := &out.Items[i]
-		if errors.Is(it.Err, ledger.ErrTierChanged) {
-			// Rare (another replica changed the tier): this event alone is
-			// priced again.
-			res, err := s.earnEvent(r, b.Events[i], reqs[i].Fingerprint)
-			it.Result, it.ResultJSON, it.Err = &res, nil, err
-		}
-		if it.Err == nil {
-			out.Succeeded++
-			continue
-		}
-		it.Result, it.ResultJSON = nil, nil
-		it.Error = itemError(i, it.Err)
-		out.Failed++
-	}
-	return http.StatusOK, out, nil
+	dst = jsonenc.String(jsonenc.Field(dst, "message"), e.Message)
+	return append(dst, '}')
 }
 
 // itemError describes a failed batch event, naming fields from the batch
@@ -532,11 +278,7 @@ func (s *Server) redeem(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	// Nothing here depends on the configuration or the clock, so a known key
-	// is left to the ledger, which replays it in the write itself: a lookup
-	// first would cost every redemption a read.
-	req.Fingerprint = fingerprint(ledger.OpRedeem, raw)
-	res, err := s.ledger.Redeem(r.Context(), req)
+	res, err := s.svc.Redeem(r.Context(), req, raw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -546,18 +288,16 @@ func (s *Server) redeem(r *http.Request) (int, any, error) {
 	return http.StatusOK, res, nil
 }
 
-// ReverseBody claws back points of an earlier earn: Points, or the points of
-// a refunded part of the purchase (RefundAmount), or with neither everything
-// not yet reversed.
+// ReverseBody is the body of POST /v1/reverse (see service.Reversal, which
+// it converts to).
 type ReverseBody struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	MemberID       string `json:"memberId"`
 	EventID        string `json:"eventId"`
 	Points         int64  `json:"points,omitempty"`
-	// RefundAmount is a decimal string in the program's currency, like EarnEvent.Amount.
-	RefundAmount string `json:"refundAmount,omitempty"`
-	Reference    string `json:"reference,omitempty"`
-	Reason       string `json:"reason,omitempty"`
+	RefundAmount   string `json:"refundAmount,omitempty"`
+	Reference      string `json:"reference,omitempty"`
+	Reason         string `json:"reason,omitempty"`
 }
 
 func (s *Server) reverse(r *http.Request) (int, any, error) {
@@ -566,30 +306,7 @@ func (s *Server) reverse(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req := ledger.ReverseRequest{IdempotencyKey: body.IdempotencyKey, MemberID: body.MemberID, EventID: body.EventID,
-		Points: body.Points, Reference: body.Reference, Reason: body.Reason, Fingerprint: fingerprint(ledger.OpReverse, raw)}
-	// Looked up before the refund amount is converted with the configuration's currency.
-	if res, ok, err := replayed[ledger.ReverseResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
-	if body.RefundAmount != "" {
-		snap, err := s.snapshot()
-		if err != nil {
-			return 0, nil, err
-		}
-		amount, err := config.ParseDecimal(body.RefundAmount)
-		if err != nil {
-			return 0, nil, invalid("refundAmount", strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid decimal %q: ", body.RefundAmount)))
-		}
-		if req.RefundAmount, err = rules.ToMinor(amount, snap.Program.Currency); err != nil {
-			return 0, nil, invalid("refundAmount", err.Error())
-		}
-		if req.RefundAmount == 0 {
-			return 0, nil, invalid("refundAmount", "must be positive")
-		}
-	}
-	res, err := s.ledger.Reverse(r.Context(), req)
+	res, err := s.svc.Reverse(r.Context(), service.Reversal(body), raw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -605,12 +322,7 @@ func (s *Server) adjust(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Fingerprint = fingerprint(ledger.OpAdjust, raw)
-	if res, ok, err := replayed[ledger.AdjustResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
-	res, err := s.ledger.Adjust(r.Context(), req)
+	res, err := s.svc.Adjust(r.Context(), req, raw)
 	if err != nil {
 		return 0, nil, err
 	}

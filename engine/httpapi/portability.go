@@ -62,12 +62,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	// A large ledger takes longer to send than the server's write timeout:
 	// each chunk has exportStall instead.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	var program string
-	if snap := s.config.Current(); snap != nil {
-		program = snap.Program.Namespace + "/" + snap.Program.Name
-	}
 	ew := &exportWriter{w: w}
-	sum, err := s.ledger.Export(r.Context(), ew, ledger.ExportOptions{ProgramID: program})
+	sum, err := s.svc.Export(r.Context(), ew)
 	if err != nil {
 		if !ew.wrote {
 			s.fail(w, r, err)
@@ -102,7 +98,7 @@ func (s *Server) importLedger(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	res, err := s.ledger.Import(r.Context(), http.MaxBytesReader(w, r.Body, MaxImportBody))
+	res, err := s.svc.Import(r.Context(), http.MaxBytesReader(w, r.Body, MaxImportBody))
 	if err != nil {
 		s.fail(w, r, importProblem(err))
 		return

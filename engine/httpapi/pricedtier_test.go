@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 )
 
 // staleTiers prices members as if remembered from before any tier change,
@@ -68,9 +69,9 @@ func TestEarnPricedAgainAfterTierChange(t *testing.T) {
 	stale.alwaysStale = true
 	stale.pricings.Store(0)
 	r = e.do(t, "POST", "/v1/earn", ingestKey, ev("f", "10"))
-	if p := r.problem(t); r.status != 409 || p.Code != "tier_changed" || stale.pricings.Load() != maxPricings {
+	if p := r.problem(t); r.status != 409 || p.Code != "tier_changed" || stale.pricings.Load() != service.MaxPricings {
 		t.Fatalf("tier changing at every pricing: %d %s after %d pricings, want 409 tier_changed after %d",
-			r.status, r.body, stale.pricings.Load(), maxPricings)
+			r.status, r.body, stale.pricings.Load(), service.MaxPricings)
 	}
 	stale.alwaysStale = false
 	if res, _ := e.earn(t, ev("f", "10")); res.Points != 20 || res.Replayed {

@@ -18,6 +18,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/internal/strictjson"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 )
 
 // ProblemTypeBase prefixes the type URI of every problem; the code follows.
@@ -78,6 +79,8 @@ func problemFor(err error) *Problem {
 	var te *rules.TimeError
 	var re *rules.Error
 	switch {
+	case errors.Is(err, service.ErrNoConfiguration):
+		return unavailable("no configuration loaded yet", nil)
 	case errors.As(err, &fe):
 		return invalid(fe.Field, fe.Reason)
 	case errors.As(err, &te):

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -20,17 +19,8 @@ func (s *Server) redeemReward(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req := ledger.RedeemRewardRequest{IdempotencyKey: body.IdempotencyKey, MemberID: body.MemberID, RewardID: body.RewardID,
-		Fingerprint: fingerprint(ledger.OpRedeemReward, raw)}
-	// A retry gets its code back even if the catalog changed since.
-	if res, ok, err := replayed[ledger.RedeemRewardResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
-	if req.Program, err = s.snapshot(); err != nil {
-		return 0, nil, err
-	}
-	res, err := s.ledger.RedeemReward(r.Context(), req)
+	req := ledger.RedeemRewardRequest{IdempotencyKey: body.IdempotencyKey, MemberID: body.MemberID, RewardID: body.RewardID}
+	res, err := s.svc.RedeemReward(r.Context(), req, raw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -53,15 +43,8 @@ func (s *Server) cancelRedemption(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	code := r.PathValue("code")
-	// The code is part of the request: the body alone is the same for every redemption.
-	req := ledger.CancelRedemptionRequest{IdempotencyKey: body.IdempotencyKey, Code: code, Reason: body.Reason,
-		Fingerprint: fingerprint(ledger.OpCancelRedemption, withPath("code", code, raw))}
-	if res, ok, err := replayed[ledger.CancelRedemptionResult](s, r, req.IdempotencyKey, req.Fingerprint); err != nil || ok {
-		res.Replayed = true
-		return http.StatusOK, res, err
-	}
-	res, err := s.ledger.CancelRedemption(r.Context(), req)
+	req := ledger.CancelRedemptionRequest{IdempotencyKey: body.IdempotencyKey, Code: r.PathValue("code"), Reason: body.Reason}
+	res, err := s.svc.CancelRedemption(r.Context(), req, raw)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -79,13 +62,4 @@ func (s *Server) redemptions(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, MemberRedemptions{Redemptions: list}, nil
-}
-
-// withPath is the body with a path parameter, as one JSON object to fingerprint.
-func withPath(name, value string, raw []byte) []byte {
-	b, err := json.Marshal(map[string]any{name: value, "body": json.RawMessage(raw)})
-	if err != nil {
-		return raw // the body was decoded strictly already, so it marshals
-	}
-	return b
 }

@@ -20,7 +20,7 @@ func TestRefundGivesBackCampaignCap(t *testing.T) {
 	ev := func(id string) map[string]any {
 		return map[string]any{"idempotencyKey": id, "memberId": "capped", "eventId": id, "amount": "10", "occurredAt": at}
 	}
-	capped := func(res ledger.EarnResult) rules.CampaignExplanation {
+	capped := func(res earnedFull) rules.CampaignExplanation {
 		t.Helper()
 		for _, c := range res.Explanation.Campaigns {
 			if c.Name == "capped" {

@@ -20,6 +20,7 @@ var routeScopes = map[string]auth.Scope{
 	"POST /v1/members":                   auth.ScopeIngest,
 	"POST /v1/earn":                      auth.ScopeIngest,
 	"POST /v1/earn/batch":                auth.ScopeIngest,
+	"POST /v1/earn/price":                auth.ScopeIngest,
 	"POST /v1/redeem":                    auth.ScopeIngest,
 	"POST /v1/redemptions":               auth.ScopeIngest,
 	"POST /v1/redemptions/{code}/cancel": auth.ScopeIngest,

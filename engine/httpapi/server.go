@@ -1,7 +1,8 @@
 // Package httpapi is the points engine's HTTP JSON API, versioned under /v1.
 // The OpenAPI document (openapi.yaml, served at /openapi.yaml) describes
-// every route, schema and problem; this package implements it over a
-// ledger.Ledger, the configuration in effect and the API keys.
+// every route, schema and problem; this package maps HTTP to the
+// application layer (engine/service) for writes and to the ledger for
+// reads, with the configuration in effect and the API keys.
 package httpapi
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 )
 
 // OpenAPI is the API's OpenAPI 3 document.
@@ -51,8 +53,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server serves the API.
+// Server serves the API: the writes through the service, the reads from
+// the ledger.
 type Server struct {
+	svc     *service.Service
 	ledger  ledger.Ledger
 	config  *config.Holder
 	auth    *auth.Authenticator
@@ -88,6 +92,7 @@ func New(o Options) *Server {
 	o.Registry.MustRegister(&kpiCollector{ledger: o.Ledger, now: o.Now, log: o.Logger})
 	registerStoreState(o.Registry, o.Ledger)
 	s := &Server{
+		svc:     service.New(o.Ledger, o.Config, o.Now),
 		ledger:  o.Ledger,
 		config:  o.Config,
 		auth:    o.Auth,
@@ -103,6 +108,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/campaigns/{name}", auth.ScopeRead, 0, s.campaign)
 	s.handle("POST /v1/earn", auth.ScopeIngest, MaxBody, s.earn)
 	s.handle("POST /v1/earn/batch", auth.ScopeIngest, MaxBatchBody, s.earnBatch)
+	s.handle("POST /v1/earn/price", auth.ScopeIngest, MaxBody, s.priceEarn)
 	s.handle("POST /v1/redeem", auth.ScopeIngest, MaxBody, s.redeem)
 	s.handle("POST /v1/redemptions", auth.ScopeIngest, MaxBody, s.redeemReward)
 	s.handle("POST /v1/redemptions/{code}/cancel", auth.ScopeIngest, MaxBody, s.cancelRedemption)

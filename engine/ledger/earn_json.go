@@ -1,39 +1,101 @@
 package ledger
 
 import (
+	"encoding/json"
+
 	"github.com/loyaltyops/loyalty-operator/engine/internal/jsonenc"
 )
 
-// Earn results are encoded by hand, for the response and for the stored
-// result a replay returns (see jsonenc).
+// Earn results are encoded by hand, for the stored record a replay returns
+// and for the response (see jsonenc).
 
-// AppendJSON appends r as json.Marshal encodes it.
+// AppendJSON appends r's record (see EarnResult): this is what a store
+// keeps for replays.
 func (r EarnResult) AppendJSON(dst []byte) ([]byte, error) {
+	return r.Record().AppendJSON(dst)
+}
+
+// MarshalJSON encodes r's record, like AppendJSON.
+func (r EarnResult) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
+
+// UnmarshalJSON decodes a record into the result a replay answers. It
+// reads an earn's response too (a record with replayed set).
+func (r *EarnResult) UnmarshalJSON(b []byte) error {
+	var resp struct {
+		EarnRecord
+		Replayed bool `json:"replayed"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return err
+	}
+	*r = resp.Result()
+	r.Replayed = resp.Replayed
+	return nil
+}
+
+// AppendJSON appends rec: its fields, then its compact explanation.
+func (rec EarnRecord) AppendJSON(dst []byte) ([]byte, error) {
+	dst = appendEarnFields(dst, rec.EntrySeq, rec.MemberID, rec.EventID, rec.Points, rec.Pending, rec.Balance)
 	var err error
-	dst = append(dst, '{')
-	dst = jsonenc.Int(jsonenc.Field(dst, "entrySeq"), r.EntrySeq)
-	dst = jsonenc.String(jsonenc.Field(dst, "memberId"), r.MemberID)
-	dst = jsonenc.String(jsonenc.Field(dst, "eventId"), r.EventID)
-	dst = jsonenc.Int(jsonenc.Field(dst, "points"), r.Points)
-	dst = jsonenc.Bool(jsonenc.Field(dst, "pending"), r.Pending)
-	dst = r.Balance.appendJSON(jsonenc.Field(dst, "balance"))
-	if r.Explanation != nil {
-		if dst, err = r.Explanation.AppendJSON(jsonenc.Field(dst, "explanation")); err != nil {
+	if rec.Explanation != nil {
+		if dst, err = rec.Explanation.AppendJSON(jsonenc.Field(dst, "explanation")); err != nil {
 			return dst, err
 		}
 	}
-	if c := r.Referral; c != nil {
-		dst = append(jsonenc.Field(dst, "referral"), '{')
-		dst = jsonenc.String(jsonenc.Field(dst, "referrerId"), c.ReferrerID)
-		dst = jsonenc.Int(jsonenc.Field(dst, "referrerReward"), c.ReferrerReward)
-		dst = jsonenc.Int(jsonenc.Field(dst, "refereeReward"), c.RefereeReward)
-		if dst, err = jsonenc.Time(jsonenc.Field(dst, "availableAt"), c.AvailableAt); err != nil {
-			return dst, err
-		}
-		dst = append(dst, '}')
+	if dst, err = rec.Referral.appendJSON(dst); err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+// AppendFullJSON appends r as an earn's response with the full
+// explanation: the record's fields in the record's order, the explanation
+// in full (the summary on a replay) and replayed when set.
+func (r *EarnResult) AppendFullJSON(dst []byte) ([]byte, error) {
+	dst = appendEarnFields(dst, r.EntrySeq, r.MemberID, r.EventID, r.Points, r.Pending, r.Balance)
+	var err error
+	switch {
+	case r.Explanation != nil:
+		dst, err = r.Explanation.AppendJSON(jsonenc.Field(dst, "explanation"))
+	case r.Summary != nil:
+		dst, err = r.Summary.AppendJSON(jsonenc.Field(dst, "explanation"))
+	}
+	if err != nil {
+		return dst, err
+	}
+	if dst, err = r.Referral.appendJSON(dst); err != nil {
+		return dst, err
 	}
 	if r.Replayed {
 		dst = jsonenc.Bool(jsonenc.Field(dst, "replayed"), true)
+	}
+	return append(dst, '}'), nil
+}
+
+// appendEarnFields opens an earn's object with the fields every encoding
+// of it starts with.
+func appendEarnFields(dst []byte, seq int64, memberID, eventID string, points int64, pending bool, b Balance) []byte {
+	dst = append(dst, '{')
+	dst = jsonenc.Int(jsonenc.Field(dst, "entrySeq"), seq)
+	dst = jsonenc.String(jsonenc.Field(dst, "memberId"), memberID)
+	dst = jsonenc.String(jsonenc.Field(dst, "eventId"), eventID)
+	dst = jsonenc.Int(jsonenc.Field(dst, "points"), points)
+	dst = jsonenc.Bool(jsonenc.Field(dst, "pending"), pending)
+	return b.appendJSON(jsonenc.Field(dst, "balance"))
+}
+
+// appendJSON appends the referral field when c is set.
+func (c *ReferralConversion) appendJSON(dst []byte) ([]byte, error) {
+	if c == nil {
+		return dst, nil
+	}
+	dst = append(jsonenc.Field(dst, "referral"), '{')
+	dst = jsonenc.String(jsonenc.Field(dst, "referrerId"), c.ReferrerID)
+	dst = jsonenc.Int(jsonenc.Field(dst, "referrerReward"), c.ReferrerReward)
+	dst = jsonenc.Int(jsonenc.Field(dst, "refereeReward"), c.RefereeReward)
+	dst, err := jsonenc.Time(jsonenc.Field(dst, "availableAt"), c.AvailableAt)
+	if err != nil {
+		return dst, err
 	}
 	return append(dst, '}'), nil
 }
@@ -44,41 +106,4 @@ func (b Balance) appendJSON(dst []byte) []byte {
 	dst = jsonenc.Int(jsonenc.Field(dst, "pending"), b.Pending)
 	dst = jsonenc.Int(jsonenc.Field(dst, "lifetimeEarned"), b.LifetimeEarned)
 	return append(dst, '}')
-}
-
-// AppendJSON appends r as json.Marshal encodes it.
-func (r EarnBatchResult) AppendJSON(dst []byte) ([]byte, error) {
-	var err error
-	dst = append(dst, '{')
-	if dst, err = jsonenc.Array(jsonenc.Field(dst, "items"), r.Items, (*EarnBatchItem).appendJSON); err != nil {
-		return dst, err
-	}
-	dst = jsonenc.Int(jsonenc.Field(dst, "succeeded"), int64(r.Succeeded))
-	dst = jsonenc.Int(jsonenc.Field(dst, "failed"), int64(r.Failed))
-	return append(dst, '}'), nil
-}
-
-func (it *EarnBatchItem) appendJSON(dst []byte) ([]byte, error) {
-	var err error
-	dst = append(dst, '{')
-	dst = jsonenc.Int(jsonenc.Field(dst, "index"), int64(it.Index))
-	dst = jsonenc.String(jsonenc.Field(dst, "eventId"), it.EventID)
-	switch {
-	case it.Result != nil && len(it.ResultJSON) > 0:
-		dst = append(jsonenc.Field(dst, "result"), it.ResultJSON...)
-	case it.Result != nil:
-		if dst, err = it.Result.AppendJSON(jsonenc.Field(dst, "result")); err != nil {
-			return dst, err
-		}
-	}
-	if e := it.Error; e != nil {
-		dst = append(jsonenc.Field(dst, "error"), '{')
-		dst = jsonenc.String(jsonenc.Field(dst, "code"), e.Code)
-		if e.Field != "" {
-			dst = jsonenc.String(jsonenc.Field(dst, "field"), e.Field)
-		}
-		dst = jsonenc.String(jsonenc.Field(dst, "message"), e.Message)
-		dst = append(dst, '}')
-	}
-	return append(dst, '}'), nil
 }

@@ -9,39 +9,113 @@ import (
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
-// TestEarnJSONMatchesEncodingJSON fills every field of earn results,
-// explanations included, with random values (strings that need escaping,
-// invalid UTF-8, times in odd zones, nil and empty slices) and checks that
-// the hand-written encoders return exactly what encoding/json does. A field
-// added to one of these types without its encoder fails here.
+// TestEarnJSONMatchesEncodingJSON fills every field of earn records,
+// results and explanations with random values (strings that need
+// escaping, invalid UTF-8, times in odd zones, nil and empty slices) and
+// checks that the hand-written encoders return exactly what encoding/json
+// does. A field added to one of these types without its encoder fails here.
 func TestEarnJSONMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
-		var batch EarnBatchResult
-		fill(r, reflect.ValueOf(&batch).Elem())
-		want, err := json.Marshal(batch)
-		if err != nil {
-			t.Fatalf("sample %d: encoding/json: %v", i, err)
+		var rec EarnRecord
+		fill(r, reflect.ValueOf(&rec).Elem())
+		same(t, i, "record", rec.AppendJSON, rec)
+
+		var ex rules.Explanation
+		fill(r, reflect.ValueOf(&ex).Elem())
+		same(t, i, "explanation", ex.AppendJSON, ex)
+
+		// The full response is the record's fields with the explanation in full.
+		var res EarnResult
+		fill(r, reflect.ValueOf(&res).Elem())
+		res.Summary = nil
+		full := struct {
+			EntrySeq    int64               `json:"entrySeq"`
+			MemberID    string              `json:"memberId"`
+			EventID     string              `json:"eventId"`
+			Points      int64               `json:"points"`
+			Pending     bool                `json:"pending"`
+			Balance     Balance             `json:"balance"`
+			Explanation *rules.Explanation  `json:"explanation,omitempty"`
+			Referral    *ReferralConversion `json:"referral,omitempty"`
+			Replayed    bool                `json:"replayed,omitempty"`
+		}{res.EntrySeq, res.MemberID, res.EventID, res.Points, res.Pending, res.Balance, res.Explanation, res.Referral, res.Replayed}
+		same(t, i, "full result", res.AppendFullJSON, full)
+	}
+}
+
+func same(t *testing.T, i int, what string, appendJSON func([]byte) ([]byte, error), v any) {
+	t.Helper()
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("sample %d: %s: encoding/json: %v", i, what, err)
+	}
+	got, err := appendJSON(nil)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("sample %d: %s differs (%v):\n got %s\nwant %s", i, what, err, got, want)
+	}
+}
+
+// TestEarnRecordRoundTrips checks that a result's record decodes into the
+// result a replay answers and encodes again to the same bytes: a replay
+// answers byte for byte what was stored.
+func TestEarnRecordRoundTrips(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		var res EarnResult
+		fill(r, reflect.ValueOf(&res).Elem())
+		if r.IntN(2) == 0 {
+			res.Summary = nil // a fresh result: the record summarises its explanation
+		} else {
+			res.Explanation = nil // a replayed one
 		}
-		got, err := batch.AppendJSON(nil)
-		if err != nil {
-			t.Fatalf("sample %d: AppendJSON: %v", i, err)
+		stored, err := res.AppendJSON(nil)
+		if err != nil || bytes.Contains(stored, []byte(`\ufffd`)) {
+			// A time outside RFC 3339 is refused like encoding/json does;
+			// invalid UTF-8 (encoded as U+FFFD) is refused by every write.
+			continue
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("sample %d differs:\n got %s\nwant %s", i, got, want)
+		var replay EarnResult
+		if err := json.Unmarshal(stored, &replay); err != nil {
+			t.Fatalf("sample %d: decode %s: %v", i, stored, err)
 		}
-		for _, it := range batch.Items {
-			if it.Result == nil {
-				continue
-			}
-			want, _ := json.Marshal(*it.Result)
-			got, err := it.Result.AppendJSON(nil)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("sample %d: result differs (%v):\n got %s\nwant %s", i, err, got, want)
-			}
+		if replay.Explanation != nil || (replay.Summary == nil) != (res.Explanation == nil && res.Summary == nil) {
+			t.Fatalf("sample %d: replay has explanation %v, summary %v", i, replay.Explanation, replay.Summary)
 		}
+		again, err := replay.AppendJSON(nil)
+		if err != nil || !bytes.Equal(again, stored) {
+			t.Fatalf("sample %d: replay encodes (%v)\n%s\nnot what was stored\n%s", i, err, again, stored)
+		}
+	}
+}
+
+// TestSummaryKeepsAppliedNumbers checks what the compact explanation keeps
+// of each campaign: the numbers of one that applied, the name and reason
+// of one that did not.
+func TestSummaryKeepsAppliedNumbers(t *testing.T) {
+	mult, err := config.ParseDecimal("1.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := rules.Explanation{Kind: rules.EventPurchase, Points: 16, PointsWithoutCampaigns: 10, CampaignBonus: 7, CampaignPointsGranted: 6,
+		Campaigns: []rules.CampaignExplanation{
+			{Name: "a", Stacking: "Stack", Priority: 3, Applied: true, Multiplier: &mult, Attributed: 5, Granted: 5, Message: "m",
+				Window: &rules.WindowExplanation{Relation: "current"}},
+			{Name: "b", Applied: true, Bonus: 2, Attributed: 2, Granted: 1, Cap: &rules.CapHit{Campaign: "b", Cap: rules.CapPerMember, Remaining: 1}},
+			{Name: "c", Stacking: "Exclusive", Reason: rules.ReasonOutsideWindow, Message: "outside", Window: &rules.WindowExplanation{Relation: "next"}},
+		}}
+	got, err := ex.Summary().AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"kind":"purchase","base":{"points":0},"pointsWithoutCampaigns":10,"campaignBonus":7,"campaignPointsGranted":6,"points":16,` +
+		`"campaigns":[{"name":"a","applied":true,"multiplier":"1.5","attributed":5,"granted":5},` +
+		`{"name":"b","applied":true,"bonus":2,"attributed":2,"granted":1,"cappedBy":"perMemberCap"},{"name":"c","reason":"outsideWindow"}]}`
+	if string(got) != want {
+		t.Fatalf("summary\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -52,6 +126,9 @@ func TestEarnJSONRefusesTimesOutsideRFC3339(t *testing.T) {
 	}
 	if _, err := res.AppendJSON(nil); err == nil {
 		t.Fatal("AppendJSON accepted year 10000")
+	}
+	if _, err := res.AppendFullJSON(nil); err == nil {
+		t.Fatal("AppendFullJSON accepted year 10000")
 	}
 }
 

@@ -287,21 +287,56 @@ type CampaignBonus struct {
 	PerMemberCap *int64 `json:"perMemberCap,omitempty"`
 }
 
-// EarnResult reports an applied earn.
+// EarnResult reports an applied earn. It is the Go result; the record
+// kept with the idempotency key is its EarnRecord, and so is its JSON (the
+// store keeps and exports what jsonenc.Marshal gives, and decodes a replay
+// with json.Unmarshal), so a replayed EarnResult has Summary, not
+// Explanation.
 type EarnResult struct {
-	EntrySeq int64  `json:"entrySeq"`
-	MemberID string `json:"memberId"`
-	EventID  string `json:"eventId"`
-	Points   int64  `json:"points"`
+	EntrySeq int64
+	MemberID string
+	EventID  string
+	Points   int64
 	// Pending is true when the points wait for AvailableAt.
-	Pending bool    `json:"pending"`
-	Balance Balance `json:"balance"`
+	Pending bool
+	Balance Balance
 	// Explanation is the request's, with the campaign bonuses the store
-	// granted and the caps that cut them.
-	Explanation *rules.Explanation `json:"explanation,omitempty"`
+	// granted and the caps that cut them; nil on a replay.
+	Explanation *rules.Explanation
+	// Summary is the stored compact explanation, set on a replay.
+	Summary *rules.ExplanationSummary
 	// Referral is set when this purchase converted the member's referral.
-	Referral *ReferralConversion `json:"referral,omitempty"`
-	Replayed bool                `json:"replayed,omitempty"`
+	Referral *ReferralConversion
+	Replayed bool
+}
+
+// EarnRecord is what an earn keeps with its idempotency key and a replay
+// answers: the result with its explanation in compact form.
+type EarnRecord struct {
+	EntrySeq    int64                     `json:"entrySeq"`
+	MemberID    string                    `json:"memberId"`
+	EventID     string                    `json:"eventId"`
+	Points      int64                     `json:"points"`
+	Pending     bool                      `json:"pending"`
+	Balance     Balance                   `json:"balance"`
+	Explanation *rules.ExplanationSummary `json:"explanation,omitempty"`
+	Referral    *ReferralConversion       `json:"referral,omitempty"`
+}
+
+// Record is r's record: its explanation summarised.
+func (r *EarnResult) Record() EarnRecord {
+	rec := EarnRecord{EntrySeq: r.EntrySeq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points,
+		Pending: r.Pending, Balance: r.Balance, Explanation: r.Summary, Referral: r.Referral}
+	if r.Explanation != nil {
+		rec.Explanation = r.Explanation.Summary()
+	}
+	return rec
+}
+
+// Result is the result a replay of rec answers.
+func (rec EarnRecord) Result() EarnResult {
+	return EarnResult{EntrySeq: rec.EntrySeq, MemberID: rec.MemberID, EventID: rec.EventID, Points: rec.Points,
+		Pending: rec.Pending, Balance: rec.Balance, Summary: rec.Explanation, Referral: rec.Referral}
 }
 
 // EarnBatchRequest carries independent earns, each with its own key.
@@ -324,11 +359,10 @@ type EarnBatchItem struct {
 	Error   *ItemError  `json:"error,omitempty"`
 	// Err is the Go error behind Error, for callers that map it themselves.
 	Err error `json:"-"`
-	// ResultJSON, when set, is Result as EarnResult.AppendJSON encodes it:
-	// a store that encoded the result to keep it for replays hands the
-	// bytes on, so that the response does not encode it again (with many
-	// campaigns the explanation is most of an earn's cost). Whoever changes
-	// Result must set ResultJSON to nil or to the new encoding.
+	// ResultJSON, when set, is Result's EarnRecord as the store keeps it
+	// for replays, handed on so that a response that sends the record does
+	// not encode it again. Whoever changes Result must set ResultJSON to
+	// nil or to the new encoding.
 	ResultJSON []byte `json:"-"`
 }
 

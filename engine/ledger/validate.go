@@ -226,63 +226,85 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 	return fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ErrTierChanged, *r.PricedTier, r.MemberID, tier)
 }
 
-// Normalize validates the request and returns its canonical form.
-func (r EarnRequest) Normalize() (EarnRequest, error) {
-	if err := firstError(CheckKey(r.IdempotencyKey),
+// CheckUnpriced validates every field of the request but its points and
+// campaigns: what an event that earns nothing, and so is never written,
+// must pass all the same, so that it is no way around validation.
+func (r EarnRequest) CheckUnpriced() error {
+	return firstError(r.checkIDs(), r.checkDetails())
+}
+
+func (r EarnRequest) checkIDs() error {
+	return firstError(CheckKey(r.IdempotencyKey),
 		checkID("memberId", r.MemberID),
-		checkID("eventId", r.EventID)); err != nil {
-		return r, err
+		checkID("eventId", r.EventID))
+}
+
+// checkDetails checks the fields after the points.
+func (r EarnRequest) checkDetails() error {
+	if r.MaxPerDay != nil && r.Action == "" {
+		return fieldErr("action", "required with maxPerDay")
 	}
-	// Points without campaigns may be zero when a campaign bonus makes the
-	// event earn; the total before caps must be positive, but for a
-	// purchase: its spend is recorded whatever the points.
+	if err := checkText("action", r.Action); err != nil {
+		return err
+	}
+	if len(r.Currency) > 8 {
+		return fieldErr("currency", "longer than 8 bytes")
+	}
+	if reason := textProblem(r.Currency); reason != "" {
+		return fieldErr("currency", reason)
+	}
+	if err := firstError(checkTime("occurredAt", r.OccurredAt),
+		checkTime("availableAt", r.AvailableAt),
+		checkTime("expiresAt", r.ExpiresAt)); err != nil {
+		return err
+	}
+	if r.PurchaseAmount < 0 {
+		return fieldErr("purchaseAmount", "must not be negative")
+	}
+	if exp, avail := NormTime(r.ExpiresAt), NormTime(r.AvailableAt); !exp.IsZero() && !exp.After(avail) {
+		return fieldErr("expiresAt", "must be after availableAt")
+	}
+	return nil
+}
+
+// checkPoints checks the points and the campaigns' attributions: the total
+// before caps must be positive but for a purchase, whose spend is recorded
+// whatever the points. Points without campaigns may be zero when a
+// campaign bonus makes the event earn.
+func (r EarnRequest) checkPoints() error {
 	total := r.Points
 	if r.Points < 0 || r.Points > MaxPoints {
-		return r, fieldErr("points", "must be 0 to 2^40")
+		return fieldErr("points", "must be 0 to 2^40")
 	}
 	for i, c := range r.Campaigns {
 		// The field names are built only for an error: a priced event
 		// carries one attribution per applied campaign.
 		if reason := idProblem(c.Campaign); reason != "" {
-			return r, fieldErr(fmt.Sprintf("campaigns[%d].campaign", i), reason)
+			return fieldErr(fmt.Sprintf("campaigns[%d].campaign", i), reason)
 		}
 		if reason := positiveProblem(c.Attributed); reason != "" {
-			return r, fieldErr(fmt.Sprintf("campaigns[%d].attributed", i), reason)
+			return fieldErr(fmt.Sprintf("campaigns[%d].attributed", i), reason)
 		}
 		total += c.Attributed
 	}
 	if r.PurchaseAmount < 0 {
-		return r, fieldErr("purchaseAmount", "must not be negative")
+		return fieldErr("purchaseAmount", "must not be negative")
 	}
 	if r.PurchaseAmount == 0 || total != 0 {
-		if err := checkPositive("points", total); err != nil {
-			return r, err
-		}
+		return checkPositive("points", total)
 	}
-	if r.MaxPerDay != nil && r.Action == "" {
-		return r, fieldErr("action", "required with maxPerDay")
-	}
-	if err := checkText("action", r.Action); err != nil {
-		return r, err
-	}
-	if len(r.Currency) > 8 {
-		return r, fieldErr("currency", "longer than 8 bytes")
-	}
-	if reason := textProblem(r.Currency); reason != "" {
-		return r, fieldErr("currency", reason)
-	}
-	if err := firstError(checkTime("occurredAt", r.OccurredAt),
-		checkTime("availableAt", r.AvailableAt),
-		checkTime("expiresAt", r.ExpiresAt)); err != nil {
+	return nil
+}
+
+// Normalize validates the request and returns its canonical form.
+func (r EarnRequest) Normalize() (EarnRequest, error) {
+	if err := firstError(r.checkIDs(), r.checkPoints(), r.checkDetails()); err != nil {
 		return r, err
 	}
 	r.IdempotencyKey = ""
 	r.OccurredAt = NormTime(r.OccurredAt)
 	r.AvailableAt = NormTime(r.AvailableAt)
 	r.ExpiresAt = NormTime(r.ExpiresAt)
-	if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(r.AvailableAt) {
-		return r, fieldErr("expiresAt", "must be after availableAt")
-	}
 	return r, nil
 }
 
@@ -390,6 +412,9 @@ func (q HistoryQuery) Normalize() (HistoryQuery, int64, error) {
 
 // CheckMemberID validates a member id given outside a request body.
 func CheckMemberID(id string) error { return checkID("memberId", id) }
+
+// CheckEventID validates an event id given outside a write (a dry run).
+func CheckEventID(id string) error { return checkID("eventId", id) }
 
 // EncodeCursor makes the opaque cursor for entries below seq.
 func EncodeCursor(seq int64) string {

@@ -130,3 +130,148 @@ func (h *CapHit) appendJSON(dst []byte) []byte {
 
 // decimal appends d as its MarshalJSON does: the canonical string form.
 func decimal(dst []byte, d config.Decimal) []byte { return jsonenc.String(dst, d.String()) }
+
+// ExplanationSummary is the compact form of an Explanation: what an earn
+// keeps with its idempotency key for replays, and what it answers unless
+// the full explanation is asked for. It has the totals, the base and tier
+// numbers, and the campaigns in attribution order: one that applied with
+// its numbers, one that did not with only its name and reason. The full
+// explanation's messages, windows, display names and priorities are
+// derived from the configuration, and a 50-campaign program's full
+// explanation is ten times the rest of an earn's record.
+type ExplanationSummary struct {
+	Kind                   string            `json:"kind"`
+	Base                   BaseSummary       `json:"base"`
+	Tier                   *TierSummary      `json:"tier,omitempty"`
+	PointsWithoutCampaigns int64             `json:"pointsWithoutCampaigns"`
+	CampaignBonus          int64             `json:"campaignBonus"`
+	CampaignPointsGranted  int64             `json:"campaignPointsGranted"`
+	Points                 int64             `json:"points"`
+	Campaigns              []CampaignSummary `json:"campaigns"`
+}
+
+// BaseSummary is the base's rate (a purchase's earnRate or an action's
+// points) and what it came to.
+type BaseSummary struct {
+	EarnRate          *config.Decimal `json:"earnRate,omitempty"`
+	ActionPoints      *int64          `json:"actionPoints,omitempty"`
+	DailyLimitReached bool            `json:"dailyLimitReached,omitempty"`
+	Points            int64           `json:"points"`
+}
+
+// TierSummary is the tier whose multiplier applied.
+type TierSummary struct {
+	Name           string         `json:"name"`
+	EarnMultiplier config.Decimal `json:"earnMultiplier"`
+}
+
+// CampaignSummary is one campaign's part: Name and Reason for a campaign
+// that did not apply; Applied and the numbers (Multiplier or Bonus,
+// Attributed, Granted, and the cap that cut it) for one that did.
+type CampaignSummary struct {
+	Name       string          `json:"name"`
+	Applied    bool            `json:"applied,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	Multiplier *config.Decimal `json:"multiplier,omitempty"`
+	Bonus      int64           `json:"bonus,omitempty"`
+	Attributed int64           `json:"attributed,omitempty"`
+	Granted    int64           `json:"granted,omitempty"`
+	// CappedBy is the cap that cut the bonus (CapBudget or CapPerMember).
+	// It is not named cap: a full explanation's cap is an object, and a
+	// record stored in full before summaries must still decode.
+	CappedBy string `json:"cappedBy,omitempty"`
+}
+
+// Summary is e's compact form.
+func (e *Explanation) Summary() *ExplanationSummary {
+	s := &ExplanationSummary{
+		Kind: e.Kind,
+		Base: BaseSummary{EarnRate: e.Base.EarnRate, ActionPoints: e.Base.ActionPoints,
+			DailyLimitReached: e.Base.DailyLimitReached, Points: e.Base.Points},
+		PointsWithoutCampaigns: e.PointsWithoutCampaigns,
+		CampaignBonus:          e.CampaignBonus,
+		CampaignPointsGranted:  e.CampaignPointsGranted,
+		Points:                 e.Points,
+		Campaigns:              make([]CampaignSummary, len(e.Campaigns)),
+	}
+	if e.Tier != nil {
+		s.Tier = &TierSummary{Name: e.Tier.Name, EarnMultiplier: e.Tier.EarnMultiplier}
+	}
+	for i := range e.Campaigns {
+		c := &e.Campaigns[i]
+		if !c.Applied {
+			s.Campaigns[i] = CampaignSummary{Name: c.Name, Reason: c.Reason}
+			continue
+		}
+		s.Campaigns[i] = CampaignSummary{Name: c.Name, Applied: true, Multiplier: c.Multiplier, Bonus: c.Bonus,
+			Attributed: c.Attributed, Granted: c.Granted}
+		if c.Cap != nil {
+			s.Campaigns[i].CappedBy = c.Cap.Cap
+		}
+	}
+	return s
+}
+
+// MarshalJSON encodes s with AppendJSON.
+func (s *ExplanationSummary) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil) }
+
+// AppendJSON appends s. A campaign that applied always has its attributed
+// and granted points, zero included; one that did not has its name and
+// reason only. Decoding the output and encoding it again gives the same
+// bytes.
+func (s *ExplanationSummary) AppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '{')
+	dst = jsonenc.String(jsonenc.Field(dst, "kind"), s.Kind)
+	dst = append(jsonenc.Field(dst, "base"), '{')
+	if b := s.Base; b.EarnRate != nil {
+		dst = decimal(jsonenc.Field(dst, "earnRate"), *b.EarnRate)
+	}
+	if s.Base.ActionPoints != nil {
+		dst = jsonenc.Int(jsonenc.Field(dst, "actionPoints"), *s.Base.ActionPoints)
+	}
+	if s.Base.DailyLimitReached {
+		dst = jsonenc.Bool(jsonenc.Field(dst, "dailyLimitReached"), true)
+	}
+	dst = jsonenc.Int(jsonenc.Field(dst, "points"), s.Base.Points)
+	dst = append(dst, '}')
+	if t := s.Tier; t != nil {
+		dst = append(jsonenc.Field(dst, "tier"), '{')
+		dst = jsonenc.String(jsonenc.Field(dst, "name"), t.Name)
+		dst = decimal(jsonenc.Field(dst, "earnMultiplier"), t.EarnMultiplier)
+		dst = append(dst, '}')
+	}
+	dst = jsonenc.Int(jsonenc.Field(dst, "pointsWithoutCampaigns"), s.PointsWithoutCampaigns)
+	dst = jsonenc.Int(jsonenc.Field(dst, "campaignBonus"), s.CampaignBonus)
+	dst = jsonenc.Int(jsonenc.Field(dst, "campaignPointsGranted"), s.CampaignPointsGranted)
+	dst = jsonenc.Int(jsonenc.Field(dst, "points"), s.Points)
+	dst = append(jsonenc.Field(dst, "campaigns"), '[')
+	for i := range s.Campaigns {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = s.Campaigns[i].appendJSON(dst)
+	}
+	return append(dst, ']', '}'), nil
+}
+
+func (c *CampaignSummary) appendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	dst = jsonenc.String(jsonenc.Field(dst, "name"), c.Name)
+	if !c.Applied {
+		dst = jsonenc.String(jsonenc.Field(dst, "reason"), c.Reason)
+		return append(dst, '}')
+	}
+	dst = jsonenc.Bool(jsonenc.Field(dst, "applied"), true)
+	if c.Multiplier != nil {
+		dst = decimal(jsonenc.Field(dst, "multiplier"), *c.Multiplier)
+	}
+	if c.Bonus != 0 {
+		dst = jsonenc.Int(jsonenc.Field(dst, "bonus"), c.Bonus)
+	}
+	dst = jsonenc.Int(jsonenc.Field(dst, "attributed"), c.Attributed)
+	dst = jsonenc.Int(jsonenc.Field(dst, "granted"), c.Granted)
+	if c.CappedBy != "" {
+		dst = jsonenc.String(jsonenc.Field(dst, "cappedBy"), c.CappedBy)
+	}
+	return append(dst, '}')
+}

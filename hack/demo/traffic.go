@@ -31,7 +31,9 @@ type earnResult struct {
 	Explanation explanation `json:"explanation"`
 }
 
-// explanation is the part of an earn's explanation the demo narrates.
+// explanation is the part of an earn's explanation the demo narrates. The
+// demo earns with explain=full: the summary an earn answers by default does
+// not say which exclusive campaign overrode another.
 type explanation struct {
 	Base struct {
 		Points int64 `json:"points"`
@@ -174,7 +176,7 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 	}
 
 	var order earnResult
-	if _, err := d.call("POST", "/v1/earn", "ingest", map[string]any{
+	if _, err := d.call("POST", "/v1/earn?explain=full", "ingest", map[string]any{
 		"idempotencyKey": "earn-app-2001", "memberId": "alice", "eventId": "app-2001",
 		"action": "app-order", "occurredAt": time.Now().UTC().Format(time.RFC3339Nano),
 	}, &order); err != nil {
@@ -266,7 +268,7 @@ func (d *demo) traffic(ctx context.Context, opens, closes time.Time) error {
 // purchase sends a purchase; a retry must send the very same body, occurredAt included.
 func (d *demo) purchase(member, order, amount string, at time.Time) (earnResult, error) {
 	var res earnResult
-	_, err := d.call("POST", "/v1/earn", "ingest", map[string]any{
+	_, err := d.call("POST", "/v1/earn?explain=full", "ingest", map[string]any{
 		"idempotencyKey": "earn-" + order, "memberId": member, "eventId": order,
 		"amount": amount, "occurredAt": at.Format(time.RFC3339Nano),
 	}, &res)

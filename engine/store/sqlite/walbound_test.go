@@ -78,8 +78,10 @@ func enrollMembers(t *testing.T, s ledger.Ledger, n int) {
 }
 
 // earnFlatOut earns from writers goroutines as fast as answered until stop
-// is closed, and returns how many earns were acknowledged.
-func earnFlatOut(t *testing.T, s ledger.Ledger, writers, members int, stop <-chan struct{}) *atomic.Int64 {
+// is closed, and returns how many earns were acknowledged and a wait for
+// the writers to end, which a test calls before it closes the store so
+// that no earn is still in flight then.
+func earnFlatOut(t *testing.T, s ledger.Ledger, writers, members int, stop <-chan struct{}) (*atomic.Int64, func()) {
 	var acked atomic.Int64
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -100,8 +102,7 @@ func earnFlatOut(t *testing.T, s ledger.Ledger, writers, members int, stop <-cha
 			}
 		})
 	}
-	t.Cleanup(wg.Wait)
-	return &acked
+	return &acked, wg.Wait
 }
 
 // Sixteen writers flat out, with readers beside them, never let the WAL
@@ -127,7 +128,7 @@ func TestWALBoundedUnderSustainedWrites(t *testing.T) {
 	watch := watchWAL(path, limit)
 	stop := make(chan struct{})
 	start := time.Now()
-	acked := earnFlatOut(t, s, 16, 64, stop)
+	acked, writersDone := earnFlatOut(t, s, 16, 64, stop)
 	var reads atomic.Int64
 	var readers sync.WaitGroup
 	for r := range 4 {
@@ -152,6 +153,7 @@ func TestWALBoundedUnderSustainedWrites(t *testing.T) {
 	}
 	close(stop)
 	readers.Wait()
+	writersDone()
 	watch.close()
 	t.Logf("%d earns and %d reads in %v; WAL peak %.1f MiB, started again %d times over its %d MiB limit",
 		acked.Load(), reads.Load(), time.Since(start).Round(time.Second), float64(watch.peak.Load())/(1<<20), watch.restarts.Load(), limit>>20)
@@ -178,10 +180,10 @@ func TestWALTruncatedWhenWritesStop(t *testing.T) {
 	}
 	enrollMembers(t, s, 16)
 	stop := make(chan struct{})
-	acked := earnFlatOut(t, s, 8, 16, stop)
+	acked, writersDone := earnFlatOut(t, s, 8, 16, stop)
 	time.Sleep(time.Second)
 	close(stop)
-	time.Sleep(50 * time.Millisecond) // the writers' last earns are answered
+	writersDone()
 	if walSize(path) == 0 {
 		t.Fatal("no WAL after a second of writes: nothing to truncate")
 	}
@@ -251,7 +253,8 @@ func TestStalledExportAbortedAndWALTruncated(t *testing.T) {
 	release, exported := storetest.StalledExport(t, s, 16)
 	stalledAt := time.Now()
 	stop := make(chan struct{})
-	acked := earnFlatOut(t, s, 8, 16, stop)
+	acked, writersDone := earnFlatOut(t, s, 8, 16, stop)
+	defer writersDone() // before the store closes: deferred calls run last first
 	defer close(stop)
 
 	// The snapshot is released at the maximum read age even though the

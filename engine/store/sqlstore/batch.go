@@ -42,6 +42,9 @@ type txn struct {
 	// failed operation's grants are undone without copying every row.
 	grantLog []grantUndo
 	spendLog []spendUndo
+	// stock counts the active redemptions of the rewards whose stock rows
+	// the batch locked, kept current as it takes and returns stock.
+	stock map[string]int64
 
 	// jobsPerMember counts the batch's jobs by member; lotCache holds the
 	// live lots of members with several (see lotcache.go).

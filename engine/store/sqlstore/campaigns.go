@@ -208,32 +208,29 @@ func (t *txn) flushMemberCampaigns(ctx context.Context) error {
 }
 
 // grantBonuses grants each campaign bonus of the earn what its caps still
-// allow: min(attributed, budget − granted in total, perMemberCap − granted
-// to the member), under the campaign's row lock and the member's lock, and
-// records the grants. It returns the grants by campaign name.
+// allow (rules.CapRoom: the tighter of the budget and the per-member cap),
+// under the campaign's row lock and the member's lock, and records the
+// grants. It returns the grants by campaign name.
 func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledger.CampaignBonus) (map[string]rules.Grant, int64, error) {
 	grants := make(map[string]rules.Grant, len(bonuses))
 	var total int64
 	for _, b := range bonuses {
-		g := rules.Grant{Granted: b.Attributed}
+		var room rules.CapRoom
 		var spend, mine *grantRow
 		var err error
 		if b.Budget != nil {
 			if spend, err = t.campaign(ctx, b.Campaign); err != nil {
 				return nil, 0, err
 			}
-			if room := max(*b.Budget-spend.granted, 0); room < g.Granted {
-				g = rules.Grant{Granted: room, Cap: rules.CapBudget, Remaining: room}
-			}
+			room = rules.BudgetRoom(*b.Budget, spend.granted)
 		}
 		if b.PerMemberCap != nil {
 			if mine, err = t.memberCampaign(ctx, memberID, b.Campaign); err != nil {
 				return nil, 0, err
 			}
-			if room := max(*b.PerMemberCap-mine.granted, 0); room < g.Granted {
-				g = rules.Grant{Granted: room, Cap: rules.CapPerMember, Remaining: room}
-			}
+			room = room.Tighter(rules.MemberCapRoom(*b.PerMemberCap, mine.granted))
 		}
+		g := room.Grant(b.Attributed)
 		if g.Granted > 0 {
 			if spend != nil {
 				t.grant(spend, g.Granted)
@@ -253,24 +250,17 @@ func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledge
 	return grants, total, nil
 }
 
-// actionsOn counts the member's earned events of the action on the UTC day
-// of at; the caller holds the member's lock.
+// actionsOn counts the member's earned events of the action in the
+// rules.ActionDay of at; the caller holds the member's lock.
 func (t *txn) actionsOn(ctx context.Context, memberID, action string, at time.Time) (int64, error) {
-	start, end := utcDay(at)
+	start, end := rules.ActionDay(at)
 	var n int64
 	err := t.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-		[]any{&n}, memberID, action, start, end)
+		[]any{&n}, memberID, action, start.UnixMicro(), end.UnixMicro())
 	if err != nil {
 		return 0, fmt.Errorf("count action %s of %s: %w", action, memberID, err)
 	}
 	return n, nil
-}
-
-// utcDay is the UTC day of t as [start, end) in Unix microseconds.
-func utcDay(t time.Time) (int64, int64) {
-	u := t.UTC()
-	start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-	return start.UnixMicro(), start.AddDate(0, 0, 1).UnixMicro()
 }
 
 // PricingContexts implements ledger.Ledger with one read of the members,
@@ -354,12 +344,12 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 		if q.Action == "" {
 			continue
 		}
-		start, end := utcDay(q.OccurredAt)
-		k := actionDay{q.MemberID, q.Action, start}
+		start, end := rules.ActionDay(q.OccurredAt)
+		k := actionDay{q.MemberID, q.Action, start.UnixMicro()}
 		n, ok := counts[k]
 		if !ok {
 			err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-				q.MemberID, q.Action, start, end).Scan(&n)
+				q.MemberID, q.Action, start.UnixMicro(), end.UnixMicro()).Scan(&n)
 			if err != nil {
 				return nil, fmt.Errorf("%w: count action %s of %s: %v", ledger.ErrStoreUnavailable, q.Action, q.MemberID, err)
 			}

@@ -168,7 +168,7 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 		if err != nil {
 			return ledger.EarnResult{}, err
 		}
-		if n >= int64(*r.MaxPerDay) {
+		if rules.ActionLimitReached(r.MaxPerDay, n) {
 			if ex != nil {
 				ex.LimitDaily(n)
 			}

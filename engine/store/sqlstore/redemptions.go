@@ -178,10 +178,18 @@ func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
 			return t.dropUnusedStock(ctx, created)
 		})
 	}
-	err := t.listQuery(ctx, `SELECT reward_id FROM reward_stock WHERE reward_id IN (%s) ORDER BY reward_id`+t.d.ForUpdate,
+	if t.stock == nil {
+		t.stock = make(map[string]int64, len(ids))
+	}
+	err := t.listQuery(ctx, `SELECT reward_id, redeemed FROM reward_stock WHERE reward_id IN (%s) ORDER BY reward_id`+t.d.ForUpdate,
 		[][]string{ids}, func(rows *sql.Rows) error {
 			var id string
-			return rows.Scan(&id)
+			var redeemed int64
+			if err := rows.Scan(&id, &redeemed); err != nil {
+				return err
+			}
+			t.stock[id] = redeemed
+			return nil
 		})
 	if err != nil {
 		return fmt.Errorf("lock reward stock: %w", err)
@@ -199,25 +207,34 @@ func (t *txn) dropUnusedStock(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// takeStock counts one more redemption of the reward, only while fewer than
-// its stock are active: the conditional update is the check, so two
-// redemptions can never both take the last one.
+// takeStock counts one more redemption of the reward when rules.CheckStock
+// allows it. The count was read under the stock row's lock (lockRewards)
+// and is kept current by the batch, so two redemptions can never both take
+// the last one.
 func (t *txn) takeStock(ctx context.Context, r *config.Reward) error {
-	q, args := `UPDATE reward_stock SET redeemed = redeemed + 1 WHERE reward_id = ?`, []any{r.ID}
-	if r.Stock != nil {
-		q += ` AND redeemed < ?`
-		args = append(args, *r.Stock)
+	redeemed, locked := t.stock[r.ID]
+	if !locked {
+		return fmt.Errorf("take stock of reward %s: its stock row is not locked by the batch", r.ID)
 	}
-	res, err := t.exec(ctx, q, args...)
+	if err := rules.CheckStock(r, redeemed); err != nil {
+		return err
+	}
+	return t.moveStock(ctx, r.ID, 1)
+}
+
+// moveStock adds n to the reward's count of active redemptions.
+func (t *txn) moveStock(ctx context.Context, rewardID string, n int64) error {
+	res, err := t.exec(ctx, `UPDATE reward_stock SET redeemed = redeemed + ? WHERE reward_id = ?`, n, rewardID)
 	if err != nil {
-		return fmt.Errorf("take stock of reward %s: %w", r.ID, err)
+		return fmt.Errorf("count redemptions of reward %s: %w", rewardID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("take stock of reward %s: %w", r.ID, err)
+	if changed, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("count redemptions of reward %s: %w", rewardID, err)
+	} else if changed != 1 {
+		return fmt.Errorf("count redemptions of reward %s: no stock row: ledger inconsistent", rewardID)
 	}
-	if n == 0 {
-		return &rules.Error{Code: rules.CodeOutOfStock, Field: "rewardId", Message: fmt.Sprintf("reward %q is out of stock", r.ID)}
+	if redeemed, ok := t.stock[rewardID]; ok {
+		t.stock[rewardID] = redeemed + n
 	}
 	return nil
 }
@@ -268,8 +285,8 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 	if _, err := tx.exec(ctx, `UPDATE redemptions SET status = 'cancelled', cancelled_at = ? WHERE code = ?`, now.UnixMicro(), r.Code); err != nil {
 		return ledger.CancelRedemptionResult{}, fmt.Errorf("cancel redemption: %w", err)
 	}
-	if _, err := tx.exec(ctx, `UPDATE reward_stock SET redeemed = redeemed - 1 WHERE reward_id = ?`, red.RewardID); err != nil {
-		return ledger.CancelRedemptionResult{}, fmt.Errorf("return stock of reward %s: %w", red.RewardID, err)
+	if err := tx.moveStock(ctx, red.RewardID, -1); err != nil {
+		return ledger.CancelRedemptionResult{}, err
 	}
 	red.Status, red.CancelledAt = ledger.RedemptionCancelled, &now
 	out := ledger.CancelRedemptionResult{Redemption: red, Balance: m.bal}

@@ -384,3 +384,31 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	}
 	return nil
 }
+
+// submit queues a job with the member's writer.
+func (s *Store) submit(ctx context.Context, j *job) error {
+	_, err := s.writerFor(j.memberID).submit(ctx, []*job{j})
+	return err
+}
+
+// submitAll queues jobs so that those of each writer are committed
+// together. It returns an error for each job that was not queued.
+func (s *Store) submitAll(ctx context.Context, jobs []*job) []error {
+	errs := make([]error, len(jobs))
+	byWriter := map[*writer][]int{}
+	for i, j := range jobs {
+		w := s.writerFor(j.memberID)
+		byWriter[w] = append(byWriter[w], i)
+	}
+	for w, idx := range byWriter {
+		group := make([]*job, len(idx))
+		for k, i := range idx {
+			group[k] = jobs[i]
+		}
+		queued, err := w.submit(ctx, group)
+		for _, i := range idx[queued:] {
+			errs[i] = err
+		}
+	}
+	return errs
+}

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -145,100 +144,6 @@ func newRedemptionCode() string {
 	return string(b[:])
 }
 
-// lockRewards creates the stock rows of the batch's rewards and locks them,
-// in id order, after the members (see lockCampaigns). A row it created
-// that no redemption of the batch took from is removed before the commit:
-// a refused redemption (an unknown member, too few points) leaves nothing
-// behind, so a store that only refused requests is still empty, as an
-// import requires.
-func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
-	var ids []string
-	for _, j := range batch {
-		ids = append(ids, j.rewards...)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var created []string
-	for _, id := range ids {
-		res, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO reward_stock (reward_id, redeemed) VALUES (?, 0) ON CONFLICT DO NOTHING`), id)
-		if err != nil {
-			return fmt.Errorf("create stock of reward %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("create stock of reward %s: %w", id, err)
-		} else if n > 0 {
-			created = append(created, id)
-		}
-	}
-	if len(created) > 0 {
-		t.after("reward-stock", func(ctx context.Context, t *txn) error {
-			return t.dropUnusedStock(ctx, created)
-		})
-	}
-	if t.stock == nil {
-		t.stock = make(map[string]int64, len(ids))
-	}
-	err := t.listQuery(ctx, `SELECT reward_id, redeemed FROM reward_stock WHERE reward_id IN (%s) ORDER BY reward_id`+t.d.ForUpdate,
-		[][]string{ids}, func(rows *sql.Rows) error {
-			var id string
-			var redeemed int64
-			if err := rows.Scan(&id, &redeemed); err != nil {
-				return err
-			}
-			t.stock[id] = redeemed
-			return nil
-		})
-	if err != nil {
-		return fmt.Errorf("lock reward stock: %w", err)
-	}
-	return nil
-}
-
-// dropUnusedStock removes the stock rows of ids that count no redemption.
-func (t *txn) dropUnusedStock(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		if _, err := t.rawExec(ctx, t.d.rebind(`DELETE FROM reward_stock WHERE reward_id = ? AND redeemed = 0`), id); err != nil {
-			return fmt.Errorf("remove the unused stock of reward %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-// takeStock counts one more redemption of the reward when rules.CheckStock
-// allows it. The count was read under the stock row's lock (lockRewards)
-// and is kept current by the batch, so two redemptions can never both take
-// the last one.
-func (t *txn) takeStock(ctx context.Context, r *config.Reward) error {
-	redeemed, locked := t.stock[r.ID]
-	if !locked {
-		return fmt.Errorf("take stock of reward %s: its stock row is not locked by the batch", r.ID)
-	}
-	if err := rules.CheckStock(r, redeemed); err != nil {
-		return err
-	}
-	return t.moveStock(ctx, r.ID, 1)
-}
-
-// moveStock adds n to the reward's count of active redemptions.
-func (t *txn) moveStock(ctx context.Context, rewardID string, n int64) error {
-	res, err := t.exec(ctx, `UPDATE reward_stock SET redeemed = redeemed + ? WHERE reward_id = ?`, n, rewardID)
-	if err != nil {
-		return fmt.Errorf("count redemptions of reward %s: %w", rewardID, err)
-	}
-	if changed, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("count redemptions of reward %s: %w", rewardID, err)
-	} else if changed != 1 {
-		return fmt.Errorf("count redemptions of reward %s: no stock row: ledger inconsistent", rewardID)
-	}
-	if redeemed, ok := t.stock[rewardID]; ok {
-		t.stock[rewardID] = redeemed + n
-	}
-	return nil
-}
-
 // CancelRedemption implements ledger.Ledger. The redemption's member is
 // looked up first, to route the job to the member's writer; the redemption
 // is read again under the member's lock, which serialises its changes.
@@ -302,71 +207,6 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 		if err != nil {
 			return ledger.CancelRedemptionResult{}, err
 		}
-	}
-	return out, nil
-}
-
-const redemptionColumns = `code, member_id, reward_id, points, status, redeemed_at, cancelled_at, points_expire_at`
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanRedemption(row rowScanner) (ledger.Redemption, sql.NullInt64, error) {
-	var r ledger.Redemption
-	var redeemed int64
-	var cancelled, expires sql.NullInt64
-	if err := row.Scan(&r.Code, &r.MemberID, &r.RewardID, &r.Points, &r.Status, &redeemed, &cancelled, &expires); err != nil {
-		return r, expires, err
-	}
-	r.RedeemedAt = time.UnixMicro(redeemed).UTC()
-	if cancelled.Valid {
-		r.CancelledAt = ptrTime(time.UnixMicro(cancelled.Int64).UTC())
-	}
-	if expires.Valid {
-		r.PointsExpireAt = ptrTime(time.UnixMicro(expires.Int64).UTC())
-	}
-	return r, expires, nil
-}
-
-func readRedemption(ctx context.Context, tx *txn, code string) (ledger.Redemption, sql.NullInt64, error) {
-	rows, err := tx.query(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE code = ?`, code)
-	if err != nil {
-		return ledger.Redemption{}, sql.NullInt64{}, fmt.Errorf("read redemption: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return ledger.Redemption{}, sql.NullInt64{}, tx.fail(fmt.Errorf("read redemption: %w", err))
-		}
-		return ledger.Redemption{}, sql.NullInt64{}, ledger.ErrRedemptionNotFound
-	}
-	r, exp, err := scanRedemption(rows)
-	if err != nil {
-		return r, exp, tx.fail(fmt.Errorf("read redemption: %w", err))
-	}
-	return r, exp, nil
-}
-
-// Redemptions implements ledger.Ledger.
-func (s *Store) Redemptions(ctx context.Context, memberID string) (_ []ledger.Redemption, err error) {
-	ctx, end := s.beginRead(ctx, true)
-	defer end(&err)
-	if err := ledger.CheckMemberID(memberID); err != nil {
-		return nil, err
-	}
-	var one int
-	if err := s.queryRow(ctx, `SELECT 1 FROM members WHERE id = ?`, memberID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-		return nil, ledger.ErrMemberNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("read member %s: %w", memberID, err)
-	}
-	out := []ledger.Redemption{}
-	err = s.eachRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE member_id = ? ORDER BY redeemed_at DESC, code`, []any{memberID}, func(rows *sql.Rows) error {
-		r, _, err := scanRedemption(rows)
-		out = append(out, r)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read redemptions of %s: %w", memberID, err)
 	}
 	return out, nil
 }

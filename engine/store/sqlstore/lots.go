@@ -5,55 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
-
-// entry is a ledger line about to be recorded.
-type entry struct {
-	kind                         ledger.EntryKind
-	available, pending, lifetime int64
-	eventID, reference, reason   string
-	shortfall                    int64
-	at                           time.Time
-}
-
-// lockMember returns the member's row, locked for the batch transaction
-// where the dialect supports it. Every write to a member's balance, lots or
-// entries takes this lock first, so writers in several processes serialise
-// per member.
-func lockMember(ctx context.Context, tx *txn, memberID string) (*memberRow, error) {
-	return tx.member(ctx, memberID)
-}
-
-// record appends the entry and applies its deltas to the balance; both are
-// written when the batch ends.
-func record(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, ledger.Balance, error) {
-	bal := m.bal
-	bal.Available += e.available
-	bal.Pending += e.pending
-	bal.LifetimeEarned += e.lifetime
-	if bal.Available < 0 || bal.Pending < 0 {
-		return 0, m.bal, fmt.Errorf("member %s: %s would make the balance negative: ledger inconsistent", m.id, e.kind)
-	}
-	seq, err := tx.addEntry(ctx, m, e)
-	if err != nil {
-		return 0, m.bal, err
-	}
-	m.bal = bal
-	if isActivity(e.kind) {
-		m.lastActivity = max(m.lastActivity, e.at.UnixMicro())
-	}
-	return seq, bal, nil
-}
-
-// isActivity reports whether an entry is the member's own doing, which
-// resets the inactivity clock. Releases and expiries are the engine's, and a
-// reversal is the merchant taking back a refunded purchase: none of them keep
-// a dormant balance alive.
-func isActivity(k ledger.EntryKind) bool {
-	return k == ledger.EntryEarn || k == ledger.EntryRedeem || k == ledger.EntryAdjust
-}
 
 func insertLot(tx *txn, memberID, eventID string, points int64, state string, availableAt, expiresAt time.Time) {
 	var expires sql.NullInt64
@@ -167,3 +119,9 @@ func takeLotsAtOnce(ctx context.Context, tx *txn, memberID, state, eventID strin
 	}
 	return taken, nil
 }
+
+// Lot states.
+const (
+	lotPending   = "pending"
+	lotAvailable = "available"
+)

@@ -2,13 +2,185 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
 )
+
+// postgresSQL is the SQL of a database with array parameters and sequences
+// (PostgreSQL): a batch writes each table with one statement, all of them
+// in one round trip at its end, sets are passed as arrays, and entry
+// numbers come from the sequence that every process shares.
+type postgresSQL struct{}
+
+func (postgresSQL) set(cols [][]string) (string, []any) {
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		args[i] = c
+	}
+	if len(cols) == 1 {
+		return `SELECT unnest($1::text[])`, args
+	}
+	return `SELECT * FROM unnest($1::text[], $2::text[])`, args
+}
+
+// prefetchKeysEvents reads the batch's idempotency keys and events and
+// reserves entry numbers in one round trip. It runs after the members are
+// locked, so that its snapshot includes what other transactions committed
+// for them.
+func (postgresSQL) prefetchKeysEvents(ctx context.Context, t *txn, keys, evMembers, evIDs []string, seqs int) error {
+	rows, err := t.rawQuery(ctx, `SELECT 0, idem_key, request_hash, result FROM idempotency_keys WHERE idem_key = ANY($1::text[])
+		UNION ALL
+		SELECT 1, member_id, event_id, '' FROM events WHERE (member_id, event_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+		UNION ALL
+		SELECT 2, nextval(pg_get_serial_sequence('entries', 'seq'))::text, '', '' FROM generate_series(1, $4)`,
+		keys, evMembers, evIDs, seqs)
+	if err != nil {
+		return fmt.Errorf("read keys and events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind int
+		var a, b, c string
+		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
+			return t.fail(fmt.Errorf("read keys and events: %w", err))
+		}
+		switch kind {
+		case 0:
+			if err := t.knownKey(a, b, c); err != nil {
+				return t.fail(err)
+			}
+		case 1:
+			t.events[eventKey{a, b}] = true
+		case 2:
+			seq, err := strconv.ParseInt(a, 10, 64)
+			if err != nil {
+				return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+			}
+			t.seqs = append(t.seqs, seq)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(fmt.Errorf("read keys and events: %w", err))
+	}
+	return nil
+}
+
+// reserveSeqs takes n entry numbers from the sequence.
+func (postgresSQL) reserveSeqs(ctx context.Context, t *txn, n int) error {
+	rows, err := t.rawQuery(ctx, `SELECT nextval(pg_get_serial_sequence('entries', 'seq')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return fmt.Errorf("reserve entry numbers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+		}
+		t.seqs = append(t.seqs, s)
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
+	}
+	return nil
+}
+
+func (postgresSQL) writeEventsLots(ctx context.Context, t *txn) error {
+	if len(t.newEvents) > 0 {
+		act := activityArrays(t.newEvents)
+		if err := t.execArrays(ctx, "insert events", eventsInsert, t.eventArrays()); err != nil {
+			return err
+		}
+		if err := t.execArrays(ctx, "add activity", activityUpsert, act); err != nil {
+			return err
+		}
+	}
+	if len(t.newLots) > 0 {
+		return t.execArrays(ctx, "insert lots", lotsInsert, t.lotArrays())
+	}
+	return nil
+}
+
+func (postgresSQL) addSpend(ctx context.Context, t *txn, names []string, granted []int64) error {
+	q := fmt.Sprintf(spendAdd, `SELECT c, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d(c, n, i) ORDER BY i`)
+	if _, err := t.rawExec(ctx, q, names, granted); err != nil {
+		return fmt.Errorf("add to campaigns' spend: %w", err)
+	}
+	return nil
+}
+
+func (postgresSQL) setMemberGrants(ctx context.Context, t *txn, members, names []string, granted []int64) error {
+	q := fmt.Sprintf(memberCampaignsUpsert, `SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`)
+	if _, err := t.rawExec(ctx, q, members, names, granted); err != nil {
+		return fmt.Errorf("update campaign bonuses: %w", err)
+	}
+	return nil
+}
+
+// takeLots takes in one statement (one round trip): a running sum over the
+// lots in consumption order picks the lots and the points each gives.
+func (postgresSQL) takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, want int64) (int64, error) {
+	rows, err := tx.query(ctx, `WITH c AS (
+			SELECT id, remaining, CAST(SUM(remaining) OVER (ORDER BY (expires_at IS NULL), expires_at, id) AS BIGINT) AS cum
+			FROM lots WHERE member_id = ? AND state = ? AND remaining > 0 AND (? = '' OR event_id = ?)
+		), t AS (
+			SELECT id, LEAST(remaining, CAST(? AS BIGINT) - (cum - remaining)) AS take FROM c WHERE cum - remaining < CAST(? AS BIGINT)
+		)
+		UPDATE lots SET remaining = lots.remaining - t.take FROM t WHERE lots.id = t.id RETURNING t.take`,
+		memberID, state, eventID, eventID, want, want)
+	if err != nil {
+		return 0, fmt.Errorf("consume lots: %w", err)
+	}
+	defer rows.Close()
+	var taken int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
+		}
+		taken += n
+	}
+	if err := rows.Err(); err != nil {
+		return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
+	}
+	if taken > 0 {
+		tx.writes++
+	}
+	return taken, nil
+}
+
+func (postgresSQL) setLotsRemaining(ctx context.Context, t *txn, ids, remaining []int64) error {
+	if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(id, remaining) WHERE lots.id = u.id`, ids, remaining); err != nil {
+		return t.fail(fmt.Errorf("consume lots: %w", err))
+	}
+	return nil
+}
+
+// identityOverride lets an INSERT give PostgreSQL's identity columns,
+// GENERATED ALWAYS, their values.
+func (postgresSQL) identityOverride() string { return " OVERRIDING SYSTEM VALUE" }
+
+// afterImport moves the identity sequences past the imported numbers.
+func (postgresSQL) afterImport(ctx context.Context, tx *sql.Tx) error {
+	for _, c := range [][2]string{{"lots", "id"}, {"entries", "seq"}} {
+		q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', '%[2]s'), MAX(%[2]s)) FROM %[1]s HAVING MAX(%[2]s) IS NOT NULL`, c[0], c[1])
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("advance the %s sequence: %w", c[0], err)
+		}
+	}
+	return nil
+}
+
+// The array forms of the buffered writes, as statements with "?"
+// placeholders; writeRows runs them together as one statement.
 
 const eventsInsert = `INSERT INTO events (member_id, event_id, points, reversed, purchase_amount, currency, occurred_at, recorded_at, action, bonuses)
 	SELECT m, e, p, 0, pa, c, o, r, a, b FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS v(m, e, p, pa, c, o, r, a, b)`
 
 func (t *txn) eventArrays() []any {
+
 	rows := t.newEvents
 	t.newEvents = rows[:0]
 	n := len(rows)
@@ -107,7 +279,7 @@ func (t *txn) balanceArrays() []any {
 var flushAllStatement = `WITH ev AS (` + eventsInsert + `), ad AS (` + activityUpsert + `), lt AS (` + lotsInsert + `), en AS (` + entriesInsert +
 	`), ik AS (` + keysInsert + `), mb AS (` + balancesUpdate + `) SELECT 1`
 
-func (t *txn) flushAllArrays(ctx context.Context) error {
+func (postgresSQL) writeRows(ctx context.Context, t *txn) error {
 	if len(t.newEvents)+len(t.newLots)+len(t.newEntries)+len(t.newKeys)+len(t.dirty) == 0 {
 		return nil
 	}

@@ -151,24 +151,11 @@ func (t *txn) flushSpend(ctx context.Context) error {
 	if len(names) == 0 {
 		return nil
 	}
-	if t.d.Arrays {
-		granted := make([]int64, len(names))
-		for i, name := range names {
-			granted[i] = t.spendDelta[name]
-		}
-		q := fmt.Sprintf(spendAdd, `SELECT c, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS d(c, n, i) ORDER BY i`)
-		if _, err := t.rawExec(ctx, q, names, granted); err != nil {
-			return fmt.Errorf("add to campaigns' spend: %w", err)
-		}
-		return nil
+	granted := make([]int64, len(names))
+	for i, name := range names {
+		granted[i] = t.spendDelta[name]
 	}
-	q := t.d.rebind(fmt.Sprintf(spendAdd, `VALUES (?, ?)`))
-	for _, name := range names {
-		if _, err := t.rawExec(ctx, q, name, t.spendDelta[name]); err != nil {
-			return fmt.Errorf("add to spend of campaign %s: %w", name, err)
-		}
-	}
-	return nil
+	return t.dialect.addSpend(ctx, t, names, granted)
 }
 
 // memberCampaignsUpsert writes members' grants with absolute values: they
@@ -188,20 +175,7 @@ func (t *txn) flushMemberCampaigns(ctx context.Context) error {
 	if len(members) == 0 {
 		return nil
 	}
-	if t.d.Arrays {
-		q := fmt.Sprintf(memberCampaignsUpsert, `SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`)
-		if _, err := t.rawExec(ctx, q, members, names, granted); err != nil {
-			return fmt.Errorf("update campaign bonuses: %w", err)
-		}
-		return nil
-	}
-	q := t.d.rebind(fmt.Sprintf(memberCampaignsUpsert, `VALUES (?, ?, ?)`))
-	for i := range members {
-		if _, err := t.rawExec(ctx, q, members[i], names[i], granted[i]); err != nil {
-			return fmt.Errorf("update bonus of campaign %s to %s: %w", names[i], members[i], err)
-		}
-	}
-	return nil
+	return t.dialect.setMemberGrants(ctx, t, members, names, granted)
 }
 
 // grantBonuses grants each campaign bonus of the earn what its caps still

@@ -379,9 +379,8 @@ func (imp *importer) flush(ctx context.Context) error {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(tab.cols)), ", ") + ")"
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + tab.table + " (" + strings.Join(tab.cols, ", ") + ")")
-	if tab.identity && imp.d.Arrays {
-		// PostgreSQL's identity columns are GENERATED ALWAYS.
-		q.WriteString(" OVERRIDING SYSTEM VALUE")
+	if tab.identity {
+		q.WriteString(imp.d.sql().identityOverride())
 	}
 	q.WriteString(" VALUES ")
 	for i := range n {
@@ -401,14 +400,8 @@ func (imp *importer) flush(ctx context.Context) error {
 // finish moves the identity sequences past the imported numbers and checks
 // the invariants on what the transaction wrote.
 func (imp *importer) finish(ctx context.Context) error {
-	if imp.d.Arrays {
-		// SQLite's AUTOINCREMENT follows explicit ids by itself.
-		for _, c := range [][2]string{{"lots", "id"}, {"entries", "seq"}} {
-			q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', '%[2]s'), MAX(%[2]s)) FROM %[1]s HAVING MAX(%[2]s) IS NOT NULL`, c[0], c[1])
-			if _, err := imp.tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("advance the %s sequence: %w", c[0], err)
-			}
-		}
+	if err := imp.d.sql().afterImport(ctx, imp.tx); err != nil {
+		return err
 	}
 	problems, err := invariantProblems(ctx, imp.tx.QueryContext)
 	if err != nil {

@@ -55,69 +55,7 @@ func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, wan
 	if _, cached := tx.lotCache[lotKey{memberID, state}]; cached || tx.jobsPerMember[memberID] > 1 {
 		return tx.takeCachedLots(ctx, memberID, state, eventID, want)
 	}
-	if tx.d.Arrays {
-		return takeLotsAtOnce(ctx, tx, memberID, state, eventID, want)
-	}
-	var taken int64
-	for taken < want {
-		cond := `member_id = ? AND state = ? AND remaining > 0`
-		args := []any{memberID, state}
-		if eventID != "" {
-			cond += ` AND event_id = ?`
-			args = append(args, eventID)
-		}
-		lots, err := lotsWhere(ctx, tx, cond+` ORDER BY (expires_at IS NULL), expires_at, id LIMIT ?`, append(args, takeLotsChunk)...)
-		if err != nil {
-			return taken, err
-		}
-		for _, l := range lots {
-			n := min(l.remaining, want-taken)
-			if _, err := tx.exec(ctx, `UPDATE lots SET remaining = remaining - ? WHERE id = ?`, n, l.id); err != nil {
-				return taken, fmt.Errorf("consume lot: %w", err)
-			}
-			taken += n
-			if taken == want {
-				break
-			}
-		}
-		if len(lots) < takeLotsChunk {
-			break
-		}
-	}
-	return taken, nil
-}
-
-// takeLotsAtOnce is takeLots in one statement (one round trip): a running
-// sum over the lots in consumption order picks the lots and the points each
-// gives.
-func takeLotsAtOnce(ctx context.Context, tx *txn, memberID, state, eventID string, want int64) (int64, error) {
-	rows, err := tx.query(ctx, `WITH c AS (
-			SELECT id, remaining, CAST(SUM(remaining) OVER (ORDER BY (expires_at IS NULL), expires_at, id) AS BIGINT) AS cum
-			FROM lots WHERE member_id = ? AND state = ? AND remaining > 0 AND (? = '' OR event_id = ?)
-		), t AS (
-			SELECT id, LEAST(remaining, CAST(? AS BIGINT) - (cum - remaining)) AS take FROM c WHERE cum - remaining < CAST(? AS BIGINT)
-		)
-		UPDATE lots SET remaining = lots.remaining - t.take FROM t WHERE lots.id = t.id RETURNING t.take`,
-		memberID, state, eventID, eventID, want, want)
-	if err != nil {
-		return 0, fmt.Errorf("consume lots: %w", err)
-	}
-	defer rows.Close()
-	var taken int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
-		}
-		taken += n
-	}
-	if err := rows.Err(); err != nil {
-		return taken, tx.fail(fmt.Errorf("consume lots: %w", err))
-	}
-	if taken > 0 {
-		tx.writes++
-	}
-	return taken, nil
+	return tx.dialect.takeLots(ctx, tx, memberID, state, eventID, want)
 }
 
 // Lot states.

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
-// prefetch locks the batch's members (in id order, one statement) and reads
-// its idempotency keys and earn events, so that most operations need no
-// statement of their own.
+// prefetch locks the batch's members (in id order, one statement), then
+// the spend rows of its budgeted campaigns and the stock rows of its
+// rewards, and reads its idempotency keys and earn events, so that most
+// operations need no statement of their own.
 func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	ids := make([]string, 0, len(batch))
 	var keys []string
@@ -29,6 +29,23 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 			evIDs = append(evIDs, j.eventID)
 		}
 	}
+	if err := t.lockMembers(ctx, ids); err != nil {
+		return err
+	}
+	if err := t.lockCampaigns(ctx, batch); err != nil {
+		return err
+	}
+	if err := t.lockRewards(ctx, batch); err != nil {
+		return err
+	}
+	for i := range evIDs {
+		t.events[eventKey{evMembers[i], evIDs[i]}] = false
+	}
+	return t.dialect.prefetchKeysEvents(ctx, t, keys, evMembers, evIDs, len(batch))
+}
+
+// lockMembers reads and locks the members of ids, in id order.
+func (t *txn) lockMembers(ctx context.Context, ids []string) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
@@ -50,96 +67,17 @@ func (t *txn) prefetch(ctx context.Context, batch []*job) error {
 	if err != nil {
 		return fmt.Errorf("lock members: %w", err)
 	}
-	if err := t.lockCampaigns(ctx, batch); err != nil {
-		return err
-	}
-	if err := t.lockRewards(ctx, batch); err != nil {
-		return err
-	}
-	if t.d.Arrays {
-		return t.prefetchArrays(ctx, keys, evMembers, evIDs, len(batch))
-	}
-	if len(keys) > 0 {
-		err := t.listQuery(ctx, `SELECT idem_key, request_hash, result FROM idempotency_keys WHERE idem_key IN (%s)`,
-			[][]string{keys}, func(rows *sql.Rows) error {
-				var k, h, r string
-				if err := rows.Scan(&k, &h, &r); err != nil {
-					return err
-				}
-				result, err := loadResult(r)
-				if err != nil {
-					return fmt.Errorf("key %q: %w", k, err)
-				}
-				t.keys[k] = idemRecord{hash: h, result: result}
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("read idempotency keys: %w", err)
-		}
-	}
-	if len(evIDs) > 0 {
-		for i := range evIDs {
-			t.events[eventKey{evMembers[i], evIDs[i]}] = false
-		}
-		err := t.listQuery(ctx, `SELECT member_id, event_id FROM events WHERE (member_id, event_id) IN (%s)`,
-			[][]string{evMembers, evIDs}, func(rows *sql.Rows) error {
-				var m, e string
-				if err := rows.Scan(&m, &e); err != nil {
-					return err
-				}
-				t.events[eventKey{m, e}] = true
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("read events: %w", err)
-		}
-	}
 	return nil
 }
 
-// prefetchArrays reads the batch's idempotency keys and events and reserves
-// entry numbers in one round trip. It runs after the members are locked, so
-// that its snapshot includes what other transactions committed for them.
-func (t *txn) prefetchArrays(ctx context.Context, keys, evMembers, evIDs []string, seqs int) error {
-	for i := range evIDs {
-		t.events[eventKey{evMembers[i], evIDs[i]}] = false
-	}
-	rows, err := t.rawQuery(ctx, `SELECT 0, idem_key, request_hash, result FROM idempotency_keys WHERE idem_key = ANY($1::text[])
-		UNION ALL
-		SELECT 1, member_id, event_id, '' FROM events WHERE (member_id, event_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-		UNION ALL
-		SELECT 2, nextval(pg_get_serial_sequence('entries', 'seq'))::text, '', '' FROM generate_series(1, $4)`,
-		keys, evMembers, evIDs, seqs)
+// knownKey notes an idempotency key read from the database, with its
+// request hash and stored result.
+func (t *txn) knownKey(key, hash, stored string) error {
+	result, err := loadResult(stored)
 	if err != nil {
-		return fmt.Errorf("read keys and events: %w", err)
+		return fmt.Errorf("read idempotency key %q: %w", key, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind int
-		var a, b, c string
-		if err := rows.Scan(&kind, &a, &b, &c); err != nil {
-			return t.fail(fmt.Errorf("read keys and events: %w", err))
-		}
-		switch kind {
-		case 0:
-			result, err := loadResult(c)
-			if err != nil {
-				return t.fail(fmt.Errorf("read idempotency key %q: %w", a, err))
-			}
-			t.keys[a] = idemRecord{hash: b, result: result}
-		case 1:
-			t.events[eventKey{a, b}] = true
-		case 2:
-			seq, err := strconv.ParseInt(a, 10, 64)
-			if err != nil {
-				return t.fail(fmt.Errorf("reserve entry numbers: %w", err))
-			}
-			t.seqs = append(t.seqs, seq)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return t.fail(fmt.Errorf("read keys and events: %w", err))
-	}
+	t.keys[key] = idemRecord{hash: hash, result: result}
 	return nil
 }
 

@@ -52,7 +52,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	}
 	var spend map[string]int64
 	if grants {
-		set, args := listSet(s.cfg.Dialect, [][]string{ids})
+		set, args := s.cfg.Dialect.sql().set([][]string{ids})
 		err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
 			var id, name string
 			var n int64
@@ -127,7 +127,7 @@ func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]
 	}
 	gen := s.members.generation()
 	read := make(map[string]cachedMember, len(missed))
-	set, args := listSet(s.cfg.Dialect, [][]string{missed})
+	set, args := s.cfg.Dialect.sql().set([][]string{missed})
 	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
 		var id, tags string
 		var m cachedMember

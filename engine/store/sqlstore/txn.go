@@ -13,11 +13,13 @@ import (
 // balances) until they are written with one statement per table: before a
 // statement that reads the table, and at the end of the batch.
 type txn struct {
-	tx     *sql.Tx
-	d      *Dialect
-	stmts  *stmtCache
-	txStmt map[*sql.Stmt]*sql.Stmt // prepared statements bound to tx
-	failed error                   // the first statement that failed; the transaction is unusable
+	tx *sql.Tx
+	d  *Dialect
+	// dialect is the SQL that differs between the databases.
+	dialect sqlDialect
+	stmts   *stmtCache
+	txStmt  map[*sql.Stmt]*sql.Stmt // prepared statements bound to tx
+	failed  error                   // the first statement that failed; the transaction is unusable
 
 	members map[string]*memberRow
 	keys    map[string]idemRecord
@@ -88,7 +90,7 @@ type idemRecord struct {
 
 func newTxn(tx *sql.Tx, d *Dialect, stmts *stmtCache) *txn {
 	return &txn{
-		tx: tx, d: d, stmts: stmts,
+		tx: tx, d: d, dialect: d.sql(), stmts: stmts,
 		members: make(map[string]*memberRow),
 		keys:    make(map[string]idemRecord),
 		events:  make(map[eventKey]bool),
@@ -205,6 +207,3 @@ func (t *txn) runAfterJobs(ctx context.Context) error {
 	}
 	return nil
 }
-
-// The array forms of the buffered writes, as statements with "?"
-// placeholders; flushAll runs them together as one statement on PostgreSQL.

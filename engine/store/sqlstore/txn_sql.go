@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // stmt returns the cached statement for q bound to the transaction, or nil.
@@ -110,7 +109,7 @@ func (t *txn) queryRow(ctx context.Context, q string, dest []any, args ...any) e
 // several columns are given), passed as arrays on PostgreSQL and as one JSON
 // document on SQLite, so the statement text does not depend on the count.
 func (t *txn) listQuery(ctx context.Context, q string, cols [][]string, row func(*sql.Rows) error) error {
-	set, args := listSet(t.d, cols)
+	set, args := t.dialect.set(cols)
 	rows, err := t.rawQuery(ctx, fmt.Sprintf(q, set), args...)
 	if err != nil {
 		return err
@@ -125,66 +124,4 @@ func (t *txn) listQuery(ctx context.Context, q string, cols [][]string, row func
 		return t.fail(err)
 	}
 	return nil
-}
-
-// listSet is the set expression and arguments of listQuery.
-func listSet(d *Dialect, cols [][]string) (set string, args []any) {
-	if d.Arrays {
-		if len(cols) == 1 {
-			set = `SELECT unnest($1::text[])`
-		} else {
-			set = `SELECT * FROM unnest($1::text[], $2::text[])`
-		}
-		for _, c := range cols {
-			args = append(args, c)
-		}
-	} else {
-		var b strings.Builder
-		b.WriteByte('[')
-		for i := range cols[0] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if len(cols) == 1 {
-				writeJSONString(&b, cols[0][i])
-				continue
-			}
-			b.WriteByte('[')
-			for c := range cols {
-				if c > 0 {
-					b.WriteByte(',')
-				}
-				writeJSONString(&b, cols[c][i])
-			}
-			b.WriteByte(']')
-		}
-		b.WriteByte(']')
-		if len(cols) == 1 {
-			set = `SELECT value FROM json_each(?)`
-		} else {
-			set = `SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)`
-		}
-		args = []any{b.String()}
-	}
-	return set, args
-}
-
-func writeJSONString(b *strings.Builder, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
 }

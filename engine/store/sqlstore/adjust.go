@@ -12,7 +12,8 @@ func (s *Store) Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.Ad
 	if err != nil {
 		return ledger.AdjustResult{}, err
 	}
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpAdjust, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
+	out, replayed, err := write(ctx, s, idemOp{op: ledger.OpAdjust, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpAdjust, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (ledger.AdjustResult, error) {
 		if err := norm.CheckExpiresAt(s.now()); err != nil {
 			return ledger.AdjustResult{}, err
 		}

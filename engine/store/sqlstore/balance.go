@@ -25,9 +25,12 @@ func lockMember(ctx context.Context, tx *txn, memberID string) (*memberRow, erro
 	return tx.member(ctx, memberID)
 }
 
-// record appends the entry and applies its deltas to the balance; both are
-// written when the batch ends.
-func record(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, ledger.Balance, error) {
+// changeBalance is the one place a member's balance changes: it appends the
+// entry that says why and applies the entry's deltas to the balance (and
+// the inactivity clock); both are written when the batch ends (flushAll).
+// A change that would make the balance negative is refused. The other
+// functions of this file are the plain credits and debits built on it.
+func changeBalance(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, ledger.Balance, error) {
 	bal := m.bal
 	bal.Available += e.available
 	bal.Pending += e.pending
@@ -72,7 +75,7 @@ func (s *Store) debit(ctx context.Context, tx *txn, memberID string, points int6
 		return 0, m.bal, fmt.Errorf("member %s: available lots hold %d of %d points: ledger inconsistent", memberID, taken, points)
 	}
 	e.available, e.at = -points, s.now()
-	return record(ctx, tx, m, e)
+	return changeBalance(ctx, tx, m, e)
 }
 
 // credit adds an available lot outside any event.
@@ -84,5 +87,5 @@ func (s *Store) credit(ctx context.Context, tx *txn, memberID string, points int
 	now := s.now()
 	insertLot(tx, memberID, "", points, lotAvailable, now, expiresAt)
 	e.available, e.lifetime, e.at = points, points, now
-	return record(ctx, tx, m, e)
+	return changeBalance(ctx, tx, m, e)
 }

@@ -1,6 +1,3 @@
-// Package sqlstore implements the ledger rules once over database/sql for the
-// SQLite and PostgreSQL stores, which supply a Dialect, connections and
-// migrations. Writes go through group-commit writers (see writer.go).
 package sqlstore
 
 import (

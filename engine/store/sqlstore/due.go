@@ -120,7 +120,7 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 			return r, fmt.Errorf("release lot: %w", err)
 		}
 		if l.remaining > 0 {
-			if _, _, err = record(ctx, tx, m, entry{kind: ledger.EntryRelease, available: l.remaining, pending: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+			if _, _, err = changeBalance(ctx, tx, m, entry{kind: ledger.EntryRelease, available: l.remaining, pending: -l.remaining, eventID: l.eventID, at: now}); err != nil {
 				return r, err
 			}
 		}
@@ -135,7 +135,7 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 		if _, err := tx.exec(ctx, `UPDATE lots SET state = 'expired', remaining = 0 WHERE id = ?`, l.id); err != nil {
 			return r, fmt.Errorf("expire lot: %w", err)
 		}
-		if _, _, err = record(ctx, tx, m, entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, at: now}); err != nil {
+		if _, _, err = changeBalance(ctx, tx, m, entry{kind: ledger.EntryExpire, available: -l.remaining, eventID: l.eventID, at: now}); err != nil {
 			return r, err
 		}
 		r.ExpiredLots++
@@ -159,7 +159,7 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 			if state == lotPending {
 				e.available, e.pending = 0, -l.remaining
 			}
-			if _, _, err = record(ctx, tx, m, e); err != nil {
+			if _, _, err = changeBalance(ctx, tx, m, e); err != nil {
 				return r, err
 			}
 			r.ExpiredLots++

@@ -28,7 +28,8 @@ func (s *Store) earnJob(ctx context.Context, req ledger.EarnRequest) (*job, erro
 	if err != nil {
 		return nil, err
 	}
-	j := s.newJob(norm.MemberID, norm.EventID, ledger.OpEarn, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpEarn, memberID: norm.MemberID, eventID: norm.EventID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpEarn, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyEarn(ctx, tx, norm)
 		if err != nil {
 			return nil, err
@@ -59,29 +60,19 @@ func earnResult(r jobResult, memberID string) (ledger.EarnResult, error) {
 }
 
 func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (ledger.EarnResult, error) {
-	m, err := lockMember(ctx, tx, r.MemberID)
+	m, err := lockEarner(ctx, tx, r)
 	if err != nil {
 		return ledger.EarnResult{}, err
-	}
-	if err := r.CheckPricedTier(m.tier); err != nil {
-		return ledger.EarnResult{}, err
-	}
-	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
-		return ledger.EarnResult{}, err
-	} else if dup {
-		return ledger.EarnResult{}, ledger.ErrDuplicateEvent
 	}
 	now := s.now()
 	occurred := r.OccurredAt
 	if occurred.IsZero() {
 		occurred = now
 	}
-	var ex *rules.Explanation
-	if r.Explanation != nil {
-		cp := *r.Explanation
-		cp.Campaigns = slices.Clone(cp.Campaigns)
-		ex = &cp
-	}
+	ex := copyExplanation(r.Explanation)
+	// An earn that earns nothing records nothing but the idempotency key
+	// and its result.
+	nothing := ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}
 	// maxPerDay is checked under the member's lock: concurrent earns of the
 	// same action cannot both take the last one of the day.
 	if r.MaxPerDay != nil {
@@ -93,8 +84,7 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 			if ex != nil {
 				ex.LimitDaily(n)
 			}
-			// Nothing is recorded but the idempotency key and its result.
-			return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
+			return nothing, nil
 		}
 	}
 	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns)
@@ -104,12 +94,60 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if ex != nil {
 		ex.Regrant(grants)
 	}
-	points := r.Points + bonus
-	if points == 0 && r.PurchaseAmount == 0 {
+	r.Points += bonus
+	if r.Points == 0 && r.PurchaseAmount == 0 {
 		// Caps left nothing of an action that only earned a bonus.
-		return ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}, nil
+		return nothing, nil
 	}
-	r.Points = points
+	out, err := recordEarn(ctx, tx, m, r, grants, occurred, now)
+	if err != nil {
+		return ledger.EarnResult{}, err
+	}
+	out.Explanation = ex
+	if r.Referral != nil && r.PurchaseAmount > 0 {
+		if out.Referral, err = s.convertReferral(ctx, tx, m, r, occurred, now); err != nil {
+			return ledger.EarnResult{}, err
+		}
+	}
+	out.Balance = m.bal
+	if len(r.Tiers) > 0 {
+		upgradeAfterEarn(tx, m, r.Tiers, now)
+	}
+	return out, nil
+}
+
+// lockEarner locks the earning member and refuses an earn priced with
+// another tier than the member's, or of an event already recorded.
+func lockEarner(ctx context.Context, tx *txn, r ledger.EarnRequest) (*memberRow, error) {
+	m, err := lockMember(ctx, tx, r.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CheckPricedTier(m.tier); err != nil {
+		return nil, err
+	}
+	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
+		return nil, err
+	} else if dup {
+		return nil, ledger.ErrDuplicateEvent
+	}
+	return m, nil
+}
+
+// copyExplanation is a copy of the request's explanation that the earn may
+// rewrite with what it granted; nil stays nil.
+func copyExplanation(ex *rules.Explanation) *rules.Explanation {
+	if ex == nil {
+		return nil
+	}
+	cp := *ex
+	cp.Campaigns = slices.Clone(cp.Campaigns)
+	return &cp
+}
+
+// recordEarn records the event with the campaigns' grants, its lot (pending
+// until r.AvailableAt) and its entry.
+func recordEarn(ctx context.Context, tx *txn, m *memberRow, r ledger.EarnRequest, grants map[string]rules.Grant, occurred, now time.Time) (ledger.EarnResult, error) {
 	bonuses, err := encodeBonuses(grants)
 	if err != nil {
 		return ledger.EarnResult{}, err
@@ -129,21 +167,11 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if r.Points > 0 {
 		insertLot(tx, r.MemberID, r.EventID, r.Points, state, availableAt, r.ExpiresAt)
 	}
-	seq, _, err := record(ctx, tx, m, e)
+	seq, _, err := changeBalance(ctx, tx, m, e)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
-	out := ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending, Explanation: ex}
-	if r.Referral != nil && r.PurchaseAmount > 0 {
-		if out.Referral, err = s.convertReferral(ctx, tx, m, r, occurred, now); err != nil {
-			return ledger.EarnResult{}, err
-		}
-	}
-	out.Balance = m.bal
-	if len(r.Tiers) > 0 {
-		upgradeAfterEarn(tx, m, r.Tiers, now)
-	}
-	return out, nil
+	return ledger.EarnResult{EntrySeq: seq, MemberID: r.MemberID, EventID: r.EventID, Points: r.Points, Pending: pending}, nil
 }
 
 // EarnBatch implements ledger.Ledger. Items are queued to the writers all at

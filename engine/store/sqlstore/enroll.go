@@ -20,7 +20,8 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 	gen := s.members.generation()
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
-	out, replayed, err := write(ctx, s, norm.MemberID, "", ledger.OpEnroll, req.IdempotencyKey, req.Fingerprint, norm, true, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
+	out, replayed, err := write(ctx, s, idemOp{op: ledger.OpEnroll, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpEnroll, req.Fingerprint, norm), claimKeyFirst: true}, func(ctx context.Context, tx *txn) (ledger.EnrollResult, error) {
 		if m, ok := tx.members[norm.MemberID]; ok && m.exists {
 			if norm.ReferralCode != "" {
 				_, err := checkReferralCode(ctx, tx, norm, true)

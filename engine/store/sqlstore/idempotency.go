@@ -10,52 +10,44 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
 
+// idemOp is an idempotent operation as the writers see it: the member whose
+// writer runs it and whose row it locks, and the key and request hash that
+// identify it.
+type idemOp struct {
+	op       ledger.Op
+	memberID string
+	// eventID is the earn event whose existence the batch prefetches.
+	eventID string
+	key     string
+	// hash identifies the request (see requestHash): a key reused with
+	// another request is refused.
+	hash string
+	// claimKeyFirst inserts the key before the operation runs, so that a
+	// concurrent writer of the same key in another process waits for ours
+	// and then sees it. Operations that lock an existing member row are
+	// serialised by that lock instead; enrolment has no row to lock yet.
+	claimKeyFirst bool
+}
+
+// requestHash identifies a request by the caller's fingerprint when given,
+// else by the hash of the normalised request.
+func requestHash(op ledger.Op, fingerprint string, norm any) string {
+	if fingerprint != "" {
+		return fingerprint
+	}
+	return ledger.RequestHash(op, norm)
+}
+
 // newJob makes the job of an idempotent operation: the key is looked up
 // first (prefetched with the batch's other keys); a known key replays the
 // stored result or is refused as reused; otherwise the operation is applied
-// and the key recorded with its result. With claimFirst the key is inserted
-// before the operation runs, so that a concurrent writer of the same key in
-// another process waits for ours and then sees it; operations that lock an
-// existing member row are serialised by that lock instead.
-//
-// The request is identified by the caller's fingerprint when given, else by
-// the hash of the normalised request.
-func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint string, normReq any, claimFirst bool, apply func(context.Context, *txn) (any, error)) *job {
-	hash := fingerprint
-	if hash == "" {
-		hash = ledger.RequestHash(op, normReq)
-	}
+// and the key recorded with its result.
+func (s *Store) newJob(op idemOp, apply func(context.Context, *txn) (any, error)) *job {
 	now := s.now().UnixMicro()
-	j := &job{memberID: memberID, key: key, eventID: eventID, spends: op == ledger.OpRedeem, done: make(chan jobResult, 1)}
+	j := &job{memberID: op.memberID, key: op.key, eventID: op.eventID, spends: op.op == ledger.OpRedeem, done: make(chan jobResult, 1)}
 	j.apply = func(ctx context.Context, tx *txn) (any, []byte, error) {
-		if rec, ok := tx.keys[key]; ok {
-			if rec.hash != hash {
-				return nil, nil, ledger.ErrIdempotencyReuse
-			}
-			return nil, rec.result, errReplay
-		}
-		if claimFirst {
-			res, err := tx.exec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
-				VALUES (?, ?, ?, '', ?) ON CONFLICT DO NOTHING`, key, string(op), hash, now)
-			if err != nil {
-				return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
-			} else if n == 0 {
-				var storedHash, stored string
-				if err := tx.queryRow(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE idem_key = ?`, []any{&storedHash, &stored}, key); err != nil {
-					return nil, nil, fmt.Errorf("read idempotency key: %w", err)
-				}
-				if storedHash != hash {
-					return nil, nil, ledger.ErrIdempotencyReuse
-				}
-				result, err := loadResult(stored)
-				if err != nil {
-					return nil, nil, fmt.Errorf("idempotency key %q: %w", key, err)
-				}
-				return nil, result, errReplay
-			}
+		if replay, err := op.lookUpKey(ctx, tx, now); replay != nil || err != nil {
+			return nil, replay, err
 		}
 		val, err := apply(ctx, tx)
 		if err != nil {
@@ -65,17 +57,62 @@ func (s *Store) newJob(memberID, eventID string, op ledger.Op, key, fingerprint 
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode result: %w", err)
 		}
-		if claimFirst {
-			if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, storedResult(out), key); err != nil {
-				return nil, nil, fmt.Errorf("store idempotency result: %w", err)
-			}
-			tx.keys[key] = idemRecord{hash: hash, result: out}
-		} else {
-			tx.addKey(idemRow{key: key, op: string(op), hash: hash, result: out, createdAt: now})
+		if err := op.storeResult(ctx, tx, out, now); err != nil {
+			return nil, nil, err
 		}
 		return val, out, nil
 	}
 	return j
+}
+
+// lookUpKey returns the stored result of a known key with errReplay, or
+// refuses a key reused for another request. An unknown key is claimed
+// first when the operation says so.
+func (op idemOp) lookUpKey(ctx context.Context, tx *txn, now int64) ([]byte, error) {
+	if rec, ok := tx.keys[op.key]; ok {
+		if rec.hash != op.hash {
+			return nil, ledger.ErrIdempotencyReuse
+		}
+		return rec.result, errReplay
+	}
+	if !op.claimKeyFirst {
+		return nil, nil
+	}
+	res, err := tx.exec(ctx, `INSERT INTO idempotency_keys (idem_key, op, request_hash, result, created_at)
+		VALUES (?, ?, ?, '', ?) ON CONFLICT DO NOTHING`, op.key, string(op.op), op.hash, now)
+	if err != nil {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	} else if n > 0 {
+		return nil, nil
+	}
+	var storedHash, stored string
+	if err := tx.queryRow(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE idem_key = ?`, []any{&storedHash, &stored}, op.key); err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if storedHash != op.hash {
+		return nil, ledger.ErrIdempotencyReuse
+	}
+	result, err := loadResult(stored)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency key %q: %w", op.key, err)
+	}
+	return result, errReplay
+}
+
+// storeResult records the key with the operation's result, for replays.
+func (op idemOp) storeResult(ctx context.Context, tx *txn, result []byte, now int64) error {
+	if !op.claimKeyFirst {
+		tx.addKey(idemRow{key: op.key, op: string(op.op), hash: op.hash, result: result, createdAt: now})
+		return nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE idempotency_keys SET result = ? WHERE idem_key = ?`, storedResult(result), op.key); err != nil {
+		return fmt.Errorf("store idempotency result: %w", err)
+	}
+	tx.keys[op.key] = idemRecord{hash: op.hash, result: result}
+	return nil
 }
 
 // wait returns the job's answer, its error marked as the store being
@@ -116,8 +153,8 @@ func decode[T any](r jobResult, op ledger.Op, memberID string) (T, bool, error) 
 
 // write runs an idempotent operation and returns its result, reporting
 // whether it was a replay.
-func write[T any](ctx context.Context, s *Store, memberID, eventID string, op ledger.Op, key, fingerprint string, normReq any, claimFirst bool, apply func(context.Context, *txn) (T, error)) (T, bool, error) {
-	j := s.newJob(memberID, eventID, op, key, fingerprint, normReq, claimFirst, func(ctx context.Context, tx *txn) (any, error) {
+func write[T any](ctx context.Context, s *Store, op idemOp, apply func(context.Context, *txn) (T, error)) (T, bool, error) {
+	j := s.newJob(op, func(ctx context.Context, tx *txn) (any, error) {
 		v, err := apply(ctx, tx)
 		if err != nil {
 			return nil, err
@@ -128,5 +165,5 @@ func write[T any](ctx context.Context, s *Store, memberID, eventID string, op le
 		var zero T
 		return zero, false, err
 	}
-	return decode[T](wait(ctx, j), op, memberID)
+	return decode[T](wait(ctx, j), op.op, op.memberID)
 }

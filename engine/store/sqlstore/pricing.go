@@ -21,59 +21,21 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	ctx, end := s.beginRead(ctx, false)
 	defer end(&err)
 	out := make([]ledger.PricingState, len(qs))
-	type found struct {
-		mc     rules.MemberContext
-		grants map[string]int64
-	}
-	members := map[string]*found{}
-	var ids []string
-	fresh := map[string]bool{}
-	grants := false
-	for i, q := range qs {
-		if out[i].Err = ledger.CheckMemberID(q.MemberID); out[i].Err != nil {
-			continue
-		}
-		if _, ok := members[q.MemberID]; !ok {
-			members[q.MemberID] = nil
-			ids = append(ids, q.MemberID)
-		}
-		if q.Fresh {
-			fresh[q.MemberID] = true
-		}
-		grants = grants || q.Grants
-	}
+	ids, fresh, grants := pricingMembers(qs, out)
 	if len(ids) == 0 {
 		return out, nil
 	}
+	members := make(map[string]*pricedMember, len(ids))
 	if err := s.readMembers(ctx, ids, fresh, func(id string, m cachedMember) {
-		members[id] = &found{grants: map[string]int64{}, mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
+		members[id] = &pricedMember{grants: map[string]int64{}, mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
 	}); err != nil {
 		return nil, err
 	}
 	var spend map[string]int64
 	if grants {
-		set, args := s.cfg.Dialect.sql().set([][]string{ids})
-		err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
-			var id, name string
-			var n int64
-			if err := rows.Scan(&id, &name, &n); err != nil {
-				return err
-			}
-			if f := members[id]; f != nil {
-				f.grants[name] = n
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%w: read campaign bonuses: %v", ledger.ErrStoreUnavailable, err)
+		if spend, err = s.readGrants(ctx, ids, members); err != nil {
+			return nil, err
 		}
-		if spend, err = s.CampaignSpend(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
-		}
-	}
-	type actionDay struct {
-		member, action string
-		day            int64
 	}
 	counts := map[actionDay]int64{}
 	for i, q := range qs {
@@ -93,20 +55,88 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 		if q.Action == "" {
 			continue
 		}
-		start, end := rules.ActionDay(q.OccurredAt)
-		k := actionDay{q.MemberID, q.Action, start.UnixMicro()}
-		n, ok := counts[k]
-		if !ok {
-			err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-				q.MemberID, q.Action, start.UnixMicro(), end.UnixMicro()).Scan(&n)
-			if err != nil {
-				return nil, fmt.Errorf("%w: count action %s of %s: %v", ledger.ErrStoreUnavailable, q.Action, q.MemberID, err)
-			}
-			counts[k] = n
+		if out[i].Member.ActionsToday, err = s.actionsOn(ctx, q, counts); err != nil {
+			return nil, err
 		}
-		out[i].Member.ActionsToday = n
 	}
 	return out, nil
+}
+
+// pricedMember is what PricingContexts read of a member.
+type pricedMember struct {
+	mc     rules.MemberContext
+	grants map[string]int64
+}
+
+// pricingMembers checks the queries' member ids, noting refusals in out,
+// and returns the distinct valid ones in first order, those to read
+// fresh, and whether any query wants the campaigns' grants.
+func pricingMembers(qs []ledger.PricingQuery, out []ledger.PricingState) (ids []string, fresh map[string]bool, grants bool) {
+	seen := make(map[string]bool, len(qs))
+	fresh = map[string]bool{}
+	for i, q := range qs {
+		if out[i].Err = ledger.CheckMemberID(q.MemberID); out[i].Err != nil {
+			continue
+		}
+		if !seen[q.MemberID] {
+			seen[q.MemberID] = true
+			ids = append(ids, q.MemberID)
+		}
+		if q.Fresh {
+			fresh[q.MemberID] = true
+		}
+		grants = grants || q.Grants
+	}
+	return ids, fresh, grants
+}
+
+// readGrants reads what the campaigns granted each member of ids, into
+// members, and returns the campaigns' spend.
+func (s *Store) readGrants(ctx context.Context, ids []string, members map[string]*pricedMember) (map[string]int64, error) {
+	set, args := s.cfg.Dialect.sql().set([][]string{ids})
+	err := s.eachRow(ctx, fmt.Sprintf(`SELECT member_id, campaign, granted FROM member_campaigns WHERE member_id IN (%s)`, set), args, func(rows *sql.Rows) error {
+		var id, name string
+		var n int64
+		if err := rows.Scan(&id, &name, &n); err != nil {
+			return err
+		}
+		if f := members[id]; f != nil {
+			f.grants[name] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: read campaign bonuses: %v", ledger.ErrStoreUnavailable, err)
+	}
+	spend, err := s.CampaignSpend(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ledger.ErrStoreUnavailable, err)
+	}
+	return spend, nil
+}
+
+// actionDay is a member's action on a day (its start, Unix microseconds).
+type actionDay struct {
+	member, action string
+	day            int64
+}
+
+// actionsOn counts the member's earned events of the query's action in its
+// rules.ActionDay, once per member, action and day.
+func (s *Store) actionsOn(ctx context.Context, q ledger.PricingQuery, counts map[actionDay]int64) (int64, error) {
+	start, end := rules.ActionDay(q.OccurredAt)
+	k := actionDay{q.MemberID, q.Action, start.UnixMicro()}
+	if n, ok := counts[k]; ok {
+		return n, nil
+	}
+	var n int64
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
+		q.MemberID, q.Action, start.UnixMicro(), end.UnixMicro()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("%w: count action %s of %s: %v", ledger.ErrStoreUnavailable, q.Action, q.MemberID, err)
+	}
+	counts[k] = n
+	return n, nil
 }
 
 // readMembers hands each existing member of ids to found, from the member

@@ -25,7 +25,8 @@ func (s *Store) redeemJob(req ledger.RedeemRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.newJob(norm.MemberID, "", ledger.OpRedeem, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	return s.newJob(idemOp{op: ledger.OpRedeem, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpRedeem, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		seq, bal, err := s.debit(ctx, tx, norm.MemberID, norm.Points, entry{kind: ledger.EntryRedeem, reference: norm.Reference, reason: norm.Reason})
 		if err != nil {
 			return nil, err

@@ -28,7 +28,8 @@ func (s *Store) reverseJob(ctx context.Context, req ledger.ReverseRequest) (*job
 	if err != nil {
 		return nil, err
 	}
-	j := s.newJob(norm.MemberID, "", ledger.OpReverse, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpReverse, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpReverse, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyReverse(ctx, tx, norm)
 		if err != nil {
 			return nil, err
@@ -93,7 +94,7 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 		return ledger.ReverseResult{}, fmt.Errorf("update activity: %w", err)
 	}
 	now := s.now()
-	seq, _, err := record(ctx, tx, m, entry{
+	seq, _, err := changeBalance(ctx, tx, m, entry{
 		kind: ledger.EntryReverse, available: -fromAvailable, pending: -fromPending, lifetime: -requested,
 		eventID: r.EventID, reference: r.Reference, reason: r.Reason, shortfall: shortfall, at: now,
 	})

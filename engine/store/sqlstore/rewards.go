@@ -19,7 +19,8 @@ func (s *Store) RedeemReward(ctx context.Context, req ledger.RedeemRewardRequest
 	if err != nil {
 		return ledger.RedeemRewardResult{}, err
 	}
-	j := s.newJob(norm.MemberID, "", ledger.OpRedeemReward, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpRedeemReward, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpRedeemReward, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyRedeemReward(ctx, tx, norm)
 		if err != nil {
 			return nil, err
@@ -65,18 +66,9 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if err := tx.queryRow(ctx, `SELECT tier FROM members WHERE id = ?`, []any{&tier}, r.MemberID); err != nil {
 		return ledger.RedeemRewardResult{}, fmt.Errorf("read tier: %w", err)
 	}
-	var count int64
-	if reward.Limit != nil {
-		since := rules.LimitPeriodStart(reward.Limit.Period, now)
-		from := int64(0)
-		if !since.IsZero() {
-			from = since.UnixMicro()
-		}
-		err := tx.queryRow(ctx, `SELECT COUNT(*) FROM redemptions WHERE member_id = ? AND reward_id = ? AND status = 'active' AND redeemed_at >= ?`,
-			[]any{&count}, r.MemberID, r.RewardID, from)
-		if err != nil {
-			return ledger.RedeemRewardResult{}, fmt.Errorf("count redemptions: %w", err)
-		}
+	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now)
+	if err != nil {
+		return ledger.RedeemRewardResult{}, err
 	}
 	cost, err := rules.CheckRedemption(r.Program, r.RewardID, tier, now, count)
 	if err != nil {
@@ -120,6 +112,25 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	return ledger.RedeemRewardResult{EntrySeq: seq, Redemption: red, Reward: *reward, Balance: bal}, nil
 }
 
+// redemptionsInPeriod counts the member's active redemptions of the reward
+// in its limit's current period (rules.LimitPeriodStart); 0 without a limit.
+func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time) (int64, error) {
+	if reward.Limit == nil {
+		return 0, nil
+	}
+	from := int64(0)
+	if since := rules.LimitPeriodStart(reward.Limit.Period, now); !since.IsZero() {
+		from = since.UnixMicro()
+	}
+	var count int64
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM redemptions WHERE member_id = ? AND reward_id = ? AND status = 'active' AND redeemed_at >= ?`,
+		[]any{&count}, memberID, reward.ID, from)
+	if err != nil {
+		return 0, fmt.Errorf("count redemptions: %w", err)
+	}
+	return count, nil
+}
+
 func findReward(s *config.Snapshot, id string) *config.Reward {
 	for i := range s.Rewards {
 		if s.Rewards[i].ID == id {
@@ -158,7 +169,8 @@ func (s *Store) CancelRedemption(ctx context.Context, req ledger.CancelRedemptio
 	} else if err != nil {
 		return ledger.CancelRedemptionResult{}, fmt.Errorf("%w: read redemption: %v", ledger.ErrStoreUnavailable, err)
 	}
-	j := s.newJob(memberID, "", ledger.OpCancelRedemption, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpCancelRedemption, memberID: memberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpCancelRedemption, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyCancel(ctx, tx, memberID, norm)
 		if err != nil {
 			return nil, err
@@ -202,7 +214,7 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 		}
 		// Available at once; LifetimeEarned is untouched, as the redemption left it.
 		insertLot(tx, memberID, "", red.Points, lotAvailable, now, exp)
-		out.EntrySeq, out.Balance, err = record(ctx, tx, m, entry{kind: ledger.EntryCancel, available: red.Points,
+		out.EntrySeq, out.Balance, err = changeBalance(ctx, tx, m, entry{kind: ledger.EntryCancel, available: red.Points,
 			reference: r.Code, reason: r.Reason, at: now})
 		if err != nil {
 			return ledger.CancelRedemptionResult{}, err

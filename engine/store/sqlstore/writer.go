@@ -360,15 +360,15 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 // memory one that fails before it wrote, and writes the buffered rows.
 // An error leaves the transaction to roll back: a statement failed, or an
 // operation failed after it wrote (an opFailure naming it).
-func (tx *txn) applyJobs(ctx context.Context, batch []*job, results []jobResult) error {
-	if err := tx.prefetch(ctx, batch); err != nil {
+func (t *txn) applyJobs(ctx context.Context, batch []*job, results []jobResult) error {
+	if err := t.prefetch(ctx, batch); err != nil {
 		return err
 	}
-	tx.jobsPerMember = make(map[string]int, len(batch))
+	t.jobsPerMember = make(map[string]int, len(batch))
 	for _, j := range batch {
-		tx.jobsPerMember[j.memberID]++
+		t.jobsPerMember[j.memberID]++
 	}
-	if err := tx.prefetchSpenderLots(ctx, batch); err != nil {
+	if err := t.prefetchSpenderLots(ctx, batch); err != nil {
 		return err
 	}
 	for i, j := range batch {
@@ -376,28 +376,28 @@ func (tx *txn) applyJobs(ctx context.Context, batch []*job, results []jobResult)
 		// operation, so that a failure of that one undoes only its own;
 		// a spender whose lots were read takes them in memory, undone in
 		// memory, so the lots before it can wait for the next statement.
-		if i > 0 && batch[i-1].memberID != j.memberID && !tx.spendsCachedLots(j) {
-			if err := tx.flushLotTakes(ctx); err != nil {
+		if i > 0 && batch[i-1].memberID != j.memberID && !t.spendsCachedLots(j) {
+			if err := t.flushLotTakes(ctx); err != nil {
 				return err
 			}
 		}
-		tx.remaining = len(batch) - i
-		m := tx.mark(j.memberID)
-		val, raw, err := j.apply(ctx, tx)
+		t.remaining = len(batch) - i
+		m := t.mark(j.memberID)
+		val, raw, err := j.apply(ctx, t)
 		if err != nil && !errors.Is(err, errReplay) {
-			if tx.failed != nil {
-				return tx.failed // a statement failed: the transaction is unusable
+			if t.failed != nil {
+				return t.failed // a statement failed: the transaction is unusable
 			}
-			if !tx.undo(m) {
+			if !t.undo(m) {
 				return &opFailure{index: i, err: err}
 			}
 		}
 		results[i] = jobResult{val: val, raw: raw, err: err}
 	}
-	if err := tx.runAfterJobs(ctx); err != nil {
+	if err := t.runAfterJobs(ctx); err != nil {
 		return err
 	}
-	return tx.flushAll(ctx)
+	return t.flushAll(ctx)
 }
 
 // submit queues a job with the member's writer.

@@ -23,8 +23,8 @@ const (
 	CodeBelowMinimumTier = "belowMinimumTier"
 	CodeNotAvailable     = "notAvailable"
 	CodeLimitReached     = "limitReached"
-	// CodeOutOfStock: the reward's stock is taken. The store decides it, under
-	// the reward's stock row lock.
+	// CodeOutOfStock: the reward's stock is taken (CheckStock), decided by
+	// the store under the reward's stock row lock.
 	CodeOutOfStock = "outOfStock"
 )
 

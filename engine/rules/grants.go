@@ -30,7 +30,7 @@ func (e *Explanation) Regrant(grants map[string]Grant) {
 		c.Granted, c.Cap = g.Granted, nil
 		if g.Granted < c.Attributed {
 			c.Cap = &CapHit{Campaign: c.Name, Cap: g.Cap, Remaining: g.Remaining, Attributed: c.Attributed, Granted: g.Granted}
-			c.Message = fmt.Sprintf("%s leaves %d of the %d bonus points", g.Cap, g.Remaining, c.Attributed)
+			c.Message = capMessage(g, c.Attributed)
 			e.CapsHit = append(e.CapsHit, *c.Cap)
 		}
 		e.CampaignPointsGranted += c.Granted
@@ -44,7 +44,7 @@ func (e *Explanation) Regrant(grants map[string]Grant) {
 func (e *Explanation) LimitDaily(count int64) {
 	e.Base.DailyLimitReached = true
 	e.Base.Exact, e.Base.Points = "0", 0
-	e.Base.Message = fmt.Sprintf("%q already earned %d times today, its maxPerDay; it earns nothing", e.Base.Action, count)
+	e.Base.Message = dailyLimitMessage(e.Base.Action, count)
 	e.PointsWithoutCampaigns, e.CampaignBonus, e.CampaignPointsGranted, e.Points = 0, 0, 0, 0
 	e.CapsHit = nil
 	for i := range e.Campaigns {
@@ -56,4 +56,9 @@ func (e *Explanation) LimitDaily(count int64) {
 		c.Message = fmt.Sprintf("action %q is over its maxPerDay", e.Base.Action)
 		c.Multiplier, c.Bonus, c.Attributed, c.Granted, c.Cap = nil, 0, 0, 0, nil
 	}
+}
+
+// capMessage explains a grant a cap cut from attributed points.
+func capMessage(g Grant, attributed int64) string {
+	return fmt.Sprintf("%s leaves %d of the %d bonus points", g.Cap, g.Remaining, attributed)
 }

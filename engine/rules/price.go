@@ -243,11 +243,11 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 		}
 		points := a.Points
 		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points, MaxPerDay: a.MaxPerDay}
-		if a.MaxPerDay != nil && m.ActionsToday >= int64(*a.MaxPerDay) {
+		if ActionLimitReached(a.MaxPerDay, m.ActionsToday) {
 			dailyLimitReached = true
 			ex.Base.DailyLimitReached = true
 			base = integer(0)
-			ex.Base.Message = fmt.Sprintf("%q already earned %d times today, its maxPerDay; it earns nothing", a.Name, m.ActionsToday)
+			ex.Base.Message = dailyLimitMessage(a.Name, m.ActionsToday)
 		} else {
 			base = integer(points)
 			ex.Base.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
@@ -289,10 +289,10 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 			total := value.round(s.Points.Rounding) + bonuses
 			c.Attributed, c.Granted = total-prev, total-prev
 			prev = total
-			if c.capKnown && c.Granted > c.room {
-				c.Granted = c.room
-				c.Cap = &CapHit{Campaign: c.Name, Cap: c.capName, Remaining: c.room, Attributed: c.Attributed, Granted: c.Granted}
-				c.Message = fmt.Sprintf("%s leaves %d of the %d bonus points", c.capName, c.room, c.Attributed)
+			if g := c.room.Grant(c.Attributed); g.Cap != "" {
+				c.Granted = g.Granted
+				c.Cap = &CapHit{Campaign: c.Name, Cap: g.Cap, Remaining: g.Remaining, Attributed: c.Attributed, Granted: c.Granted}
+				c.Message = capMessage(g, c.Attributed)
 				ex.CapsHit = append(ex.CapsHit, *c.Cap)
 			}
 			ex.CampaignPointsGranted += c.Granted
@@ -353,9 +353,8 @@ type candidate struct {
 	// applicable before stacking is decided.
 	applicable bool
 	exclusive  bool
-	capKnown   bool
-	room       int64
-	capName    string
+	// room is what the campaign's known caps leave.
+	room CapRoom
 }
 
 func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, dailyLimitReached bool) ([]candidate, error) {
@@ -462,22 +461,19 @@ func (c *candidate) caps(camp *config.Campaign, m MemberContext) (string, string
 		return "", ""
 	}
 	if l.TotalBonusBudget != nil && m.BudgetRemaining != nil {
-		room, ok := m.BudgetRemaining[camp.Name]
+		left, ok := m.BudgetRemaining[camp.Name]
 		if !ok {
-			room = *l.TotalBonusBudget
+			left = *l.TotalBonusBudget
 		}
-		c.capKnown, c.room, c.capName = true, room, CapBudget
+		c.room = CapRoom{Cap: CapBudget, Remaining: left}
 	}
 	if l.PerMemberCap != nil && m.BonusGranted != nil {
-		room := *l.PerMemberCap - m.BonusGranted[camp.Name]
-		if !c.capKnown || room < c.room {
-			c.capKnown, c.room, c.capName = true, room, CapPerMember
-		}
+		c.room = c.room.Tighter(MemberCapRoom(*l.PerMemberCap, m.BonusGranted[camp.Name]))
 	}
 	switch {
-	case !c.capKnown || c.room > 0:
+	case !c.room.Exhausted():
 		return "", ""
-	case c.capName == CapBudget:
+	case c.room.Cap == CapBudget:
 		return ReasonBudgetExhausted, "the campaign's totalBonusBudget is used up"
 	default:
 		return ReasonMemberCapReached, fmt.Sprintf("the member already received the perMemberCap of %d bonus points", *l.PerMemberCap)

@@ -1,9 +1,8 @@
-// Package sqlstore implements the ledger rules once over database/sql for the
-// SQLite and PostgreSQL stores, which supply a Dialect, connections and
-// migrations. Writes go through group-commit writers (see writer.go).
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -25,7 +24,8 @@ type Dialect struct {
 	Migrations fs.FS
 	// Arrays: the database takes array parameters (unnest) and has
 	// sequences, so batches write each table with one statement and reserve
-	// entry numbers from the sequence (PostgreSQL).
+	// entry numbers from the sequence (PostgreSQL, see postgresSQL);
+	// otherwise rows are written one statement each (SQLite, sqliteSQL).
 	Arrays bool
 	// CacheStatements prepares the writers' statements once and reuses them
 	// (for drivers that do not cache them, such as SQLite's).
@@ -60,4 +60,50 @@ func (d *Dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// sqlDialect is the SQL that differs between the databases, with one
+// implementation each: postgresSQL (dialect_postgres.go) and sqliteSQL
+// (dialect_sqlite.go). Everything else is written once, with "?"
+// placeholders that Dialect.rebind numbers where needed.
+type sqlDialect interface {
+	// set is a SELECT of the values of cols (tuples when two columns are
+	// given), as the %s of "IN (%s)", and its arguments: the statement's
+	// text does not depend on the number of values.
+	set(cols [][]string) (string, []any)
+	// prefetchKeysEvents reads the batch's idempotency keys into t.keys and
+	// marks the batch's earn events that exist in t.events; it may reserve
+	// entry numbers for the batch's jobs as well.
+	prefetchKeysEvents(ctx context.Context, t *txn, keys, evMembers, evIDs []string, jobs int) error
+	// reserveSeqs appends n unused entry numbers to t.seqs.
+	reserveSeqs(ctx context.Context, t *txn, n int) error
+	// writeEventsLots writes the buffered events (and their daily activity)
+	// and lots, and empties their buffers.
+	writeEventsLots(ctx context.Context, t *txn) error
+	// writeRows writes every buffered row (events, activity, lots, entries,
+	// idempotency keys) and the changed balances, and empties the buffers.
+	writeRows(ctx context.Context, t *txn) error
+	// addSpend adds granted[i] to the spend of campaign names[i].
+	addSpend(ctx context.Context, t *txn, names []string, granted []int64) error
+	// setMemberGrants sets what campaign names[i] granted members[i].
+	setMemberGrants(ctx context.Context, t *txn, members, names []string, granted []int64) error
+	// takeLots consumes up to want points of the member's lots (see the
+	// function takeLots) and returns the points taken.
+	takeLots(ctx context.Context, t *txn, memberID, state, eventID string, want int64) (int64, error)
+	// setLotsRemaining sets the remaining points of the lots ids.
+	setLotsRemaining(ctx context.Context, t *txn, ids, remaining []int64) error
+	// identityOverride is what an INSERT giving identity columns their
+	// values needs after its column list.
+	identityOverride() string
+	// afterImport brings the database's own counters past imported ids.
+	afterImport(ctx context.Context, tx *sql.Tx) error
+}
+
+// sql is the dialect's SQL; a nil Dialect (in tests of the buffers) has
+// SQLite's.
+func (d *Dialect) sql() sqlDialect {
+	if d != nil && d.Arrays {
+		return postgresSQL{}
+	}
+	return sqliteSQL{}
 }

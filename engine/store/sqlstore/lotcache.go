@@ -143,19 +143,7 @@ func (t *txn) flushLotTakes(ctx context.Context) error {
 	t.dirtyLots = t.dirtyLots[:0]
 	t.lotLog = t.lotLog[:0] // written: only a rollback undoes them now
 	t.writes++
-	if t.d.Arrays {
-		if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining
-			FROM unnest($1::bigint[], $2::bigint[]) AS u(id, remaining) WHERE lots.id = u.id`, ids, remaining); err != nil {
-			return t.fail(fmt.Errorf("consume lots: %w", err))
-		}
-		return nil
-	}
-	for i, id := range ids {
-		if _, err := t.rawExec(ctx, t.d.rebind(`UPDATE lots SET remaining = ? WHERE id = ?`), remaining[i], id); err != nil {
-			return t.fail(fmt.Errorf("consume lot: %w", err))
-		}
-	}
-	return nil
+	return t.dialect.setLotsRemaining(ctx, t, ids, remaining)
 }
 
 // undoLotTakes puts back what the cached lots gave since mark.

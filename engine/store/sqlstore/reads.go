@@ -210,7 +210,7 @@ func (s *Store) Replay(ctx context.Context, queries []ledger.ReplayQuery) (_ []l
 	}
 	type stored struct{ op, hash, result string }
 	found := make(map[string]stored, len(keys))
-	set, args := listSet(s.cfg.Dialect, [][]string{keys})
+	set, args := s.cfg.Dialect.sql().set([][]string{keys})
 	rows, err := s.cfg.ReadDB.QueryContext(ctx, fmt.Sprintf(`SELECT idem_key, op, request_hash, result FROM idempotency_keys WHERE idem_key IN (%s)`, set), args...)
 	if err != nil {
 		// Like a write that cannot reach the store: the client retries.

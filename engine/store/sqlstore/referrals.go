@@ -146,7 +146,7 @@ func grantReferral(ctx context.Context, tx *txn, m *memberRow, ev, purchase stri
 		availableAt = now
 	}
 	insertLot(tx, m.id, ev, points, state, availableAt, time.Time{})
-	_, _, err := record(ctx, tx, m, e)
+	_, _, err := changeBalance(ctx, tx, m, e)
 	return err
 }
 
@@ -197,7 +197,7 @@ func takeBackReferral(ctx context.Context, tx *txn, m *memberRow, ev, purchase s
 	if err != nil {
 		return err
 	}
-	_, _, err = record(ctx, tx, m, entry{
+	_, _, err = changeBalance(ctx, tx, m, entry{
 		kind: ledger.EntryReverse, available: -fromAvailable, pending: -fromPending, lifetime: -points,
 		eventID: ev, reference: purchase, reason: reason, shortfall: points - fromPending - fromAvailable, at: now,
 	})

@@ -235,7 +235,7 @@ func writeTier(ctx context.Context, tx *txn, m *memberRow, d rules.TierDecision,
 	m.tier = d.Tier
 	tx.tierChanged = append(tx.tierChanged, req.MemberID)
 	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now}
-	if _, _, err := record(ctx, tx, m, e); err != nil {
+	if _, _, err := changeBalance(ctx, tx, m, e); err != nil {
 		return ledger.TierResult{}, err
 	}
 	return ledger.TierResult{Decision: d, Changed: true}, nil

@@ -181,21 +181,47 @@ func (w *writer) commit(batch []*job) {
 	// A stable order by member keeps row-lock order consistent across
 	// processes sharing a database, and keeps each member's jobs in order.
 	sort.SliceStable(batch, func(a, b int) bool { return batch[a].memberID < batch[b].memberID })
-	ctx := context.Background() // callers may give up; the batch still finishes
 	results := make([]jobResult, len(batch))
-	idx := make([]int, len(batch)) // jobs still to run, as indices into batch
-	for i := range idx {
-		idx[i] = i
-	}
 	refused := w.durable.err() // the store has stopped
 	if refused == nil && w.writable != nil {
 		refused = w.writable()
 	}
 	if refused != nil {
-		idx = nil
 		for i := range results {
 			results[i] = jobResult{err: refused}
 		}
+	} else {
+		w.runAll(batch, results)
+	}
+	if w.durable == nil {
+		answer(batch, results, nil)
+		return
+	}
+	// Even a batch that committed nothing waits: its answers were decided
+	// on what the earlier commits wrote.
+	stats := w.undurable
+	w.undurable = nil
+	batch = slices.Clone(batch) // run reuses its slice for the next batch
+	w.syncing = w.lastTicket
+	w.durable.after(w.lastTicket, func(err error) {
+		if err == nil && w.onCommit != nil {
+			for _, c := range stats {
+				w.onCommit(c.ops, time.Since(c.start))
+			}
+		}
+		answer(batch, results, err)
+	})
+}
+
+// runAll runs the batch's jobs until each has its result: the batch is run
+// again without an operation that failed after it wrote, again as it is
+// after a retryable failure, and as one transaction per job when a failure
+// cannot be attributed.
+func (w *writer) runAll(batch []*job, results []jobResult) {
+	ctx := context.Background()    // callers may give up; the batch still finishes
+	idx := make([]int, len(batch)) // jobs still to run, as indices into batch
+	for i := range idx {
+		idx[i] = i
 	}
 	jobs := make([]*job, 0, len(batch))
 	res := make([]jobResult, len(batch))
@@ -230,24 +256,6 @@ func (w *writer) commit(batch []*job) {
 			idx = nil
 		}
 	}
-	if w.durable == nil {
-		answer(batch, results, nil)
-		return
-	}
-	// Even a batch that committed nothing waits: its answers were decided
-	// on what the earlier commits wrote.
-	stats := w.undurable
-	w.undurable = nil
-	batch = slices.Clone(batch) // run reuses its slice for the next batch
-	w.syncing = w.lastTicket
-	w.durable.after(w.lastTicket, func(err error) {
-		if err == nil && w.onCommit != nil {
-			for _, c := range stats {
-				w.onCommit(c.ops, time.Since(c.start))
-			}
-		}
-		answer(batch, results, err)
-	})
 }
 
 // answer sends each job its result, or err (the commits could not be made
@@ -302,6 +310,8 @@ func (w *writer) report(err error) {
 	}
 }
 
+// runBatch applies the jobs in one transaction and commits it, filling in
+// their results; an error means nothing was committed.
 func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult) error {
 	start := time.Now()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
@@ -310,49 +320,10 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		return storeUnavailable("begin", err)
 	}
 	tx := newTxn(sqlTx, w.dialect, w.stmts)
-	fail := func(err error) error {
+	if err := tx.applyJobs(ctx, batch, results); err != nil {
 		_ = sqlTx.Rollback()
 		w.report(err)
 		return err
-	}
-	if err := tx.prefetch(ctx, batch); err != nil {
-		return fail(err)
-	}
-	tx.jobsPerMember = make(map[string]int, len(batch))
-	for _, j := range batch {
-		tx.jobsPerMember[j.memberID]++
-	}
-	if err := tx.prefetchSpenderLots(ctx, batch); err != nil {
-		return fail(err)
-	}
-	for i, j := range batch {
-		// The previous member's lots are written before the next member's
-		// operation, so that a failure of that one undoes only its own;
-		// a spender whose lots were read takes them in memory, undone in
-		// memory, so the lots before it can wait for the next statement.
-		if i > 0 && batch[i-1].memberID != j.memberID && !tx.spendsCachedLots(j) {
-			if err := tx.flushLotTakes(ctx); err != nil {
-				return fail(err)
-			}
-		}
-		tx.remaining = len(batch) - i
-		m := tx.mark(j.memberID)
-		val, raw, err := j.apply(ctx, tx)
-		if err != nil && !errors.Is(err, errReplay) {
-			if tx.failed != nil {
-				return fail(tx.failed) // a statement failed: the transaction is unusable
-			}
-			if !tx.undo(m) {
-				return fail(&opFailure{index: i, err: err})
-			}
-		}
-		results[i] = jobResult{val: val, raw: raw, err: err}
-	}
-	if err := tx.runAfterJobs(ctx); err != nil {
-		return fail(err)
-	}
-	if err := tx.flushAll(ctx); err != nil {
-		return fail(err)
 	}
 	if w.durable != nil {
 		// One commit at a time waits for its sync: the batch was applied
@@ -383,4 +354,76 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 		w.onCommit(len(batch), time.Since(start))
 	}
 	return nil
+}
+
+// applyJobs prefetches what the batch reads, applies each job, undoing in
+// memory one that fails before it wrote, and writes the buffered rows.
+// An error leaves the transaction to roll back: a statement failed, or an
+// operation failed after it wrote (an opFailure naming it).
+func (t *txn) applyJobs(ctx context.Context, batch []*job, results []jobResult) error {
+	if err := t.prefetch(ctx, batch); err != nil {
+		return err
+	}
+	t.jobsPerMember = make(map[string]int, len(batch))
+	for _, j := range batch {
+		t.jobsPerMember[j.memberID]++
+	}
+	if err := t.prefetchSpenderLots(ctx, batch); err != nil {
+		return err
+	}
+	for i, j := range batch {
+		// The previous member's lots are written before the next member's
+		// operation, so that a failure of that one undoes only its own;
+		// a spender whose lots were read takes them in memory, undone in
+		// memory, so the lots before it can wait for the next statement.
+		if i > 0 && batch[i-1].memberID != j.memberID && !t.spendsCachedLots(j) {
+			if err := t.flushLotTakes(ctx); err != nil {
+				return err
+			}
+		}
+		t.remaining = len(batch) - i
+		m := t.mark(j.memberID)
+		val, raw, err := j.apply(ctx, t)
+		if err != nil && !errors.Is(err, errReplay) {
+			if t.failed != nil {
+				return t.failed // a statement failed: the transaction is unusable
+			}
+			if !t.undo(m) {
+				return &opFailure{index: i, err: err}
+			}
+		}
+		results[i] = jobResult{val: val, raw: raw, err: err}
+	}
+	if err := t.runAfterJobs(ctx); err != nil {
+		return err
+	}
+	return t.flushAll(ctx)
+}
+
+// submit queues a job with the member's writer.
+func (s *Store) submit(ctx context.Context, j *job) error {
+	_, err := s.writerFor(j.memberID).submit(ctx, []*job{j})
+	return err
+}
+
+// submitAll queues jobs so that those of each writer are committed
+// together. It returns an error for each job that was not queued.
+func (s *Store) submitAll(ctx context.Context, jobs []*job) []error {
+	errs := make([]error, len(jobs))
+	byWriter := map[*writer][]int{}
+	for i, j := range jobs {
+		w := s.writerFor(j.memberID)
+		byWriter[w] = append(byWriter[w], i)
+	}
+	for w, idx := range byWriter {
+		group := make([]*job, len(idx))
+		for k, i := range idx {
+			group[k] = jobs[i]
+		}
+		queued, err := w.submit(ctx, group)
+		for _, i := range idx[queued:] {
+			errs[i] = err
+		}
+	}
+	return errs
 }

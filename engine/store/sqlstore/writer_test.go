@@ -41,7 +41,7 @@ func TestBatchFailureAfterWrite(t *testing.T) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, _, err := record(ctx, tx, m, entry{kind: ledger.EntryAdjust, available: 1, lifetime: 1}); err != nil {
+		if _, _, err := changeBalance(ctx, tx, m, entry{kind: ledger.EntryAdjust, available: 1, lifetime: 1}); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, errLate

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
@@ -20,7 +19,8 @@ func (s *Store) RedeemReward(ctx context.Context, req ledger.RedeemRewardRequest
 	if err != nil {
 		return ledger.RedeemRewardResult{}, err
 	}
-	j := s.newJob(norm.MemberID, "", ledger.OpRedeemReward, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpRedeemReward, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpRedeemReward, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyRedeemReward(ctx, tx, norm)
 		if err != nil {
 			return nil, err
@@ -66,18 +66,9 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if err := tx.queryRow(ctx, `SELECT tier FROM members WHERE id = ?`, []any{&tier}, r.MemberID); err != nil {
 		return ledger.RedeemRewardResult{}, fmt.Errorf("read tier: %w", err)
 	}
-	var count int64
-	if reward.Limit != nil {
-		since := rules.LimitPeriodStart(reward.Limit.Period, now)
-		from := int64(0)
-		if !since.IsZero() {
-			from = since.UnixMicro()
-		}
-		err := tx.queryRow(ctx, `SELECT COUNT(*) FROM redemptions WHERE member_id = ? AND reward_id = ? AND status = 'active' AND redeemed_at >= ?`,
-			[]any{&count}, r.MemberID, r.RewardID, from)
-		if err != nil {
-			return ledger.RedeemRewardResult{}, fmt.Errorf("count redemptions: %w", err)
-		}
+	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now)
+	if err != nil {
+		return ledger.RedeemRewardResult{}, err
 	}
 	cost, err := rules.CheckRedemption(r.Program, r.RewardID, tier, now, count)
 	if err != nil {
@@ -121,6 +112,25 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	return ledger.RedeemRewardResult{EntrySeq: seq, Redemption: red, Reward: *reward, Balance: bal}, nil
 }
 
+// redemptionsInPeriod counts the member's active redemptions of the reward
+// in its limit's current period (rules.LimitPeriodStart); 0 without a limit.
+func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time) (int64, error) {
+	if reward.Limit == nil {
+		return 0, nil
+	}
+	from := int64(0)
+	if since := rules.LimitPeriodStart(reward.Limit.Period, now); !since.IsZero() {
+		from = since.UnixMicro()
+	}
+	var count int64
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM redemptions WHERE member_id = ? AND reward_id = ? AND status = 'active' AND redeemed_at >= ?`,
+		[]any{&count}, memberID, reward.ID, from)
+	if err != nil {
+		return 0, fmt.Errorf("count redemptions: %w", err)
+	}
+	return count, nil
+}
+
 func findReward(s *config.Snapshot, id string) *config.Reward {
 	for i := range s.Rewards {
 		if s.Rewards[i].ID == id {
@@ -145,83 +155,6 @@ func newRedemptionCode() string {
 	return string(b[:])
 }
 
-// lockRewards creates the stock rows of the batch's rewards and locks them,
-// in id order, after the members (see lockCampaigns). A row it created
-// that no redemption of the batch took from is removed before the commit:
-// a refused redemption (an unknown member, too few points) leaves nothing
-// behind, so a store that only refused requests is still empty, as an
-// import requires.
-func (t *txn) lockRewards(ctx context.Context, batch []*job) error {
-	var ids []string
-	for _, j := range batch {
-		ids = append(ids, j.rewards...)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var created []string
-	for _, id := range ids {
-		res, err := t.rawExec(ctx, t.d.rebind(`INSERT INTO reward_stock (reward_id, redeemed) VALUES (?, 0) ON CONFLICT DO NOTHING`), id)
-		if err != nil {
-			return fmt.Errorf("create stock of reward %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("create stock of reward %s: %w", id, err)
-		} else if n > 0 {
-			created = append(created, id)
-		}
-	}
-	if len(created) > 0 {
-		t.after("reward-stock", func(ctx context.Context, t *txn) error {
-			return t.dropUnusedStock(ctx, created)
-		})
-	}
-	err := t.listQuery(ctx, `SELECT reward_id FROM reward_stock WHERE reward_id IN (%s) ORDER BY reward_id`+t.d.ForUpdate,
-		[][]string{ids}, func(rows *sql.Rows) error {
-			var id string
-			return rows.Scan(&id)
-		})
-	if err != nil {
-		return fmt.Errorf("lock reward stock: %w", err)
-	}
-	return nil
-}
-
-// dropUnusedStock removes the stock rows of ids that count no redemption.
-func (t *txn) dropUnusedStock(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		if _, err := t.rawExec(ctx, t.d.rebind(`DELETE FROM reward_stock WHERE reward_id = ? AND redeemed = 0`), id); err != nil {
-			return fmt.Errorf("remove the unused stock of reward %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-// takeStock counts one more redemption of the reward, only while fewer than
-// its stock are active: the conditional update is the check, so two
-// redemptions can never both take the last one.
-func (t *txn) takeStock(ctx context.Context, r *config.Reward) error {
-	q, args := `UPDATE reward_stock SET redeemed = redeemed + 1 WHERE reward_id = ?`, []any{r.ID}
-	if r.Stock != nil {
-		q += ` AND redeemed < ?`
-		args = append(args, *r.Stock)
-	}
-	res, err := t.exec(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("take stock of reward %s: %w", r.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("take stock of reward %s: %w", r.ID, err)
-	}
-	if n == 0 {
-		return &rules.Error{Code: rules.CodeOutOfStock, Field: "rewardId", Message: fmt.Sprintf("reward %q is out of stock", r.ID)}
-	}
-	return nil
-}
-
 // CancelRedemption implements ledger.Ledger. The redemption's member is
 // looked up first, to route the job to the member's writer; the redemption
 // is read again under the member's lock, which serialises its changes.
@@ -236,7 +169,8 @@ func (s *Store) CancelRedemption(ctx context.Context, req ledger.CancelRedemptio
 	} else if err != nil {
 		return ledger.CancelRedemptionResult{}, fmt.Errorf("%w: read redemption: %v", ledger.ErrStoreUnavailable, err)
 	}
-	j := s.newJob(memberID, "", ledger.OpCancelRedemption, req.IdempotencyKey, req.Fingerprint, norm, false, func(ctx context.Context, tx *txn) (any, error) {
+	j := s.newJob(idemOp{op: ledger.OpCancelRedemption, memberID: memberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpCancelRedemption, req.Fingerprint, norm)}, func(ctx context.Context, tx *txn) (any, error) {
 		r, err := s.applyCancel(ctx, tx, memberID, norm)
 		if err != nil {
 			return nil, err
@@ -268,8 +202,8 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 	if _, err := tx.exec(ctx, `UPDATE redemptions SET status = 'cancelled', cancelled_at = ? WHERE code = ?`, now.UnixMicro(), r.Code); err != nil {
 		return ledger.CancelRedemptionResult{}, fmt.Errorf("cancel redemption: %w", err)
 	}
-	if _, err := tx.exec(ctx, `UPDATE reward_stock SET redeemed = redeemed - 1 WHERE reward_id = ?`, red.RewardID); err != nil {
-		return ledger.CancelRedemptionResult{}, fmt.Errorf("return stock of reward %s: %w", red.RewardID, err)
+	if err := tx.moveStock(ctx, red.RewardID, -1); err != nil {
+		return ledger.CancelRedemptionResult{}, err
 	}
 	red.Status, red.CancelledAt = ledger.RedemptionCancelled, &now
 	out := ledger.CancelRedemptionResult{Redemption: red, Balance: m.bal}
@@ -280,76 +214,11 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 		}
 		// Available at once; LifetimeEarned is untouched, as the redemption left it.
 		insertLot(tx, memberID, "", red.Points, lotAvailable, now, exp)
-		out.EntrySeq, out.Balance, err = record(ctx, tx, m, entry{kind: ledger.EntryCancel, available: red.Points,
+		out.EntrySeq, out.Balance, err = changeBalance(ctx, tx, m, entry{kind: ledger.EntryCancel, available: red.Points,
 			reference: r.Code, reason: r.Reason, at: now})
 		if err != nil {
 			return ledger.CancelRedemptionResult{}, err
 		}
-	}
-	return out, nil
-}
-
-const redemptionColumns = `code, member_id, reward_id, points, status, redeemed_at, cancelled_at, points_expire_at`
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanRedemption(row rowScanner) (ledger.Redemption, sql.NullInt64, error) {
-	var r ledger.Redemption
-	var redeemed int64
-	var cancelled, expires sql.NullInt64
-	if err := row.Scan(&r.Code, &r.MemberID, &r.RewardID, &r.Points, &r.Status, &redeemed, &cancelled, &expires); err != nil {
-		return r, expires, err
-	}
-	r.RedeemedAt = time.UnixMicro(redeemed).UTC()
-	if cancelled.Valid {
-		r.CancelledAt = ptrTime(time.UnixMicro(cancelled.Int64).UTC())
-	}
-	if expires.Valid {
-		r.PointsExpireAt = ptrTime(time.UnixMicro(expires.Int64).UTC())
-	}
-	return r, expires, nil
-}
-
-func readRedemption(ctx context.Context, tx *txn, code string) (ledger.Redemption, sql.NullInt64, error) {
-	rows, err := tx.query(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE code = ?`, code)
-	if err != nil {
-		return ledger.Redemption{}, sql.NullInt64{}, fmt.Errorf("read redemption: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return ledger.Redemption{}, sql.NullInt64{}, tx.fail(fmt.Errorf("read redemption: %w", err))
-		}
-		return ledger.Redemption{}, sql.NullInt64{}, ledger.ErrRedemptionNotFound
-	}
-	r, exp, err := scanRedemption(rows)
-	if err != nil {
-		return r, exp, tx.fail(fmt.Errorf("read redemption: %w", err))
-	}
-	return r, exp, nil
-}
-
-// Redemptions implements ledger.Ledger.
-func (s *Store) Redemptions(ctx context.Context, memberID string) (_ []ledger.Redemption, err error) {
-	ctx, end := s.beginRead(ctx, true)
-	defer end(&err)
-	if err := ledger.CheckMemberID(memberID); err != nil {
-		return nil, err
-	}
-	var one int
-	if err := s.queryRow(ctx, `SELECT 1 FROM members WHERE id = ?`, memberID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-		return nil, ledger.ErrMemberNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("read member %s: %w", memberID, err)
-	}
-	out := []ledger.Redemption{}
-	err = s.eachRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE member_id = ? ORDER BY redeemed_at DESC, code`, []any{memberID}, func(rows *sql.Rows) error {
-		r, _, err := scanRedemption(rows)
-		out = append(out, r)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read redemptions of %s: %w", memberID, err)
 	}
 	return out, nil
 }

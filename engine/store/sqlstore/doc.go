@@ -1,0 +1,20 @@
+// Package sqlstore implements the ledger rules once over database/sql for the
+// SQLite and PostgreSQL stores, which supply a Dialect, connections and
+// migrations.
+//
+// Where things are:
+//   - group commit and durability: writer.go (one goroutine commits every
+//     queued job in one transaction), durable.go, stmtcache.go;
+//   - the batch transaction: txn.go (its state and undo), prefetch.go,
+//     buffer.go (rows written when the batch ends), txn_sql.go;
+//   - where a balance changes: changeBalance in balance.go, the one place;
+//     lots in lots.go and lotcache.go;
+//   - the idempotency policy: idempotency.go;
+//   - the use cases: enroll.go, earn.go, redeem.go, reverse.go, adjust.go,
+//     rewards.go and stock.go, referrals.go, tiers.go, due.go, export.go,
+//     import.go, reads.go, pricing.go; campaign caps in grants.go and
+//     bonuses.go, decided by engine/rules;
+//   - the SQL that differs between the databases: the sqlDialect interface
+//     in dialect.go, implemented by dialect_postgres.go and dialect_sqlite.go;
+//   - caches: membercache.go, lotcache.go, readcache.go.
+package sqlstore

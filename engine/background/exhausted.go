@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // ExhaustedSink records the campaigns whose budget is spent;
@@ -49,7 +50,7 @@ func exhaustedCampaigns(s *config.Snapshot, spend map[string]int64) []string {
 	}
 	var names []string
 	for _, c := range s.Campaigns {
-		if c.Limits != nil && c.Limits.TotalBonusBudget != nil && spend[c.Name] >= *c.Limits.TotalBonusBudget {
+		if c.Limits != nil && c.Limits.TotalBonusBudget != nil && rules.BudgetLeft(*c.Limits.TotalBonusBudget, spend[c.Name]) == 0 {
 			names = append(names, c.Name)
 		}
 	}

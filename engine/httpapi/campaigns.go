@@ -71,7 +71,7 @@ func (s *Server) campaignViews(r *http.Request) ([]CampaignView, error) {
 		if l := c.Limits; l != nil {
 			v.Budget, v.PerMemberCap = l.TotalBonusBudget, l.PerMemberCap
 			if l.TotalBonusBudget != nil {
-				left := max(*l.TotalBonusBudget-v.Granted, 0)
+				left := rules.BudgetLeft(*l.TotalBonusBudget, v.Granted)
 				v.Remaining = &left
 			}
 		}

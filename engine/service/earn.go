@@ -90,7 +90,7 @@ func pricing(snap *config.Snapshot, p parsedEvent, st ledger.PricingState, now t
 	mc.BudgetRemaining = map[string]int64{}
 	for _, c := range snap.Campaigns {
 		if c.Limits != nil && c.Limits.TotalBonusBudget != nil {
-			mc.BudgetRemaining[c.Name] = max(*c.Limits.TotalBonusBudget-st.CampaignGranted[c.Name], 0)
+			mc.BudgetRemaining[c.Name] = rules.BudgetLeft(*c.Limits.TotalBonusBudget, st.CampaignGranted[c.Name])
 		}
 	}
 	pr, err := rules.Price(snap, p.event, mc, now)

@@ -357,7 +357,9 @@ type EarnBatchItem struct {
 	EventID string      `json:"eventId"`
 	Result  *EarnResult `json:"result,omitempty"`
 	Error   *ItemError  `json:"error,omitempty"`
-	// Err is the Go error behind Error, for callers that map it themselves.
+	// Err is the Go error behind Error, for callers that map it themselves;
+	// unlike Error's, its field names are relative to the event ("points"),
+	// as a single earn's are.
 	Err error `json:"-"`
 	// ResultJSON, when set, is Result's EarnRecord as the store keeps it
 	// for replays, handed on so that a response that sends the record does

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -164,17 +163,7 @@ func (b *batch) write(ctx context.Context) error {
 	}
 	for j, it := range res.Items {
 		i := index[j]
-		b.items[i].Result, b.items[i].Stored, b.items[i].Err = it.Result, it.ResultJSON, eventError(j, it.Err)
+		b.items[i].Result, b.items[i].Stored, b.items[i].Err = it.Result, it.ResultJSON, it.Err
 	}
 	return nil
-}
-
-// eventError names the fields of the store's error for event j of its
-// batch ("events[j].points") relative to the event, like a single earn's.
-func eventError(j int, err error) error {
-	var fe *ledger.FieldError
-	if !errors.As(err, &fe) {
-		return err
-	}
-	return &ledger.FieldError{Field: strings.TrimPrefix(fe.Field, fmt.Sprintf("events[%d].", j)), Reason: fe.Reason}
 }

@@ -206,8 +206,8 @@ func (m *memStore) EarnBatch(_ context.Context, req ledger.EarnBatchRequest) (le
 		res, stored, err := m.earn(ev)
 		it := ledger.EarnBatchItem{Index: j, EventID: ev.EventID}
 		if err != nil {
-			it.Err = ledger.BatchItemError(j, err)
-			it.Error = ledger.NewItemError(it.Err)
+			it.Err = err // relative to the event, as the stores answer
+			it.Error = ledger.NewItemError(ledger.BatchItemError(j, err))
 			out.Failed++
 		} else {
 			it.Result = &res

@@ -183,8 +183,8 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 	items := make([]ledger.EarnBatchItem, len(req.Events))
 	jobs := make([]*job, len(req.Events))
 	fail := func(i int, err error) {
-		items[i].Err = ledger.BatchItemError(i, err)
-		items[i].Error = ledger.NewItemError(items[i].Err)
+		items[i].Err = err
+		items[i].Error = ledger.NewItemError(ledger.BatchItemError(i, err))
 	}
 	var queued []*job
 	var queuedIndex []int

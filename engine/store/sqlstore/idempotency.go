@@ -53,6 +53,8 @@ func (s *Store) newJob(op idemOp, apply func(context.Context, *txn) (any, error)
 		if err != nil {
 			return nil, nil, err
 		}
+		// A result's JSON encoding is its idempotency record: an earn's
+		// is ledger.EarnRecord, with the explanation summarised.
 		out, err := jsonenc.Marshal(val)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode result: %w", err)

@@ -71,8 +71,8 @@ func testUnstorableText(t *testing.T, s ledger.Ledger) {
 			{"earn campaign", func() error {
 				return earnWith(func(r *ledger.EarnRequest) { r.Campaigns = []ledger.CampaignBonus{{Campaign: v, Attributed: 5}} })
 			}, "campaigns[0].campaign"},
-			{"batch earn memberId", func() error { return earnBatchWith(func(r *ledger.EarnRequest) { r.MemberID = v }) }, "events[0].memberId"},
-			{"batch earn idempotencyKey", func() error { return earnBatchWith(func(r *ledger.EarnRequest) { r.IdempotencyKey = v }) }, "events[0].idempotencyKey"},
+			{"batch earn memberId", func() error { return earnBatchWith(func(r *ledger.EarnRequest) { r.MemberID = v }) }, "memberId"},
+			{"batch earn idempotencyKey", func() error { return earnBatchWith(func(r *ledger.EarnRequest) { r.IdempotencyKey = v }) }, "idempotencyKey"},
 			{"redeem memberId", func() error { return redeemWith(func(r *ledger.RedeemRequest) { r.MemberID = v }) }, "memberId"},
 			{"redeem reference", func() error { return redeemWith(func(r *ledger.RedeemRequest) { r.Reference = v }) }, "reference"},
 			{"redeem reason", func() error { return redeemWith(func(r *ledger.RedeemRequest) { r.Reason = v }) }, "reason"},

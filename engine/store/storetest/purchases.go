@@ -46,7 +46,7 @@ func testPurchaseWithoutPoints(t *testing.T, s ledger.Ledger) {
 	if it := batch.Items[0]; it.Err != nil || it.Result.Points != 0 || it.Result.EntrySeq == 0 {
 		t.Fatalf("batch purchase without points = %+v (%v)", it.Result, it.Err)
 	}
-	wantErr(t, "an action without points", batch.Items[1].Err, ledger.ErrInvalidRequest, "events[1].points")
+	wantErr(t, "an action without points", batch.Items[1].Err, ledger.ErrInvalidRequest, "points")
 
 	for _, id := range []string{"m1", "m2"} {
 		if v := member(t, s, id, t0); v.Tier != "gold" {

@@ -137,9 +137,6 @@ func New(o Options) *Server {
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Metrics are the server's metrics, for the due-processing job to report to.
-func (s *Server) Metrics() *Metrics { return s.metrics }
-
 // handlerFunc returns a status and a JSON body, or an error mapped to a problem.
 type handlerFunc func(r *http.Request) (int, any, error)
 

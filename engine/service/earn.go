@@ -88,8 +88,8 @@ func pricing(snap *config.Snapshot, p parsedEvent, st ledger.PricingState, now t
 	}
 	mc := st.Member
 	mc.BudgetRemaining = map[string]int64{}
-	for _, c := range snap.Campaigns {
-		if c.Limits != nil && c.Limits.TotalBonusBudget != nil {
+	for i := range snap.Campaigns {
+		if c := &snap.Campaigns[i]; c.Limits != nil && c.Limits.TotalBonusBudget != nil {
 			mc.BudgetRemaining[c.Name] = rules.BudgetLeft(*c.Limits.TotalBonusBudget, st.CampaignGranted[c.Name])
 		}
 	}

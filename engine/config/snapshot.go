@@ -251,8 +251,8 @@ type CampaignLimits struct {
 // HasCampaignLimits reports whether some campaign has a budget or a
 // per-member cap: only then does pricing need what campaigns granted.
 func (s *Snapshot) HasCampaignLimits() bool {
-	for _, c := range s.Campaigns {
-		if c.Limits != nil && (c.Limits.TotalBonusBudget != nil || c.Limits.PerMemberCap != nil) {
+	for i := range s.Campaigns {
+		if l := s.Campaigns[i].Limits; l != nil && (l.TotalBonusBudget != nil || l.PerMemberCap != nil) {
 			return true
 		}
 	}

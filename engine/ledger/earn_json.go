@@ -10,9 +10,19 @@ import (
 // and for the response (see jsonenc).
 
 // AppendJSON appends r's record (see EarnResult): this is what a store
-// keeps for replays.
+// keeps for replays. A fresh result's explanation is summarised as it is
+// encoded, not built as a summary first.
 func (r EarnResult) AppendJSON(dst []byte) ([]byte, error) {
-	return r.Record().AppendJSON(dst)
+	if r.Explanation == nil {
+		return r.Record().AppendJSON(dst)
+	}
+	dst = appendEarnFields(dst, r.EntrySeq, r.MemberID, r.EventID, r.Points, r.Pending, r.Balance)
+	dst = r.Explanation.AppendSummaryJSON(jsonenc.Field(dst, "explanation"))
+	dst, err := r.Referral.appendJSON(dst)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
 }
 
 // MarshalJSON encodes r's record, like AppendJSON.

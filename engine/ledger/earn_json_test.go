@@ -44,6 +44,8 @@ func TestEarnJSONMatchesEncodingJSON(t *testing.T) {
 			Replayed    bool                `json:"replayed,omitempty"`
 		}{res.EntrySeq, res.MemberID, res.EventID, res.Points, res.Pending, res.Balance, res.Explanation, res.Referral, res.Replayed}
 		same(t, i, "full result", res.AppendFullJSON, full)
+		// A fresh result encodes its record, the explanation summarised.
+		same(t, i, "result's record", res.AppendJSON, res.Record())
 	}
 }
 

@@ -43,23 +43,43 @@ func integer(n int64) scaled { return scaled{num: big.NewInt(n)} }
 // dropped first (1.01 is 101/10^2, not 10100/10^4), so that a product of
 // many multipliers carries half the digits.
 func (a scaled) times(d config.Decimal) scaled {
-	units, places := d.Units(), 4
+	units, places := reduced(d)
+	return scaled{num: new(big.Int).Mul(a.num, big.NewInt(units)), places: a.places + places}
+}
+
+// mulInPlace multiplies a by d like times, but into a's own number: for a
+// running product that nothing else holds.
+func (a *scaled) mulInPlace(d config.Decimal) {
+	units, places := reduced(d)
+	var f big.Int
+	a.num.Mul(a.num, f.SetInt64(units))
+	a.places += places
+}
+
+// reduced is d's units and places with the trailing zeros dropped.
+func reduced(d config.Decimal) (units int64, places int) {
+	units, places = d.Units(), 4
 	for places > 0 && units != 0 && units%10 == 0 {
 		units, places = units/10, places-1
 	}
-	return scaled{num: new(big.Int).Mul(a.num, big.NewInt(units)), places: a.places + places}
+	return units, places
 }
 
 // round rounds to whole points by mode: Floor, Nearest (half up) or Ceiling.
 // The value is never negative, so truncating division is floor.
 func (a scaled) round(mode string) int64 {
+	var q, r big.Int
+	return a.roundWith(mode, &q, &r)
+}
+
+// roundWith is round, computing in q and r, so that rounding after each of
+// many stacked campaigns reuses them.
+func (a scaled) roundWith(mode string, q, r *big.Int) int64 {
 	if a.places == 0 {
 		return a.num.Int64()
 	}
-	// One division, its remainder deciding the rounding: the value is
-	// rounded after each of many stacked campaigns.
-	den := pow10(a.places)
-	q, r := new(big.Int).QuoRem(a.num, den, new(big.Int))
+	// One division, its remainder deciding the rounding.
+	q.QuoRem(a.num, pow10(a.places), r)
 	switch {
 	case mode == config.RoundingCeiling && r.Sign() > 0,
 		mode == config.RoundingNearest && r.Cmp(halfPow10(a.places)) >= 0:

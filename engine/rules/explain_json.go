@@ -184,7 +184,17 @@ type CampaignSummary struct {
 
 // Summary is e's compact form.
 func (e *Explanation) Summary() *ExplanationSummary {
-	s := &ExplanationSummary{
+	s := e.summaryHead()
+	s.Campaigns = make([]CampaignSummary, len(e.Campaigns))
+	for i := range e.Campaigns {
+		s.Campaigns[i] = e.Campaigns[i].summary()
+	}
+	return &s
+}
+
+// summaryHead is e's summary without its campaigns.
+func (e *Explanation) summaryHead() ExplanationSummary {
+	s := ExplanationSummary{
 		Kind: e.Kind,
 		Base: BaseSummary{EarnRate: e.Base.EarnRate, ActionPoints: e.Base.ActionPoints,
 			DailyLimitReached: e.Base.DailyLimitReached, Points: e.Base.Points},
@@ -192,24 +202,40 @@ func (e *Explanation) Summary() *ExplanationSummary {
 		CampaignBonus:          e.CampaignBonus,
 		CampaignPointsGranted:  e.CampaignPointsGranted,
 		Points:                 e.Points,
-		Campaigns:              make([]CampaignSummary, len(e.Campaigns)),
 	}
 	if e.Tier != nil {
 		s.Tier = &TierSummary{Name: e.Tier.Name, EarnMultiplier: e.Tier.EarnMultiplier}
 	}
-	for i := range e.Campaigns {
-		c := &e.Campaigns[i]
-		if !c.Applied {
-			s.Campaigns[i] = CampaignSummary{Name: c.Name, Reason: c.Reason}
-			continue
-		}
-		s.Campaigns[i] = CampaignSummary{Name: c.Name, Applied: true, Multiplier: c.Multiplier, Bonus: c.Bonus,
-			Attributed: c.Attributed, Granted: c.Granted}
-		if c.Cap != nil {
-			s.Campaigns[i].CappedBy = c.Cap.Cap
-		}
+	return s
+}
+
+// summary is c's part of the compact form.
+func (c *CampaignExplanation) summary() CampaignSummary {
+	if !c.Applied {
+		return CampaignSummary{Name: c.Name, Reason: c.Reason}
+	}
+	s := CampaignSummary{Name: c.Name, Applied: true, Multiplier: c.Multiplier, Bonus: c.Bonus,
+		Attributed: c.Attributed, Granted: c.Granted}
+	if c.Cap != nil {
+		s.CappedBy = c.Cap.Cap
 	}
 	return s
+}
+
+// AppendSummaryJSON appends e's compact form exactly as Summary's
+// AppendJSON does, without building it: an earn stores the summary of an
+// explanation that lists every campaign.
+func (e *Explanation) AppendSummaryJSON(dst []byte) []byte {
+	head := e.summaryHead()
+	dst = head.appendHead(dst)
+	for i := range e.Campaigns {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		cs := e.Campaigns[i].summary()
+		dst = cs.appendJSON(dst)
+	}
+	return append(dst, ']', '}')
 }
 
 // MarshalJSON encodes s with AppendJSON.
@@ -220,6 +246,18 @@ func (s *ExplanationSummary) MarshalJSON() ([]byte, error) { return s.AppendJSON
 // reason only. Decoding the output and encoding it again gives the same
 // bytes.
 func (s *ExplanationSummary) AppendJSON(dst []byte) ([]byte, error) {
+	dst = s.appendHead(dst)
+	for i := range s.Campaigns {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = s.Campaigns[i].appendJSON(dst)
+	}
+	return append(dst, ']', '}'), nil
+}
+
+// appendHead appends s up to the opening of its campaigns array.
+func (s *ExplanationSummary) appendHead(dst []byte) []byte {
 	dst = append(dst, '{')
 	dst = jsonenc.String(jsonenc.Field(dst, "kind"), s.Kind)
 	dst = append(jsonenc.Field(dst, "base"), '{')
@@ -244,14 +282,7 @@ func (s *ExplanationSummary) AppendJSON(dst []byte) ([]byte, error) {
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignBonus"), s.CampaignBonus)
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignPointsGranted"), s.CampaignPointsGranted)
 	dst = jsonenc.Int(jsonenc.Field(dst, "points"), s.Points)
-	dst = append(jsonenc.Field(dst, "campaigns"), '[')
-	for i := range s.Campaigns {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = s.Campaigns[i].appendJSON(dst)
-	}
-	return append(dst, ']', '}'), nil
+	return append(jsonenc.Field(dst, "campaigns"), '[')
 }
 
 func (c *CampaignSummary) appendJSON(dst []byte) []byte {

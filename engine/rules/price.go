@@ -3,6 +3,7 @@ package rules
 import (
 	"cmp"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -272,32 +273,33 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 		return Pricing{}, err
 	}
 	selectStacking(cands)
+	ex.Campaigns = cands.campaigns
 
 	// Attribute incrementally: total_i is the rounded total with the first i
-	// applied campaigns; campaign i gets total_i − total_{i−1}.
-	value, bonuses, prev := withTier, int64(0), ex.PointsWithoutCampaigns
-	if len(cands) > 0 {
-		ex.Campaigns = make([]CampaignExplanation, 0, len(cands))
-	}
-	for i := range cands {
-		c := &cands[i]
-		if c.Applied {
-			if c.Multiplier != nil {
-				value = value.times(*c.Multiplier)
-			}
-			bonuses += c.Bonus
-			total := value.round(s.Points.Rounding) + bonuses
-			c.Attributed, c.Granted = total-prev, total-prev
-			prev = total
-			if g := c.room.Grant(c.Attributed); g.Cap != "" {
-				c.Granted = g.Granted
-				c.Cap = &CapHit{Campaign: c.Name, Cap: g.Cap, Remaining: g.Remaining, Attributed: c.Attributed, Granted: c.Granted}
-				c.Message = capMessage(g, c.Attributed)
-				ex.CapsHit = append(ex.CapsHit, *c.Cap)
-			}
-			ex.CampaignPointsGranted += c.Granted
+	// applied campaigns; campaign i gets total_i − total_{i−1}. The running
+	// product is kept in one big.Int, multiplied in place.
+	value := scaled{num: new(big.Int).Set(withTier.num), places: withTier.places}
+	var q, r big.Int
+	bonuses, prev := int64(0), ex.PointsWithoutCampaigns
+	for i := range ex.Campaigns {
+		c := &ex.Campaigns[i]
+		if !c.Applied {
+			continue
 		}
-		ex.Campaigns = append(ex.Campaigns, c.CampaignExplanation)
+		if c.Multiplier != nil {
+			value.mulInPlace(*c.Multiplier)
+		}
+		bonuses += c.Bonus
+		total := value.roundWith(s.Points.Rounding, &q, &r) + bonuses
+		c.Attributed, c.Granted = total-prev, total-prev
+		prev = total
+		if g := cands.state[i].room.Grant(c.Attributed); g.Cap != "" {
+			c.Granted = g.Granted
+			c.Cap = &CapHit{Campaign: c.Name, Cap: g.Cap, Remaining: g.Remaining, Attributed: c.Attributed, Granted: c.Granted}
+			c.Message = capMessage(g, c.Attributed)
+			ex.CapsHit = append(ex.CapsHit, *c.Cap)
+		}
+		ex.CampaignPointsGranted += c.Granted
 	}
 	ex.CampaignBonus = prev - ex.PointsWithoutCampaigns
 	ex.Points = ex.PointsWithoutCampaigns + ex.CampaignPointsGranted
@@ -347,9 +349,15 @@ func memberTierOf(s *config.Snapshot, name string) (*config.Tier, string) {
 	return entry, ""
 }
 
-// candidate is a campaign being considered, with the cap room known for it.
-type candidate struct {
-	CampaignExplanation
+// candidates are the campaigns being considered, in attribution order:
+// their explanations, and beside them what pricing needs of each.
+type candidates struct {
+	campaigns []CampaignExplanation
+	state     []candidateState
+}
+
+// candidateState is what pricing knows of a campaign beyond its explanation.
+type candidateState struct {
 	// applicable before stacking is decided.
 	applicable bool
 	exclusive  bool
@@ -357,16 +365,23 @@ type candidate struct {
 	room CapRoom
 }
 
-func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, dailyLimitReached bool) ([]candidate, error) {
-	cands := make([]candidate, 0, len(s.Campaigns))
-	for i := range s.Campaigns {
+// considerCampaigns explains each campaign of s for the event, in
+// attribution order (priority descending, then name), and notes which are
+// applicable. The explanations' windows and multipliers share one
+// allocation each, since every campaign of a large program usually has them.
+func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, dailyLimitReached bool) (candidates, error) {
+	n := len(s.Campaigns)
+	cands := candidates{campaigns: make([]CampaignExplanation, n), state: make([]candidateState, n)}
+	windows := make([]WindowExplanation, n)
+	mults := make([]config.Decimal, 0, n)
+	for k, i := range attributionOrder(s.Campaigns) {
 		c := &s.Campaigns[i]
-		cand := candidate{CampaignExplanation: CampaignExplanation{
-			Name: c.Name, DisplayName: c.DisplayName, Stacking: orDefault(c.Stacking, config.StackingStack), Priority: c.Priority}}
-		cand.exclusive = cand.Stacking == config.StackingExclusive
+		ce, st := &cands.campaigns[k], &cands.state[k]
+		*ce = CampaignExplanation{Name: c.Name, DisplayName: c.DisplayName, Stacking: orDefault(c.Stacking, config.StackingStack), Priority: c.Priority}
+		st.exclusive = ce.Stacking == config.StackingExclusive
 		sch, err := s.Schedule(c.Schedule)
 		if err != nil {
-			return nil, errorf(CodeInvalidSnapshot, "campaigns["+c.Name+"].schedule", "%v", err)
+			return candidates{}, errorf(CodeInvalidSnapshot, "campaigns["+c.Name+"].schedule", "%v", err)
 		}
 		reason, msg := "", ""
 		if c.Paused {
@@ -374,28 +389,39 @@ func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *Tier
 		} else if w, ok := sch.WindowAt(ev.OccurredAt); !ok {
 			reason = ReasonOutsideWindow
 			msg = "occurredAt " + ev.OccurredAt.UTC().Format(time.RFC3339) + " is outside the campaign's windows"
-			cand.Window = nearestWindow(sch, c.Schedule, ev.OccurredAt)
+			ce.Window = nearestWindow(sch, c.Schedule, ev.OccurredAt)
 		} else {
-			cand.Window = &WindowExplanation{Start: w.Start, End: w.End, Relation: "current"}
+			windows[k] = WindowExplanation{Start: w.Start, End: w.End, Relation: "current"}
+			ce.Window = &windows[k]
 			if reason, msg = audience(c.Audience, m, tier, ev.OccurredAt); reason == "" {
-				reason, msg = cand.rules(c.Rules, ev, dailyLimitReached)
+				reason, msg = campaignRules(ce, &mults, c.Rules, ev, dailyLimitReached)
 			}
 			if reason == "" {
-				reason, msg = cand.caps(c, m)
+				reason, msg = st.caps(c, m)
 			}
 		}
-		cand.applicable = reason == ""
-		if !cand.applicable {
+		st.applicable = reason == ""
+		if !st.applicable {
 			// A campaign that does not apply contributes nothing, whatever its rules say.
-			cand.Multiplier, cand.Bonus = nil, 0
-			cand.Reason, cand.Message = reason, msg
+			ce.Multiplier, ce.Bonus = nil, 0
+			ce.Reason, ce.Message = reason, msg
 		}
-		cands = append(cands, cand)
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(b.Priority, a.Priority), strings.Compare(a.Name, b.Name))
-	})
 	return cands, nil
+}
+
+// attributionOrder is the indexes of campaigns by priority descending, then
+// name: the order campaigns are explained and attributed in.
+func attributionOrder(campaigns []config.Campaign) []int {
+	order := make([]int, len(campaigns))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ca, cb := &campaigns[a], &campaigns[b]
+		return cmp.Or(cmp.Compare(cb.Priority, ca.Priority), strings.Compare(ca.Name, cb.Name))
+	})
+	return order
 }
 
 // audience returns why the member is not in the campaign's audience, or "".
@@ -420,13 +446,15 @@ func audience(a *config.CampaignAudience, m MemberContext, tier *TierExplanation
 	return "", ""
 }
 
-// rules sets what the campaign gives the event, or returns why it gives nothing.
-func (c *candidate) rules(r config.CampaignRules, ev Event, dailyLimitReached bool) (string, string) {
+// campaignRules sets what the campaign gives the event, or returns why it
+// gives nothing. A multiplier is appended to mults, whose capacity is one
+// per campaign, and c points into it.
+func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.CampaignRules, ev Event, dailyLimitReached bool) (string, string) {
 	switch ev.Kind {
 	case EventPurchase:
 		if r.PointsMultiplier != nil {
-			mult := multiplier(*r.PointsMultiplier)
-			c.Multiplier = &mult
+			*mults = append(*mults, multiplier(*r.PointsMultiplier))
+			c.Multiplier = &(*mults)[len(*mults)-1]
 		}
 		if b := r.PurchaseBonus; b != nil {
 			if decimalCmp(ev.Amount, b.MinimumSpend) >= 0 {
@@ -455,7 +483,7 @@ func (c *candidate) rules(r config.CampaignRules, ev Event, dailyLimitReached bo
 
 // caps records the room the campaign's known caps leave, and refuses a
 // campaign whose room is used up.
-func (c *candidate) caps(camp *config.Campaign, m MemberContext) (string, string) {
+func (c *candidateState) caps(camp *config.Campaign, m MemberContext) (string, string) {
 	l := camp.Limits
 	if l == nil {
 		return "", ""
@@ -482,17 +510,18 @@ func (c *candidate) caps(camp *config.Campaign, m MemberContext) (string, string
 
 // selectStacking marks which applicable campaigns apply; cands are sorted by
 // priority descending then name, so the first exclusive one wins.
-func selectStacking(cands []candidate) {
-	winner := slices.IndexFunc(cands, func(c candidate) bool { return c.applicable && c.exclusive })
-	for i := range cands {
-		c := &cands[i]
+func selectStacking(cands candidates) {
+	winner := slices.IndexFunc(cands.state, func(c candidateState) bool { return c.applicable && c.exclusive })
+	for i := range cands.campaigns {
+		c := &cands.campaigns[i]
 		switch {
-		case !c.applicable:
+		case !cands.state[i].applicable:
 		case winner < 0 || i == winner:
 			c.Applied = true
 		default:
-			c.Reason, c.OverriddenBy = ReasonExclusiveOverridden, cands[winner].Name
-			c.Message = fmt.Sprintf("exclusive campaign %q (priority %d) applies instead", cands[winner].Name, cands[winner].Priority)
+			w := &cands.campaigns[winner]
+			c.Reason, c.OverriddenBy = ReasonExclusiveOverridden, w.Name
+			c.Message = fmt.Sprintf("exclusive campaign %q (priority %d) applies instead", w.Name, w.Priority)
 			c.Multiplier, c.Bonus = nil, 0
 		}
 	}

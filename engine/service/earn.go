@@ -88,8 +88,8 @@ func pricing(snap *config.Snapshot, p parsedEvent, st ledger.PricingState, now t
 	}
 	mc := st.Member
 	mc.BudgetRemaining = map[string]int64{}
-	for _, c := range snap.Campaigns {
-		if c.Limits != nil && c.Limits.TotalBonusBudget != nil {
+	for i := range snap.Campaigns {
+		if c := &snap.Campaigns[i]; c.Limits != nil && c.Limits.TotalBonusBudget != nil {
 			mc.BudgetRemaining[c.Name] = rules.BudgetLeft(*c.Limits.TotalBonusBudget, st.CampaignGranted[c.Name])
 		}
 	}
@@ -129,17 +129,32 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	if len(snap.Tiers) > 0 {
 		req.Tiers = snap.Tiers // the earn upgrades the member it qualifies
 	}
-	for _, c := range pr.Explanation.Campaigns {
+	req.Campaigns = campaignBonuses(snap, pr.Explanation.Campaigns)
+	return req, nil
+}
+
+// campaignBonuses are the bonuses of the campaigns that applied, each with
+// its caps; the campaigns are only looked up when some campaign has caps.
+func campaignBonuses(snap *config.Snapshot, campaigns []rules.CampaignExplanation) []ledger.CampaignBonus {
+	limits := snap.HasCampaignLimits()
+	var out []ledger.CampaignBonus
+	for i := range campaigns {
+		c := &campaigns[i]
 		if !c.Applied || c.Attributed <= 0 {
 			continue
 		}
-		b := ledger.CampaignBonus{Campaign: c.Name, Attributed: c.Attributed}
-		if camp := findCampaign(snap, c.Name); camp != nil && camp.Limits != nil {
-			b.Budget, b.PerMemberCap = camp.Limits.TotalBonusBudget, camp.Limits.PerMemberCap
+		if out == nil {
+			out = make([]ledger.CampaignBonus, 0, len(campaigns)-i)
 		}
-		req.Campaigns = append(req.Campaigns, b)
+		b := ledger.CampaignBonus{Campaign: c.Name, Attributed: c.Attributed}
+		if limits {
+			if camp := findCampaign(snap, c.Name); camp != nil && camp.Limits != nil {
+				b.Budget, b.PerMemberCap = camp.Limits.TotalBonusBudget, camp.Limits.PerMemberCap
+			}
+		}
+		out = append(out, b)
 	}
-	return req, nil
+	return out
 }
 
 func findCampaign(snap *config.Snapshot, name string) *config.Campaign {

@@ -148,10 +148,7 @@ func copyExplanation(ex *rules.Explanation) *rules.Explanation {
 // recordEarn records the event with the campaigns' grants, its lot (pending
 // until r.AvailableAt) and its entry.
 func recordEarn(ctx context.Context, tx *txn, m *memberRow, r ledger.EarnRequest, grants map[string]rules.Grant, occurred, now time.Time) (ledger.EarnResult, error) {
-	bonuses, err := encodeBonuses(grants)
-	if err != nil {
-		return ledger.EarnResult{}, err
-	}
+	bonuses := encodeBonuses(grants)
 	tx.addEvent(eventRow{memberID: r.MemberID, eventID: r.EventID, points: r.Points, purchase: r.PurchaseAmount,
 		currency: r.Currency, occurred: occurred.UnixMicro(), recAt: now.UnixMicro(), action: r.Action, bonuses: bonuses})
 

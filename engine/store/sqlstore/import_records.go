@@ -169,10 +169,7 @@ func parseEvent(b []byte) ([]any, error) {
 		c.nonNegative(field+".returned", b.Returned)
 		c.atMost(field+".returned", b.Returned, "granted", b.Granted)
 	}
-	bonuses, err := marshalBonuses(r.Bonuses)
-	if err != nil {
-		return nil, err
-	}
+	bonuses := marshalBonuses(r.Bonuses)
 	return []any{r.MemberID, r.EventID, r.Points, r.Reversed, r.PurchaseAmount, refunded, r.Currency,
 		r.OccurredAt.micros(), r.RecordedAt.micros(), r.Action, r.Clawed, bonuses}, c.err
 }

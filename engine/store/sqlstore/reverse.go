@@ -82,9 +82,7 @@ func (s *Store) applyReverse(ctx context.Context, tx *txn, r ledger.ReverseReque
 	if err != nil {
 		return ledger.ReverseResult{}, err
 	}
-	if encoded, err = marshalBonuses(bonuses); err != nil {
-		return ledger.ReverseResult{}, err
-	}
+	encoded = marshalBonuses(bonuses)
 	if _, err := tx.exec(ctx, `UPDATE events SET reversed = reversed + ?, refunded = refunded + ?, clawed = clawed + ?, bonuses = ? WHERE member_id = ? AND event_id = ?`,
 		requested, refund, fromPending+fromAvailable, encoded, r.MemberID, r.EventID); err != nil {
 		return ledger.ReverseResult{}, fmt.Errorf("update event: %w", err)

@@ -121,6 +121,10 @@ type spendUndo struct {
 }
 
 func (t *txn) mark(memberID string) opMark {
+	// Only the operation about to run is ever undone, so the grant undo
+	// logs of those before are dropped: reused, they do not grow by one
+	// entry per campaign of every earn of the batch.
+	t.grantLog, t.spendLog = t.grantLog[:0], t.spendLog[:0]
 	m := opMark{
 		member: t.members[memberID],
 		events: len(t.newEvents), lots: len(t.newLots), entries: len(t.newEntries), keys: len(t.newKeys),

@@ -4,7 +4,8 @@ import "testing"
 
 // A failed operation's grants are undone to the values before it, also
 // when it granted from the same row twice, and earlier operations' grants
-// stay.
+// stay. Only the operation after the last mark is ever undone, so the
+// mark drops the undo logs of those before it.
 func TestUndoRestoresGrants(t *testing.T) {
 	tx := newTxn(nil, nil, nil)
 	spend, mine := &grantRow{granted: 100}, &grantRow{granted: 7}
@@ -25,7 +26,7 @@ func TestUndoRestoresGrants(t *testing.T) {
 	if len(tx.spendDelta) != 1 || tx.spendDelta["open"] != 3 {
 		t.Fatalf("spend delta %v, want open: 3", tx.spendDelta)
 	}
-	if len(tx.grantLog) != 1 || len(tx.spendLog) != 1 {
-		t.Fatalf("logs %d and %d long, want 1 and 1", len(tx.grantLog), len(tx.spendLog))
+	if len(tx.grantLog) != 0 || len(tx.spendLog) != 0 {
+		t.Fatalf("logs %d and %d long, want both empty", len(tx.grantLog), len(tx.spendLog))
 	}
 }

@@ -85,7 +85,11 @@ func TestMigrationClustersTablesKeepingTheirRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer schema.Close()
+	t.Cleanup(func() {
+		if err := schema.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	for _, table := range []string{"member_activity_daily", "member_campaigns", "member_tiers"} {
 		var ddl string
 		if err := schema.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl); err != nil {

@@ -1,12 +1,14 @@
 -- The small per-member tables are kept in their key's order (WITHOUT
 -- ROWID): one B-tree each instead of a rowid table and an index on the
 -- key, so an earn that adds to a member's daily activity or campaign
--- grants finds and writes one page instead of two, and a member's rows lie
--- together. Their rows are a few dozen bytes. Tables of larger rows
--- (events, idempotency keys) stay rowid tables: in key order their rows
--- land on random pages, which then split, and the log grew by a sixth per
--- earn when they were clustered too. PostgreSQL keeps its tables: it has
--- no such tables, and this changes no query. SQLite cannot change a
+-- grants finds the row with one search instead of two and writes one page
+-- instead of two for a new row, and a member's rows lie together. Their
+-- rows are a few dozen bytes. Tables of larger rows (events with their
+-- campaign bonuses, idempotency keys with their results) stay rowid
+-- tables: in key order their rows land on random pages, which then split,
+-- and clustered too they made a batched earn write a sixth more without
+-- campaigns and twice as much with fifty. PostgreSQL keeps its tables: it
+-- has no such tables, and this changes no query. SQLite cannot change a
 -- table's kind, so the tables are rebuilt with their rows.
 CREATE TABLE member_activity_daily_new (
     member_id TEXT NOT NULL REFERENCES members (id),

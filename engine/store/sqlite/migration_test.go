@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
@@ -37,4 +38,101 @@ func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
 		}
 	})
 	storetest.CheckLegacyReversedPurchase(t, s)
+}
+
+// TestMigrationClustersTablesKeepingTheirRows copies a rich ledger into a
+// database of the schema before migration 13, opens a store over it, and
+// checks that the tables it rebuilds in key order kept every row.
+func TestMigrationClustersTablesKeepingTheirRows(t *testing.T) {
+	dir := t.TempDir()
+	src, err := Open(context.Background(), Options{Path: filepath.Join(dir, "current.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := src.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	storetest.RichLedger(t, src)
+
+	path := filepath.Join(dir, "old.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // the attached database belongs to the connection
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateBefore(t, db, sub, 13)
+	copyTables(t, db, filepath.Join(dir, "current.db"))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(context.Background(), Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	schema, err := sql.Open("sqlite", path+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := schema.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	for _, table := range []string{"member_activity_daily", "member_campaigns", "member_tiers"} {
+		var ddl string
+		if err := schema.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl); err != nil {
+			t.Fatalf("schema of %s: %v", table, err)
+		}
+		if !strings.HasSuffix(ddl, "WITHOUT ROWID") {
+			t.Errorf("%s after the migration: %s", table, ddl)
+		}
+	}
+	storetest.CheckSameLedger(t, src, s)
+}
+
+// copyTables copies every row of the ledger tables of the database at
+// from into db's tables of the same names, whose columns come in the same
+// order.
+func copyTables(t *testing.T, db *sql.DB, from string) {
+	t.Helper()
+	if _, err := db.Exec(`ATTACH DATABASE ? AS src`, from); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT name FROM src.sqlite_master WHERE type = 'table'
+		AND name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	for _, table := range tables {
+		if _, err := db.Exec(`INSERT INTO main.` + table + ` SELECT * FROM src.` + table); err != nil {
+			t.Fatalf("copy %s: %v", table, err)
+		}
+	}
+	if _, err := db.Exec(`DETACH DATABASE src`); err != nil {
+		t.Fatal(err)
+	}
 }

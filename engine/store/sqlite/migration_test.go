@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
 )
 
@@ -28,15 +29,7 @@ func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(context.Background(), Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	s := openMigrated(t, path)
 	storetest.CheckLegacyReversedPurchase(t, s)
 }
 
@@ -72,15 +65,7 @@ func TestMigrationClustersTablesKeepingTheirRows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(context.Background(), Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	s := openMigrated(t, path)
 	schema, err := sql.Open("sqlite", path+"?_pragma=query_only(1)")
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +90,22 @@ func TestMigrationClustersTablesKeepingTheirRows(t *testing.T) {
 // copyTables copies every row of the ledger tables of the database at
 // from into db's tables of the same names, whose columns come in the same
 // order.
+// openMigrated opens a store on the file at path, which migrates it, and
+// closes it when the test ends.
+func openMigrated(t *testing.T, path string) *sqlstore.Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
 func copyTables(t *testing.T, db *sql.DB, from string) {
 	t.Helper()
 	if _, err := db.Exec(`ATTACH DATABASE ? AS src`, from); err != nil {

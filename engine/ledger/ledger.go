@@ -175,6 +175,8 @@ func ErrorCode(err error) string {
 		return "idempotency_key_reused"
 	case errors.Is(err, ErrTierChanged):
 		return "tier_changed"
+	case errors.Is(err, ErrMemberErased):
+		return "member_erased"
 	case errors.Is(err, ErrRedemptionNotFound):
 		return "redemption_not_found"
 	case errors.Is(err, ErrRedemptionCancelled):

@@ -192,16 +192,8 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 		checkID("memberId", r.MemberID)); err != nil {
 		return r, err
 	}
-	if len(r.Tags) > MaxTags {
-		return r, fieldErr("tags", fmt.Sprintf("more than %d tags", MaxTags))
-	}
-	for i, tag := range r.Tags {
-		if reason := textProblem(tag); reason != "" {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), reason)
-		}
-		if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
-		}
+	if err := checkTags(r.Tags); err != nil {
+		return r, err
 	}
 	if len(r.ReferralCode) > MaxIDLength {
 		return r, fieldErr("referralCode", "longer than 128 bytes")
@@ -215,6 +207,17 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 	r.IdempotencyKey = ""
 	r.EnrolledAt = NormTime(r.EnrolledAt)
 	return r, nil
+}
+
+// checkTag validates the tag at index i of tags.
+func checkTag(i int, tag string) error {
+	if reason := textProblem(tag); reason != "" {
+		return fieldErr(fmt.Sprintf("tags[%d]", i), reason)
+	}
+	if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
+		return fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
+	}
+	return nil
 }
 
 // CheckPricedTier refuses the earn with ErrTierChanged when it was priced

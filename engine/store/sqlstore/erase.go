@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// memberIDColumns are the columns holding a member id besides members.id,
+// which erasure rewrites to the pseudonym. A table added with a member id
+// must be listed here, or erasure would leave the old id in it.
+var memberIDColumns = []struct{ table, column string }{
+	{"events", "member_id"}, {"lots", "member_id"}, {"entries", "member_id"},
+	{"member_activity_daily", "member_id"}, {"member_campaigns", "member_id"}, {"member_tiers", "member_id"},
+	{"redemptions", "member_id"}, {"referrals", "referee_id"}, {"referrals", "referrer_id"},
+	{"member_changes", "member_id"},
+}
+
+// erasedFields name what an erasure removes, in the profile history.
+var erasedFields = []string{"attributes", "birthDate", "consents", "memberId", "referralCode", "tags"}
+
+// EraseMember implements ledger.Ledger.
+func (s *Store) EraseMember(ctx context.Context, req ledger.EraseMemberRequest) (ledger.EraseMemberResult, error) {
+	norm, err := req.Normalize()
+	if err != nil {
+		return ledger.EraseMemberResult{}, err
+	}
+	now := s.now()
+	op := idemOp{op: ledger.OpEraseMember, memberID: norm.MemberID, key: req.IdempotencyKey,
+		hash: requestHash(ledger.OpEraseMember, req.Fingerprint, norm)}
+	out, replayed, err := write(ctx, s, op, func(ctx context.Context, tx *txn) (ledger.EraseMemberResult, error) {
+		secret, err := tx.erasureSecret(ctx)
+		if err != nil {
+			return ledger.EraseMemberResult{}, err
+		}
+		idHash := keyedHash(secret, norm.MemberID)
+		m, err := tx.member(ctx, norm.MemberID)
+		if errors.Is(err, ledger.ErrMemberNotFound) {
+			return tx.pastErasure(ctx, idHash)
+		}
+		if err != nil {
+			return ledger.EraseMemberResult{}, err
+		}
+		var erased sql.NullInt64
+		if err := tx.queryRow(ctx, `SELECT erased_at FROM members WHERE id = ?`, []any{&erased}, m.id); err != nil {
+			return ledger.EraseMemberResult{}, fmt.Errorf("read member %s: %w", m.id, err)
+		}
+		if erased.Valid { // the pseudonym of an erased member
+			return ledger.EraseMemberResult{Erased: true, ErasedAt: time.UnixMicro(erased.Int64).UTC()}, nil
+		}
+		if err := tx.erase(ctx, m, secret, norm.Actor, now); err != nil {
+			return ledger.EraseMemberResult{}, err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO erasures (id_hash, erased_at) VALUES (?, ?)`, idHash, now.UnixMicro()); err != nil {
+			return ledger.EraseMemberResult{}, fmt.Errorf("record erasure: %w", err)
+		}
+		return ledger.EraseMemberResult{Erased: true, ErasedAt: now}, nil
+	})
+	out.Replayed = replayed
+	return out, err
+}
+
+// pastErasure answers the erasure of an id no member has: the latest
+// erasure of it, or ErrMemberNotFound when it was never erased.
+func (t *txn) pastErasure(ctx context.Context, idHash string) (ledger.EraseMemberResult, error) {
+	var at sql.NullInt64
+	if err := t.queryRow(ctx, `SELECT MAX(erased_at) FROM erasures WHERE id_hash = ?`, []any{&at}, idHash); err != nil {
+		return ledger.EraseMemberResult{}, fmt.Errorf("read erasures: %w", err)
+	}
+	if !at.Valid {
+		return ledger.EraseMemberResult{}, ledger.ErrMemberNotFound
+	}
+	return ledger.EraseMemberResult{Erased: true, ErasedAt: time.UnixMicro(at.Int64).UTC()}, nil
+}
+
+// erase moves the member's rows to a random pseudonym and drops its
+// personal data. The batch's buffered rows are written first, so that
+// every row of the member is in the tables it rewrites; later jobs of the
+// batch then find no member of the old id.
+func (t *txn) erase(ctx context.Context, m *memberRow, secret []byte, actor string, now time.Time) error {
+	if f, ok := t.afterJobs["tier:"+m.id]; ok {
+		// An earn of the batch registered an upgrade: it runs now, under
+		// the id it was registered for.
+		delete(t.afterJobs, "tier:"+m.id)
+		if err := f(ctx, t); err != nil {
+			return err
+		}
+	}
+	if err := t.flushAll(ctx); err != nil {
+		return err
+	}
+	pseudo := newPseudonym()
+	// A new row, the references moved to it, then the old row deleted:
+	// PostgreSQL's foreign keys to members.id would refuse the id changing
+	// under them.
+	if _, err := t.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at, tier, tier_since, erased_at)
+		SELECT ?, '[]', enrolled_at, available, pending, lifetime, last_activity_at, tier, tier_since, ? FROM members WHERE id = ?`,
+		pseudo, now.UnixMicro(), m.id); err != nil {
+		return fmt.Errorf("erase %s: insert pseudonym: %w", m.id, err)
+	}
+	for _, c := range memberIDColumns {
+		q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, c.table, c.column, c.column)
+		if _, err := t.exec(ctx, q, pseudo, m.id); err != nil {
+			return fmt.Errorf("erase %s: rewrite %s.%s: %w", m.id, c.table, c.column, err)
+		}
+	}
+	if err := t.eraseKeys(ctx, m.id, pseudo, secret); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `DELETE FROM members WHERE id = ?`, m.id); err != nil {
+		return fmt.Errorf("erase %s: delete member: %w", m.id, err)
+	}
+	if err := t.recordChange(ctx, pseudo, actor, "erase", erasedFields, now); err != nil {
+		return err
+	}
+	m.exists = false
+	for k := range t.lotCache {
+		if k.member == m.id {
+			delete(t.lotCache, k)
+		}
+	}
+	t.cacheDrops = append(t.cacheDrops, m.id)
+	return nil
+}
+
+// eraseKeys rewrites the stored results that name the old id (as a JSON
+// string) to name the pseudonym, and renames those of their keys that
+// contain the old id to a keyed hash of the key: a retry of such a key
+// after the erasure is a new request. Results are compressed past a size,
+// so every compressed one is read; erasure is rare, and reads them all.
+func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte) error {
+	forms := jsonStrings(oldID)
+	rows, err := t.query(ctx, `SELECT idem_key, result FROM idempotency_keys
+		WHERE REPLACE(result, ?, '') <> result OR REPLACE(result, ?, '') <> result OR substr(result, 1, 3) = ?`,
+		string(forms[0]), string(forms[1]), compressedResultPrefix)
+	if err != nil {
+		return fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err)
+	}
+	type rewrite struct{ key, newKey, result string }
+	var todo []rewrite
+	for rows.Next() {
+		var key, stored string
+		if err := rows.Scan(&key, &stored); err != nil {
+			rows.Close()
+			return t.fail(fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err))
+		}
+		raw, err := loadResult(stored)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("erase %s: idempotency key %q: %w", oldID, key, err)
+		}
+		if !bytes.Contains(raw, forms[0]) && !bytes.Contains(raw, forms[1]) {
+			continue
+		}
+		for _, f := range forms {
+			raw = bytes.ReplaceAll(raw, f, jsonStrings(pseudo)[0])
+		}
+		r := rewrite{key: key, newKey: key, result: storedResult(raw)}
+		if strings.Contains(key, oldID) {
+			r.newKey = "erased-" + keyedHash(secret, key)[:32]
+		}
+		todo = append(todo, r)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return t.fail(fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err))
+	}
+	for _, r := range todo {
+		if _, err := t.exec(ctx, `UPDATE idempotency_keys SET idem_key = ?, result = ? WHERE idem_key = ?`, r.newKey, r.result, r.key); err != nil {
+			return fmt.Errorf("erase %s: rewrite idempotency key: %w", oldID, err)
+		}
+		delete(t.keys, r.key)
+	}
+	return nil
+}
+
+// jsonStrings are id as a JSON string, with and without HTML escaping:
+// results are encoded either way.
+func jsonStrings(id string) [2][]byte {
+	var out [2][]byte
+	for i, escape := range []bool{true, false} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(escape)
+		_ = enc.Encode(id) // a string always encodes
+		out[i] = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	}
+	return out
+}
+
+// erasureSecret is the store's random key for the hashes of erased ids,
+// made by the first erasure.
+func (t *txn) erasureSecret(ctx context.Context) ([]byte, error) {
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh) // never fails
+	if _, err := t.exec(ctx, `INSERT INTO store_secrets (name, value) VALUES ('erasure', ?) ON CONFLICT DO NOTHING`,
+		hex.EncodeToString(fresh)); err != nil {
+		return nil, fmt.Errorf("create erasure secret: %w", err)
+	}
+	var v string
+	if err := t.queryRow(ctx, `SELECT value FROM store_secrets WHERE name = 'erasure'`, []any{&v}); err != nil {
+		return nil, fmt.Errorf("read erasure secret: %w", err)
+	}
+	secret, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("read erasure secret: %w", err)
+	}
+	return secret, nil
+}
+
+// keyedHash is the hex HMAC-SHA256 of v under secret: without the secret
+// it does not tell which id or key it was made of.
+func keyedHash(secret []byte, v string) string {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(v))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// newPseudonym is a random member id for an erased member.
+func newPseudonym() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails
+	return "erased-" + hex.EncodeToString(b)
+}

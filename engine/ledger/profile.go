@@ -281,3 +281,29 @@ func (r EraseMemberRequest) Normalize() (EraseMemberRequest, error) {
 	r.IdempotencyKey = ""
 	return r, nil
 }
+
+// CheckProfile validates a stored profile (as an import reads it) like
+// the patches that make one.
+func CheckProfile(p Profile, now time.Time) error {
+	attrs := make(map[string]*string, len(p.Attributes))
+	for k, v := range p.Attributes {
+		attrs[k] = &v
+	}
+	if err := checkAttributes(attrs); err != nil {
+		return err
+	}
+	if p.BirthDate != nil {
+		if err := CheckBirthDate("birthDate", *p.BirthDate, now); err != nil {
+			return err
+		}
+	}
+	for _, ch := range slices.Sorted(maps.Keys(p.Consents)) {
+		if !slices.Contains(ConsentChannels, ch) {
+			return fieldErr("consents."+ch, fmt.Sprintf("unknown channel: want one of %v", ConsentChannels))
+		}
+		if err := checkTime("consents."+ch+".at", p.Consents[ch].At); err != nil {
+			return err
+		}
+	}
+	return nil
+}

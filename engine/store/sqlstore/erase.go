@@ -115,6 +115,9 @@ func (t *txn) erase(ctx context.Context, m *memberRow, secret []byte, actor stri
 			return fmt.Errorf("erase %s: rewrite %s.%s: %w", m.id, c.table, c.column, err)
 		}
 	}
+	if err := t.eraseReferralRewards(ctx, m.id, pseudo); err != nil {
+		return err
+	}
 	if err := t.eraseKeys(ctx, m.id, pseudo, secret); err != nil {
 		return err
 	}
@@ -134,16 +137,48 @@ func (t *txn) erase(ctx context.Context, m *memberRow, secret []byte, actor stri
 	return nil
 }
 
-// eraseKeys rewrites the stored results that name the old id (as a JSON
-// string) to name the pseudonym, and renames those of their keys that
-// contain the old id to a keyed hash of the key: a retry of such a key
-// after the erasure is a new request. Results are compressed past a size,
-// so every compressed one is read; erasure is rare, and reads them all.
+// eraseReferralRewards renames the referral rewards of the member's own
+// referral, named after the referee's id, on both sides.
+func (t *txn) eraseReferralRewards(ctx context.Context, oldID, pseudo string) error {
+	var referrerID string
+	err := t.queryRow(ctx, `SELECT referrer_id FROM referrals WHERE referee_id = ?`, []any{&referrerID}, pseudo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("erase %s: read referral: %w", oldID, err)
+	}
+	oldEv, newEv := referralEvent(oldID), referralEvent(pseudo)
+	for _, q := range []string{
+		`UPDATE lots SET event_id = ? WHERE event_id = ? AND member_id IN (?, ?)`,
+		`UPDATE entries SET event_id = ? WHERE event_id = ? AND member_id IN (?, ?)`,
+	} {
+		if _, err := t.exec(ctx, q, newEv, oldEv, pseudo, referrerID); err != nil {
+			return fmt.Errorf("erase %s: rename referral rewards: %w", oldID, err)
+		}
+	}
+	if _, err := t.exec(ctx, `UPDATE entries SET reason = ? WHERE member_id = ? AND reason = ?`,
+		referrerReason+pseudo, referrerID, referrerReason+oldID); err != nil {
+		return fmt.Errorf("erase %s: rename referral rewards: %w", oldID, err)
+	}
+	return nil
+}
+
+// eraseKeys rewrites the stored results that name the old id (see
+// scrubResult), and renames those of their keys that contain the old id
+// to a keyed hash of the key: a retry of such a key after the erasure is
+// a new request. Results are compressed past a size, so every compressed
+// one is read; erasure is rare, and reads them all.
 func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte) error {
-	forms := jsonStrings(oldID)
+	// The id as a JSON string holds it escaped: HTML characters as \u003c.
+	quoted, err := json.Marshal(oldID)
+	if err != nil {
+		return fmt.Errorf("erase %s: %w", oldID, err)
+	}
+	escaped := string(bytes.Trim(quoted, `"`))
 	rows, err := t.query(ctx, `SELECT idem_key, result FROM idempotency_keys
 		WHERE REPLACE(result, ?, '') <> result OR REPLACE(result, ?, '') <> result OR substr(result, 1, 3) = ?`,
-		string(forms[0]), string(forms[1]), compressedResultPrefix)
+		oldID, escaped, compressedResultPrefix)
 	if err != nil {
 		return fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err)
 	}
@@ -160,13 +195,15 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 			rows.Close()
 			return fmt.Errorf("erase %s: idempotency key %q: %w", oldID, key, err)
 		}
-		if !bytes.Contains(raw, forms[0]) && !bytes.Contains(raw, forms[1]) {
+		scrubbed, found, err := scrubResult(raw, oldID, pseudo)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("erase %s: idempotency key %q: %w", oldID, key, err)
+		}
+		if !found {
 			continue
 		}
-		for _, f := range forms {
-			raw = bytes.ReplaceAll(raw, f, jsonStrings(pseudo)[0])
-		}
-		r := rewrite{key: key, newKey: key, result: storedResult(raw)}
+		r := rewrite{key: key, newKey: key, result: storedResult(scrubbed)}
 		if strings.Contains(key, oldID) {
 			r.newKey = "erased-" + keyedHash(secret, key)[:32]
 		}
@@ -186,18 +223,64 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 	return nil
 }
 
-// jsonStrings are id as a JSON string, with and without HTML escaping:
-// results are encoded either way.
-func jsonStrings(id string) [2][]byte {
-	var out [2][]byte
-	for i, escape := range []bool{true, false} {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(escape)
-		_ = enc.Encode(id) // a string always encodes
-		out[i] = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+// personalFields are the members of a result object about a member that
+// hold personal data: emptied when the member is erased.
+var personalFields = []string{"tags", "attributes", "birthDate", "consents", "referralCode"}
+
+// scrubResult rewrites a stored JSON result naming oldID: every string
+// equal to it (or to its referral event) names the pseudonym instead, and
+// an object whose memberId is oldID loses its personal fields. found
+// reports whether the result named oldID at all.
+func scrubResult(raw []byte, oldID, pseudo string) ([]byte, bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false, fmt.Errorf("decode stored result: %w", err)
 	}
-	return out
+	found := false
+	var walk func(any) any
+	walk = func(x any) any {
+		switch x := x.(type) {
+		case string:
+			switch x {
+			case oldID:
+				found = true
+				return pseudo
+			case referralEvent(oldID):
+				found = true
+				return referralEvent(pseudo)
+			}
+			return x
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+			return x
+		case map[string]any:
+			if x["memberId"] == oldID {
+				for _, f := range personalFields {
+					delete(x, f)
+				}
+			}
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+			return x
+		}
+		return x
+	}
+	v = walk(v)
+	if !found {
+		return raw, false, nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, false, fmt.Errorf("encode scrubbed result: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true, nil
 }
 
 // erasureSecret is the store's random key for the hashes of erased ids,

@@ -183,7 +183,10 @@ type PricingQuery struct {
 type PricingState struct {
 	Member          rules.MemberContext
 	CampaignGranted map[string]int64
-	Err             error
+	// TagsRev is the revision of the member's tags read (see
+	// EarnRequest.PricedTagsRev).
+	TagsRev int64
+	Err     error
 }
 
 // TierStatus is a member's stored tier and the input to rules.EvaluateTier.
@@ -280,6 +283,11 @@ type EarnRequest struct {
 	// ErrTierChanged and nothing is written: price it again with a fresh
 	// PricingQuery.
 	PricedTier *string `json:"-"`
+	// PricedTagsRev, when set, is the revision of the member's tags the
+	// event was priced with (PricingState.TagsRev): if a patch changed the
+	// tags since, the earn is refused with ErrTagsChanged, like
+	// PricedTier, and priced again.
+	PricedTagsRev *int64 `json:"-"`
 }
 
 // ReferralConversion is a referral converted by the referee's qualifying

@@ -229,6 +229,15 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 	return fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ErrTierChanged, *r.PricedTier, r.MemberID, tier)
 }
 
+// CheckPricedTags refuses the earn with ErrTagsChanged when it was priced
+// with another revision of the member's tags than rev, the member's now.
+func (r *EarnRequest) CheckPricedTags(rev int64) error {
+	if r.PricedTagsRev == nil || *r.PricedTagsRev == rev {
+		return nil
+	}
+	return fmt.Errorf("%w: priced with revision %d of the tags of %s, now %d", ErrTagsChanged, *r.PricedTagsRev, r.MemberID, rev)
+}
+
 // CheckUnpriced validates every field of the request but its points and
 // campaigns: what an event that earns nothing, and so is never written,
 // must pass all the same, so that it is no way around validation.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
@@ -21,7 +22,8 @@ func (s *Store) PatchMember(ctx context.Context, req ledger.PatchMemberRequest) 
 	op := idemOp{op: ledger.OpPatchMember, memberID: norm.MemberID, key: req.IdempotencyKey,
 		hash: requestHash(ledger.OpPatchMember, req.Fingerprint, norm)}
 	out, replayed, err := write(ctx, s, op, func(ctx context.Context, tx *txn) (ledger.PatchMemberResult, error) {
-		if _, err := tx.member(ctx, norm.MemberID); err != nil {
+		m, err := tx.member(ctx, norm.MemberID)
+		if err != nil {
 			return ledger.PatchMemberResult{}, err
 		}
 		tags, p, erased, err := tx.readProfile(ctx, norm.MemberID)
@@ -42,8 +44,12 @@ func (s *Store) PatchMember(ctx context.Context, req ledger.PatchMemberRequest) 
 		if len(changed) == 0 {
 			return res, nil
 		}
-		if err := tx.writeProfile(ctx, norm.MemberID, tags, p); err != nil {
+		tagsChanged := slices.Contains(changed, "tags")
+		if err := tx.writeProfile(ctx, norm.MemberID, tags, p, tagsChanged); err != nil {
 			return ledger.PatchMemberResult{}, err
+		}
+		if tagsChanged {
+			m.tagsRev++ // for the batch's later earns
 		}
 		if err := tx.recordChange(ctx, norm.MemberID, norm.Actor, "patch", changed, now); err != nil {
 			return ledger.PatchMemberResult{}, err
@@ -118,7 +124,9 @@ func profileColumns(p ledger.Profile) (attrs, consents string, month, day, year 
 	return string(a), string(c), month, day, year, nil
 }
 
-func (t *txn) writeProfile(ctx context.Context, memberID string, tags []string, p ledger.Profile) error {
+// writeProfile writes the member's tags and profile, counting a change of
+// the tags in tags_rev.
+func (t *txn) writeProfile(ctx context.Context, memberID string, tags []string, p ledger.Profile, tagsChanged bool) error {
 	tagJSON, err := json.Marshal(tags)
 	if err != nil {
 		return fmt.Errorf("encode tags: %w", err)
@@ -127,8 +135,12 @@ func (t *txn) writeProfile(ctx context.Context, memberID string, tags []string, 
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `UPDATE members SET tags = ?, attributes = ?, consents = ?, birth_month = ?, birth_day = ?, birth_year = ? WHERE id = ?`,
-		string(tagJSON), attrs, consents, month, day, year, memberID); err != nil {
+	rev := 0
+	if tagsChanged {
+		rev = 1
+	}
+	if _, err := t.exec(ctx, `UPDATE members SET tags = ?, attributes = ?, consents = ?, birth_month = ?, birth_day = ?, birth_year = ?,
+		tags_rev = tags_rev + ? WHERE id = ?`, string(tagJSON), attrs, consents, month, day, year, rev, memberID); err != nil {
 		return fmt.Errorf("update profile of %s: %w", memberID, err)
 	}
 	return nil

@@ -79,8 +79,10 @@ type memberRow struct {
 	// lastActivity is when the member last earned, redeemed or was
 	// adjusted (Unix microseconds), for expiry after inactivity.
 	lastActivity int64
-	exists       bool
-	dirty        bool
+	// tagsRev is the revision of the member's tags.
+	tagsRev int64
+	exists  bool
+	dirty   bool
 }
 
 type idemRecord struct {

@@ -80,6 +80,39 @@ func testPatchMember(t *testing.T, s ledger.Ledger) {
 	}
 }
 
+// testPricedTags: an earn priced with tags a patch changed since is
+// refused, to be priced again with the new tags.
+func testPricedTags(t *testing.T, s ledger.Ledger) {
+	enroll(t, s, "m1")
+	st := pricingState(t, s, "m1")
+	if st.TagsRev != 0 || len(st.Member.Tags) != 0 {
+		t.Fatalf("pricing before the patch: %+v", st)
+	}
+	patchMember(t, s, ledger.PatchMemberRequest{IdempotencyKey: "p1", MemberID: "m1", Tags: &[]string{"vip"}})
+	_, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: "e1", MemberID: "m1", EventID: "o1", Points: 10, PricedTagsRev: &st.TagsRev})
+	if !errors.Is(err, ledger.ErrTagsChanged) || !errors.Is(err, ledger.ErrTierChanged) {
+		t.Fatalf("earn priced with the old tags: %v, want ErrTagsChanged", err)
+	}
+	st = pricingState(t, s, "m1")
+	if st.TagsRev != 1 || !slices.Equal(st.Member.Tags, []string{"vip"}) {
+		t.Fatalf("pricing after the patch: %+v", st)
+	}
+	earn(t, s, ledger.EarnRequest{IdempotencyKey: "e1", MemberID: "m1", EventID: "o1", Points: 10, PricedTagsRev: &st.TagsRev})
+	// A patch of the attributes alone leaves the tags' revision.
+	v := "x"
+	patchMember(t, s, ledger.PatchMemberRequest{IdempotencyKey: "p2", MemberID: "m1", Attributes: map[string]*string{"a": &v}})
+	earn(t, s, ledger.EarnRequest{IdempotencyKey: "e2", MemberID: "m1", EventID: "o2", Points: 10, PricedTagsRev: &st.TagsRev})
+}
+
+func pricingState(t *testing.T, s ledger.Ledger, id string) ledger.PricingState {
+	t.Helper()
+	st, err := s.PricingContexts(ctx, []ledger.PricingQuery{{MemberID: id}})
+	if err != nil || st[0].Err != nil {
+		t.Fatalf("pricing %s: %v %+v", id, err, st)
+	}
+	return st[0]
+}
+
 // eraseFixture enrolls the member to erase, with a profile, a referrer
 // and a referee, earns, a redemption, a reward and a tier upgrade.
 func eraseFixture(t *testing.T, s ledger.Ledger, id string) {

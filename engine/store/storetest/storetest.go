@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RefusedRedemptionWritesNothing", testRefusedRedemptionWritesNothing},
 		{"PatchMember", testPatchMember},
 		{"EraseMember", testEraseMember},
+		{"PricedTags", testPricedTags},
 		{"ConcurrentProfiles", testConcurrentProfiles},
 	}
 	for _, tc := range tests {

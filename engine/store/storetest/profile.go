@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -155,7 +156,8 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("erase: %+v, %v", res, err)
 	}
 	CheckInvariants(t, s)
-	if k := aggregates(t, s); !reflect.DeepEqual(k, kpisBefore) {
+	// Compared as JSON, as the API shows them.
+	if k := aggregates(t, s); asJSON(t, k) != asJSON(t, kpisBefore) {
 		t.Errorf("KPIs moved:\n before %+v\n after  %+v", kpisBefore, k)
 	}
 	if sp, err := s.CampaignSpend(ctx); err != nil || !reflect.DeepEqual(sp, spendBefore) {
@@ -223,6 +225,15 @@ func erasedMember(t *testing.T, stream []byte) string {
 	}
 	t.Fatal("no erased member in the export")
 	return ""
+}
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func aggregates(t *testing.T, s ledger.Ledger) rules.Aggregates {

@@ -38,7 +38,16 @@ func (s *Store) EraseMember(ctx context.Context, req ledger.EraseMemberRequest) 
 	}
 	now := s.now()
 	op := idemOp{op: ledger.OpEraseMember, memberID: norm.MemberID, key: req.IdempotencyKey,
-		hash: requestHash(ledger.OpEraseMember, req.Fingerprint, norm)}
+		hash: requestHash(ledger.OpEraseMember, req.Fingerprint, norm),
+		// The request names the id: its plain hash would let a guess of
+		// the id be checked against the stored key.
+		keyHash: func(ctx context.Context, tx *txn, hash string) (string, error) {
+			secret, err := tx.erasureSecret(ctx)
+			if err != nil {
+				return "", err
+			}
+			return keyedHash(secret, hash), nil
+		}}
 	out, replayed, err := write(ctx, s, op, func(ctx context.Context, tx *txn) (ledger.EraseMemberResult, error) {
 		secret, err := tx.erasureSecret(ctx)
 		if err != nil {
@@ -176,17 +185,17 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 		return fmt.Errorf("erase %s: %w", oldID, err)
 	}
 	escaped := string(bytes.Trim(quoted, `"`))
-	rows, err := t.query(ctx, `SELECT idem_key, result FROM idempotency_keys
+	rows, err := t.query(ctx, `SELECT idem_key, result, request_hash FROM idempotency_keys
 		WHERE REPLACE(result, ?, '') <> result OR REPLACE(result, ?, '') <> result OR substr(result, 1, 3) = ?`,
 		oldID, escaped, compressedResultPrefix)
 	if err != nil {
 		return fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err)
 	}
-	type rewrite struct{ key, newKey, result string }
+	type rewrite struct{ key, newKey, result, hash string }
 	var todo []rewrite
 	for rows.Next() {
-		var key, stored string
-		if err := rows.Scan(&key, &stored); err != nil {
+		var key, stored, hash string
+		if err := rows.Scan(&key, &stored, &hash); err != nil {
 			rows.Close()
 			return t.fail(fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err))
 		}
@@ -195,7 +204,7 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 			rows.Close()
 			return fmt.Errorf("erase %s: idempotency key %q: %w", oldID, key, err)
 		}
-		scrubbed, found, err := scrubResult(raw, oldID, pseudo)
+		scrubbed, found, own, err := scrubResult(raw, oldID, pseudo)
 		if err != nil {
 			rows.Close()
 			return fmt.Errorf("erase %s: idempotency key %q: %w", oldID, key, err)
@@ -203,9 +212,15 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 		if !found {
 			continue
 		}
-		r := rewrite{key: key, newKey: key, result: storedResult(scrubbed)}
-		if strings.Contains(key, oldID) {
-			r.newKey = "erased-" + keyedHash(secret, key)[:32]
+		r := rewrite{key: key, newKey: key, result: storedResult(scrubbed), hash: hash}
+		if own {
+			// The member's own request: its hash (of a body naming the
+			// id) is keyed, so a retry is refused rather than answered
+			// with the pseudonym, and a key naming the id is renamed.
+			r.hash = keyedHash(secret, hash)
+			if strings.Contains(key, oldID) {
+				r.newKey = "erased-" + keyedHash(secret, key)[:32]
+			}
 		}
 		todo = append(todo, r)
 	}
@@ -215,7 +230,8 @@ func (t *txn) eraseKeys(ctx context.Context, oldID, pseudo string, secret []byte
 		return t.fail(fmt.Errorf("erase %s: read idempotency keys: %w", oldID, err))
 	}
 	for _, r := range todo {
-		if _, err := t.exec(ctx, `UPDATE idempotency_keys SET idem_key = ?, result = ? WHERE idem_key = ?`, r.newKey, r.result, r.key); err != nil {
+		if _, err := t.exec(ctx, `UPDATE idempotency_keys SET idem_key = ?, result = ?, request_hash = ? WHERE idem_key = ?`,
+			r.newKey, r.result, r.hash, r.key); err != nil {
 			return fmt.Errorf("erase %s: rewrite idempotency key: %w", oldID, err)
 		}
 		delete(t.keys, r.key)
@@ -230,15 +246,15 @@ var personalFields = []string{"tags", "attributes", "birthDate", "consents", "re
 // scrubResult rewrites a stored JSON result naming oldID: every string
 // equal to it (or to its referral event) names the pseudonym instead, and
 // an object whose memberId is oldID loses its personal fields. found
-// reports whether the result named oldID at all.
-func scrubResult(raw []byte, oldID, pseudo string) ([]byte, bool, error) {
+// reports whether the result named oldID at all, own whether it is about
+// the member (an object of it has memberId oldID).
+func scrubResult(raw []byte, oldID, pseudo string) (_ []byte, found, own bool, _ error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, false, fmt.Errorf("decode stored result: %w", err)
+		return nil, false, false, fmt.Errorf("decode stored result: %w", err)
 	}
-	found := false
 	var walk func(any) any
 	walk = func(x any) any {
 		switch x := x.(type) {
@@ -259,6 +275,7 @@ func scrubResult(raw []byte, oldID, pseudo string) ([]byte, bool, error) {
 			return x
 		case map[string]any:
 			if x["memberId"] == oldID {
+				own = true
 				for _, f := range personalFields {
 					delete(x, f)
 				}
@@ -272,15 +289,15 @@ func scrubResult(raw []byte, oldID, pseudo string) ([]byte, bool, error) {
 	}
 	v = walk(v)
 	if !found {
-		return raw, false, nil
+		return raw, false, false, nil
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, false, fmt.Errorf("encode scrubbed result: %w", err)
+		return nil, false, false, fmt.Errorf("encode scrubbed result: %w", err)
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true, own, nil
 }
 
 // erasureSecret is the store's random key for the hashes of erased ids,

@@ -144,6 +144,9 @@ func eraseFixture(t *testing.T, s ledger.Ledger, id string) {
 func testEraseMember(t *testing.T, s ledger.Ledger) {
 	const id = "zoe-erasable"
 	eraseFixture(t, s, id)
+	city := "Daegu"
+	cityPatch := ledger.PatchMemberRequest{IdempotencyKey: "opaque-key", MemberID: id, Actor: "key-test", Attributes: map[string]*string{"city": &city}}
+	patchMember(t, s, cityPatch)
 	before := member(t, s, id, t0)
 	kpisBefore := aggregates(t, s)
 	spendBefore, err := s.CampaignSpend(ctx)
@@ -186,8 +189,17 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 	if _, err := s.PatchMember(ctx, ledger.PatchMemberRequest{IdempotencyKey: "p-erased", MemberID: pseudo, Tags: &[]string{"x"}}); !errors.Is(err, ledger.ErrMemberErased) {
 		t.Errorf("patch of an erased member: %v, want ErrMemberErased", err)
 	}
-	if h, err := s.ProfileHistory(ctx, pseudo); err != nil || len(h) != 2 || h[1].Op != "erase" || h[1].Actor != "key-admin" {
+	if h, err := s.ProfileHistory(ctx, pseudo); err != nil || len(h) != 3 || h[2].Op != "erase" || h[2].Actor != "key-admin" {
 		t.Errorf("the pseudonym's history: %+v, %v", h, err)
+	}
+
+	// The member's earlier requests are not answered with the pseudonym:
+	// a key naming the id is unknown now, any other is refused.
+	if _, err := s.PatchMember(ctx, cityPatch); !errors.Is(err, ledger.ErrIdempotencyReuse) {
+		t.Errorf("an earlier patch retried: %v, want ErrIdempotencyReuse", err)
+	}
+	if _, err := s.Redeem(ctx, ledger.RedeemRequest{IdempotencyKey: "redeem-" + id, MemberID: id, Points: 30}); !errors.Is(err, ledger.ErrMemberNotFound) {
+		t.Errorf("an earlier redemption retried: %v, want ErrMemberNotFound", err)
 	}
 
 	// Idempotent: the same key replays, another key answers the same.

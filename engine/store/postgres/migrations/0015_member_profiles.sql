@@ -9,9 +9,10 @@ ALTER TABLE members ADD COLUMN birth_month INTEGER CHECK (birth_month BETWEEN 1 
 ALTER TABLE members ADD COLUMN birth_day INTEGER CHECK (birth_day BETWEEN 1 AND 31);
 ALTER TABLE members ADD COLUMN birth_year INTEGER;
 ALTER TABLE members ADD COLUMN erased_at BIGINT;
--- Counts the changes of the member's tags: an earn carries the revision it
--- was priced with (pricing may read tags cached by another replica) and is
--- priced again if the tags changed meanwhile.
+-- Counts the changes of the member's tags, from a random start at
+-- enrolment: an earn carries the revision it was priced with (pricing may
+-- read tags cached by another replica, even of an erased member of the same
+-- id) and is priced again if the tags changed meanwhile.
 ALTER TABLE members ADD COLUMN tags_rev BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX members_birthday ON members (birth_month, birth_day) WHERE birth_month IS NOT NULL;
 

@@ -273,3 +273,15 @@ func (l *FailureLimiter) makeRoom(now time.Time) {
 		delete(l.bucket, id)
 	}
 }
+
+// KeyID names the API key a request carries without revealing it: "key-"
+// and the first 12 hex digits of its SHA-256, which whoever holds the
+// keys can compute to tell which key made a change. Empty without a key.
+func KeyID(r *http.Request) string {
+	key, ok := bearer(r)
+	if !ok {
+		return ""
+	}
+	h := sha256.Sum256([]byte(key))
+	return "key-" + hex.EncodeToString(h[:6])
+}

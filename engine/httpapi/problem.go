@@ -109,6 +109,8 @@ func problemFor(err error) *Problem {
 			FieldIssue{Field: "idempotencyKey", Reason: "already used with a different request body"})
 	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
+	case errors.Is(err, ledger.ErrMemberErased):
+		return newProblem(http.StatusGone, ledger.ErrorCode(err), "Member erased", err.Error())
 	case errors.Is(err, ledger.ErrTierChanged):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error()+"; nothing was recorded: retry with the same idempotency key")
 	case errors.As(err, &ip):

@@ -142,6 +142,21 @@ type Ledger interface {
 	//   - OutstandingAvailable, OutstandingPending: all members' balances now,
 	//     whatever the window.
 	Aggregates(ctx context.Context, from, to time.Time) (rules.Aggregates, error)
+	// PatchMember changes a member's tags and profile under the member's
+	// lock and records the fields it changed, with Actor and the time, in
+	// the member's profile history. A member whose data was erased is
+	// refused with ErrMemberErased.
+	PatchMember(ctx context.Context, req PatchMemberRequest) (PatchMemberResult, error)
+	// EraseMember removes the member's personal data (tags, attributes,
+	// birth date, consents, referral code) and replaces the member's id by
+	// a random pseudonym in every row that holds it, in one transaction
+	// under the member's lock, so that balances, entries and every KPI are
+	// unchanged. The old id is then unknown (ErrMemberNotFound) and may be
+	// enrolled again as a new member. Erasing an id already erased, and not
+	// enrolled again since, answers the same result.
+	EraseMember(ctx context.Context, req EraseMemberRequest) (EraseMemberResult, error)
+	// ProfileHistory lists the changes to a member's profile, oldest first.
+	ProfileHistory(ctx context.Context, memberID string) ([]ProfileChange, error)
 	// Portable exports the whole ledger and imports it into an empty store.
 	Portable
 	// Close finishes in-flight writes and releases the store.
@@ -168,7 +183,10 @@ type PricingQuery struct {
 type PricingState struct {
 	Member          rules.MemberContext
 	CampaignGranted map[string]int64
-	Err             error
+	// TagsRev is the revision of the member's tags read (see
+	// EarnRequest.PricedTagsRev).
+	TagsRev int64
+	Err     error
 }
 
 // TierStatus is a member's stored tier and the input to rules.EvaluateTier.
@@ -265,6 +283,11 @@ type EarnRequest struct {
 	// ErrTierChanged and nothing is written: price it again with a fresh
 	// PricingQuery.
 	PricedTier *string `json:"-"`
+	// PricedTagsRev, when set, is the revision of the member's tags the
+	// event was priced with (PricingState.TagsRev): if a patch changed the
+	// tags since, the earn is refused with ErrTagsChanged, like
+	// PricedTier, and priced again.
+	PricedTagsRev *int64 `json:"-"`
 }
 
 // ReferralConversion is a referral converted by the referee's qualifying
@@ -484,6 +507,9 @@ type MemberView struct {
 	// not clawed back.
 	ReferralsMade      int64 `json:"referralsMade"`
 	ReferralsConverted int64 `json:"referralsConverted"`
+	Profile
+	// ErasedAt is set on an erased member (whose id is a pseudonym).
+	ErasedAt *time.Time `json:"erasedAt,omitempty"`
 }
 
 // HistoryQuery selects a page of a member's entries.

@@ -84,6 +84,10 @@ var (
 	// ErrTierChanged refuses an earn priced for a tier the member no longer
 	// has (see EarnRequest.PricedTier); nothing was written.
 	ErrTierChanged = errors.New("member's tier changed since the event was priced")
+	// ErrTagsChanged refuses an earn priced with tags the member no longer
+	// has (see EarnRequest.PricedTagsRev); nothing was written. It matches
+	// ErrTierChanged, whose retry with a fresh pricing it shares.
+	ErrTagsChanged error = tagsChanged{}
 	// ErrReadAborted ends a read that held its snapshot of the ledger
 	// longer than the store allows (a client that stopped reading an
 	// export, a long analytics query): on SQLite such a reader would keep
@@ -175,6 +179,8 @@ func ErrorCode(err error) string {
 		return "idempotency_key_reused"
 	case errors.Is(err, ErrTierChanged):
 		return "tier_changed"
+	case errors.Is(err, ErrMemberErased):
+		return "member_erased"
 	case errors.Is(err, ErrRedemptionNotFound):
 		return "redemption_not_found"
 	case errors.Is(err, ErrRedemptionCancelled):
@@ -187,3 +193,10 @@ func ErrorCode(err error) string {
 		return "internal"
 	}
 }
+
+type tagsChanged struct{}
+
+func (tagsChanged) Error() string { return "member's tags changed since the event was priced" }
+
+// Is makes errors.Is(err, ErrTierChanged) true.
+func (tagsChanged) Is(target error) bool { return target == ErrTierChanged }

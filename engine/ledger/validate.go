@@ -192,16 +192,8 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 		checkID("memberId", r.MemberID)); err != nil {
 		return r, err
 	}
-	if len(r.Tags) > MaxTags {
-		return r, fieldErr("tags", fmt.Sprintf("more than %d tags", MaxTags))
-	}
-	for i, tag := range r.Tags {
-		if reason := textProblem(tag); reason != "" {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), reason)
-		}
-		if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
-			return r, fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
-		}
+	if err := checkTags(r.Tags); err != nil {
+		return r, err
 	}
 	if len(r.ReferralCode) > MaxIDLength {
 		return r, fieldErr("referralCode", "longer than 128 bytes")
@@ -217,6 +209,17 @@ func (r EnrollRequest) Normalize() (EnrollRequest, error) {
 	return r, nil
 }
 
+// checkTag validates the tag at index i of tags.
+func checkTag(i int, tag string) error {
+	if reason := textProblem(tag); reason != "" {
+		return fieldErr(fmt.Sprintf("tags[%d]", i), reason)
+	}
+	if n := utf8.RuneCountInString(tag); n == 0 || n > config.MaxTagLength {
+		return fieldErr(fmt.Sprintf("tags[%d]", i), fmt.Sprintf("must be 1 to %d characters, as a campaign's memberTags", config.MaxTagLength))
+	}
+	return nil
+}
+
 // CheckPricedTier refuses the earn with ErrTierChanged when it was priced
 // for another tier than tier, the member's now (see PricedTier).
 func (r *EarnRequest) CheckPricedTier(tier string) error {
@@ -224,6 +227,15 @@ func (r *EarnRequest) CheckPricedTier(tier string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: priced for tier %q, member %s is now in %q", ErrTierChanged, *r.PricedTier, r.MemberID, tier)
+}
+
+// CheckPricedTags refuses the earn with ErrTagsChanged when it was priced
+// with another revision of the member's tags than rev, the member's now.
+func (r *EarnRequest) CheckPricedTags(rev int64) error {
+	if r.PricedTagsRev == nil || *r.PricedTagsRev == rev {
+		return nil
+	}
+	return fmt.Errorf("%w: priced with revision %d of the tags of %s, now %d", ErrTagsChanged, *r.PricedTagsRev, r.MemberID, rev)
 }
 
 // CheckUnpriced validates every field of the request but its points and

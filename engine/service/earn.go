@@ -119,6 +119,7 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 		ExpiresAt:      pr.ExpiresAt,
 		Explanation:    &pr.Explanation,
 		PricedTier:     &st.Member.Tier,
+		PricedTagsRev:  &st.TagsRev,
 	}
 	if p.event.Kind == rules.EventPurchase {
 		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency

@@ -33,6 +33,8 @@ type memStore struct {
 	// lookups counts the keys looked up before writing.
 	lookups int
 	seq     int64
+	// erasures are the erased ids (the fake keeps them plainly).
+	erasures map[string]time.Time
 }
 
 type memMember struct {
@@ -41,6 +43,7 @@ type memMember struct {
 	// actions counts earned actions by action and UTC day.
 	actions map[string]int64
 	bonus   map[string]int64
+	changes []ledger.ProfileChange
 }
 
 type memEvent struct {
@@ -56,7 +59,7 @@ type memKey struct {
 var errNotInFake = errors.New("not implemented by the in-memory store")
 
 func newMemStore(now time.Time) *memStore {
-	return &memStore{now: now, members: map[string]*memMember{}, keys: map[string]memKey{}, granted: map[string]int64{}}
+	return &memStore{now: now, members: map[string]*memMember{}, keys: map[string]memKey{}, granted: map[string]int64{}, erasures: map[string]time.Time{}}
 }
 
 // write applies op under key: a known key answers its stored record (or

@@ -1,5 +1,5 @@
 // Package service is the points engine's application layer: every use
-// case that writes (enrol, earn one event or a batch, redeem, redeem a
+// case that writes (enrol, patch and erase a member, earn one event or a batch, redeem, redeem a
 // reward and cancel it, reverse, adjust, export, import) with the pricing
 // of events against the configuration in effect, the retry when a
 // member's tier changed under an earn, and the idempotency policy: what
@@ -35,6 +35,8 @@ type Store interface {
 	Adjust(ctx context.Context, req ledger.AdjustRequest) (ledger.AdjustResult, error)
 	RedeemReward(ctx context.Context, req ledger.RedeemRewardRequest) (ledger.RedeemRewardResult, error)
 	CancelRedemption(ctx context.Context, req ledger.CancelRedemptionRequest) (ledger.CancelRedemptionResult, error)
+	PatchMember(ctx context.Context, req ledger.PatchMemberRequest) (ledger.PatchMemberResult, error)
+	EraseMember(ctx context.Context, req ledger.EraseMemberRequest) (ledger.EraseMemberResult, error)
 	Member(ctx context.Context, memberID string, now time.Time) (ledger.MemberView, error)
 	Replay(ctx context.Context, queries []ledger.ReplayQuery) ([]ledger.ReplayAnswer, error)
 	PricingContexts(ctx context.Context, qs []ledger.PricingQuery) ([]ledger.PricingState, error)

@@ -33,4 +33,6 @@ func TestExportImportRoundTrip(t *testing.T) {
 	t.Run("sqlite to postgres", func(t *testing.T) { storetest.RoundTrip(t, lite, pg) })
 	t.Run("postgres to sqlite", func(t *testing.T) { storetest.RoundTrip(t, pg, lite) })
 	t.Run("postgres to postgres", func(t *testing.T) { storetest.RoundTrip(t, pg, pg) })
+	t.Run("profiles sqlite to postgres", func(t *testing.T) { storetest.ProfileRoundTrip(t, lite, pg) })
+	t.Run("profiles postgres to sqlite", func(t *testing.T) { storetest.ProfileRoundTrip(t, pg, lite) })
 }

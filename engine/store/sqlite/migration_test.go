@@ -88,8 +88,8 @@ func TestMigrationClustersTablesKeepingTheirRows(t *testing.T) {
 }
 
 // copyTables copies every row of the ledger tables of the database at
-// from into db's tables of the same names, whose columns come in the same
-// order.
+// from into db's tables of the same names, the columns db's tables have:
+// later migrations add tables and columns, with defaults.
 // openMigrated opens a store on the file at path, which migrates it, and
 // closes it when the test ends.
 func openMigrated(t *testing.T, path string) *sqlstore.Store {
@@ -111,25 +111,26 @@ func copyTables(t *testing.T, db *sql.DB, from string) {
 	if _, err := db.Exec(`ATTACH DATABASE ? AS src`, from); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Query(`SELECT name FROM src.sqlite_master WHERE type = 'table'
-		AND name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY name`)
+	rows, err := db.Query(`SELECT s.name, (SELECT group_concat(c.name, ', ') FROM pragma_table_info(s.name, 'main') c)
+		FROM src.sqlite_master s JOIN main.sqlite_master m ON m.name = s.name AND m.type = 'table'
+		WHERE s.type = 'table' AND s.name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY s.name`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables []string
+	var tables, columns []string
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var name, cols string
+		if err := rows.Scan(&name, &cols); err != nil {
 			t.Fatal(err)
 		}
-		tables = append(tables, name)
+		tables, columns = append(tables, name), append(columns, cols)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	rows.Close()
-	for _, table := range tables {
-		if _, err := db.Exec(`INSERT INTO main.` + table + ` SELECT * FROM src.` + table); err != nil {
+	for i, table := range tables {
+		if _, err := db.Exec(`INSERT INTO main.` + table + ` (` + columns[i] + `) SELECT ` + columns[i] + ` FROM src.` + table); err != nil {
 			t.Fatalf("copy %s: %v", table, err)
 		}
 	}

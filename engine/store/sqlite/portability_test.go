@@ -13,4 +13,5 @@ import (
 func TestExportImportRoundTrip(t *testing.T) {
 	fresh := func(t testing.TB) ledger.Ledger { return open(t, filepath.Join(t.TempDir(), "ledger.db")) }
 	storetest.RoundTrip(t, fresh, fresh)
+	t.Run("profiles", func(t *testing.T) { storetest.ProfileRoundTrip(t, fresh, fresh) })
 }

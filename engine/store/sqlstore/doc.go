@@ -10,7 +10,8 @@
 //   - where a balance changes: changeBalance in balance.go, the one place;
 //     lots in lots.go and lotcache.go;
 //   - the idempotency policy: idempotency.go;
-//   - the use cases: enroll.go, earn.go, redeem.go, reverse.go, adjust.go,
+//   - the use cases: enroll.go, profile.go (patches and the profile
+//     history), erase.go (erasure under a pseudonym), earn.go, redeem.go, reverse.go, adjust.go,
 //     rewards.go and stock.go, referrals.go, tiers.go, due.go, export.go,
 //     import.go, reads.go, pricing.go; campaign caps in grants.go and
 //     bonuses.go, decided by engine/rules;

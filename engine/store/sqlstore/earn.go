@@ -126,6 +126,9 @@ func lockEarner(ctx context.Context, tx *txn, r ledger.EarnRequest) (*memberRow,
 	if err := r.CheckPricedTier(m.tier); err != nil {
 		return nil, err
 	}
+	if err := r.CheckPricedTags(m.tagsRev); err != nil {
+		return nil, err
+	}
 	if dup, err := tx.eventExists(ctx, r.MemberID, r.EventID); err != nil {
 		return nil, err
 	} else if dup {

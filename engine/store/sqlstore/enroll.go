@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -18,6 +20,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		return ledger.EnrollResult{}, err
 	}
 	gen := s.members.generation()
+	var rev int64
 	// The member row does not exist yet, so no row lock serialises two
 	// processes enrolling with the same key: the key is claimed first.
 	out, replayed, err := write(ctx, s, idemOp{op: ledger.OpEnroll, memberID: norm.MemberID, key: req.IdempotencyKey,
@@ -48,8 +51,11 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		// The referral code is random like a redemption code; the unique
 		// index refuses a collision rather than share a code.
 		m.ReferralCode = newRedemptionCode()
-		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at, referral_code)
-			VALUES (?, ?, ?, 0, 0, 0, ?, ?) ON CONFLICT DO NOTHING`, m.ID, string(tags), enrolled, enrolled, m.ReferralCode)
+		// The tags' revision starts random: a replica that cached an
+		// erased member of the same id sees another revision.
+		rev = newTagsRev()
+		res, err := tx.exec(ctx, `INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at, referral_code, tags_rev)
+			VALUES (?, ?, ?, 0, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING`, m.ID, string(tags), enrolled, enrolled, m.ReferralCode, rev)
 		if err != nil {
 			return ledger.EnrollResult{}, fmt.Errorf("insert member: %w", err)
 		}
@@ -58,7 +64,7 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		} else if n == 0 {
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
-		tx.members[m.ID] = &memberRow{id: m.ID, lastActivity: enrolled, exists: true}
+		tx.members[m.ID] = &memberRow{id: m.ID, lastActivity: enrolled, tagsRev: rev, exists: true}
 		if referrerID != "" {
 			// The referee is the key: a member is referred once.
 			if _, err := tx.exec(ctx, `INSERT INTO referrals (referee_id, referrer_id, created_at) VALUES (?, ?, ?)`,
@@ -73,7 +79,14 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 		// Pricing the new member's first earn needs no read: it is in the
 		// entry tier, with the tags and enrolment just written.
 		s.members.fill(gen, map[string]cachedMember{out.Member.ID: {
-			tags: out.Member.Tags, enrolledAt: ledger.NormTime(out.Member.EnrolledAt)}})
+			tags: out.Member.Tags, tagsRev: rev, enrolledAt: ledger.NormTime(out.Member.EnrolledAt)}})
 	}
 	return out, err
+}
+
+// newTagsRev is a random non-negative starting revision of a member's tags.
+func newTagsRev() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return int64(binary.BigEndian.Uint64(b[:]) >> 2)
 }

@@ -34,6 +34,11 @@ type memberRecord struct {
 	Tier           string   `json:"tier,omitempty"`
 	TierSince      *stamp   `json:"tierSince,omitempty"`
 	ReferralCode   *string  `json:"referralCode,omitempty"`
+	// The profile; absent from streams of earlier versions.
+	Attributes map[string]string         `json:"attributes,omitempty"`
+	BirthDate  *ledger.BirthDate         `json:"birthDate,omitempty"`
+	Consents   map[string]ledger.Consent `json:"consents,omitempty"`
+	ErasedAt   *stamp                    `json:"erasedAt,omitempty"`
 }
 
 type memberTierRecord struct {
@@ -155,7 +160,8 @@ type idempotencyKeyRecord struct {
 
 // exportQueries read each record type, in stream order, by primary key.
 var exportQueries = map[string]string{
-	ledger.RecordMember: `SELECT id, tags, enrolled_at, available, pending, lifetime, last_activity_at, tier, tier_since, referral_code
+	ledger.RecordMember: `SELECT id, tags, enrolled_at, available, pending, lifetime, last_activity_at, tier, tier_since, referral_code,
+		attributes, consents, birth_month, birth_day, birth_year, erased_at
 		FROM members ORDER BY id`,
 	ledger.RecordMemberTier: `SELECT member_id, tier, last_qualified_at FROM member_tiers ORDER BY member_id, tier`,
 	ledger.RecordReferral: `SELECT referee_id, referrer_id, created_at, converted_at, qualifying_event_id, referrer_reward, referee_reward, clawed_back
@@ -181,9 +187,17 @@ var exportScanners = map[string]func(*sql.Rows) (any, error){
 		var tags string
 		var enrolled, active, tierSince int64
 		var code sql.NullString
-		if err := rows.Scan(&r.ID, &tags, &enrolled, &r.Available, &r.Pending, &r.LifetimeEarned, &active, &r.Tier, &tierSince, &code); err != nil {
+		var attrs, consents string
+		var month, day, year, erased sql.NullInt64
+		if err := rows.Scan(&r.ID, &tags, &enrolled, &r.Available, &r.Pending, &r.LifetimeEarned, &active, &r.Tier, &tierSince, &code,
+			&attrs, &consents, &month, &day, &year, &erased); err != nil {
 			return nil, err
 		}
+		p, err := decodeProfile(attrs, consents, month, day, year)
+		if err != nil {
+			return nil, fmt.Errorf("member %s: %w", r.ID, err)
+		}
+		r.Attributes, r.BirthDate, r.Consents, r.ErasedAt = p.Attributes, p.BirthDate, p.Consents, nullTime(erased)
 		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
 			return nil, fmt.Errorf("member %s: decode tags: %w", r.ID, err)
 		}

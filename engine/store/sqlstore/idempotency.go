@@ -27,6 +27,10 @@ type idemOp struct {
 	// and then sees it. Operations that lock an existing member row are
 	// serialised by that lock instead; enrolment has no row to lock yet.
 	claimKeyFirst bool
+	// keyHash, when set, turns hash into what is stored and compared, in
+	// the operation's transaction (an erasure keeps a keyed hash of its
+	// request, which names the erased id).
+	keyHash func(ctx context.Context, tx *txn, hash string) (string, error)
 }
 
 // requestHash identifies a request by the caller's fingerprint when given,
@@ -46,6 +50,14 @@ func (s *Store) newJob(op idemOp, apply func(context.Context, *txn) (any, error)
 	now := s.now().UnixMicro()
 	j := &job{memberID: op.memberID, key: op.key, eventID: op.eventID, spends: op.op == ledger.OpRedeem, done: make(chan jobResult, 1)}
 	j.apply = func(ctx context.Context, tx *txn) (any, []byte, error) {
+		op := op // keyHash sets this run's hash
+		if op.keyHash != nil {
+			h, err := op.keyHash(ctx, tx, op.hash)
+			if err != nil {
+				return nil, nil, err
+			}
+			op.hash = h
+		}
 		if replay, err := op.lookUpKey(ctx, tx, now); replay != nil || err != nil {
 			return nil, replay, err
 		}

@@ -40,7 +40,8 @@ type importTable struct {
 
 var importTables = map[string]importTable{
 	ledger.RecordMember: {table: "members", cols: []string{"id", "tags", "enrolled_at", "available", "pending", "lifetime",
-		"last_activity_at", "tier", "tier_since", "referral_code"}, parse: parseMember},
+		"last_activity_at", "tier", "tier_since", "referral_code", "attributes", "consents", "birth_month", "birth_day", "birth_year",
+		"erased_at"}, parse: parseMember},
 	ledger.RecordMemberTier: {table: "member_tiers", cols: []string{"member_id", "tier", "last_qualified_at"}, parse: parseMemberTier},
 	ledger.RecordReferral: {table: "referrals", cols: []string{"referee_id", "referrer_id", "created_at", "converted_at",
 		"qualifying_event_id", "referrer_reward", "referee_reward", "clawed_back"}, parse: parseReferral},

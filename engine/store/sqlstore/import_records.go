@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
@@ -97,12 +98,28 @@ func parseMember(b []byte) ([]any, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
+	p := ledger.Profile{Attributes: r.Attributes, BirthDate: r.BirthDate, Consents: r.Consents}
+	// A birth year is checked against the clock of the import.
+	if err := ledger.CheckProfile(p, time.Now()); err != nil {
+		return nil, err
+	}
 	tags, err := json.Marshal(r.Tags)
 	if err != nil {
 		return nil, fmt.Errorf("encode tags: %w", err)
 	}
+	if p.Attributes == nil {
+		p.Attributes = map[string]string{}
+	}
+	if p.Consents == nil {
+		p.Consents = map[string]ledger.Consent{}
+	}
+	attrs, consents, month, day, year, err := profileColumns(p)
+	if err != nil {
+		return nil, err
+	}
 	return []any{r.ID, string(tags), r.EnrolledAt.micros(), r.Available, r.Pending, r.LifetimeEarned,
-		zeroMicros(r.LastActivityAt), r.Tier, zeroMicros(r.TierSince), optString(r.ReferralCode)}, nil
+		zeroMicros(r.LastActivityAt), r.Tier, zeroMicros(r.TierSince), optString(r.ReferralCode),
+		attrs, consents, month, day, year, optMicros(r.ErasedAt)}, nil
 }
 
 func parseMemberTier(b []byte) ([]any, error) {

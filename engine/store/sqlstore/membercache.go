@@ -10,10 +10,12 @@ import (
 // hundred bytes each); past it an arbitrary entry makes room.
 const maxCachedMembers = 1 << 17
 
-// cachedMember is what pricing reads of a member's row: tags and enrolment
-// never change once enrolled, the tier changes only in writeTier.
+// cachedMember is what pricing reads of a member's row: enrolment never
+// changes once enrolled, the tier changes only in writeTier, the tags
+// only in PatchMember (which counts them in tagsRev).
 type cachedMember struct {
 	tags       []string
+	tagsRev    int64
 	enrolledAt time.Time
 	tier       string
 }

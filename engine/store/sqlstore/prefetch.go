@@ -51,16 +51,16 @@ func (t *txn) lockMembers(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		t.members[id] = &memberRow{id: id}
 	}
-	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime, last_activity_at, tier FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
+	err := t.listQuery(ctx, `SELECT id, available, pending, lifetime, last_activity_at, tier, tags_rev FROM members WHERE id IN (%s) ORDER BY id`+t.d.ForUpdate,
 		[][]string{ids}, func(rows *sql.Rows) error {
 			var id, tier string
 			var b ledger.Balance
-			var active int64
-			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned, &active, &tier); err != nil {
+			var active, rev int64
+			if err := rows.Scan(&id, &b.Available, &b.Pending, &b.LifetimeEarned, &active, &tier, &rev); err != nil {
 				return err
 			}
 			if m := t.members[id]; m != nil {
-				m.bal, m.lastActivity, m.tier, m.exists = b, active, tier, true
+				m.bal, m.lastActivity, m.tier, m.tagsRev, m.exists = b, active, tier, rev, true
 			}
 			return nil
 		})
@@ -90,8 +90,8 @@ func (t *txn) member(ctx context.Context, memberID string) (*memberRow, error) {
 		return m, nil
 	}
 	m := &memberRow{id: memberID}
-	err := t.queryRow(ctx, `SELECT available, pending, lifetime, last_activity_at, tier FROM members WHERE id = ?`+t.d.ForUpdate,
-		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned, &m.lastActivity, &m.tier}, memberID)
+	err := t.queryRow(ctx, `SELECT available, pending, lifetime, last_activity_at, tier, tags_rev FROM members WHERE id = ?`+t.d.ForUpdate,
+		[]any{&m.bal.Available, &m.bal.Pending, &m.bal.LifetimeEarned, &m.lastActivity, &m.tier, &m.tagsRev}, memberID)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.members[memberID] = m
 		return nil, ledger.ErrMemberNotFound

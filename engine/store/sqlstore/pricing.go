@@ -27,7 +27,8 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	}
 	members := make(map[string]*pricedMember, len(ids))
 	if err := s.readMembers(ctx, ids, fresh, func(id string, m cachedMember) {
-		members[id] = &pricedMember{grants: map[string]int64{}, mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
+		members[id] = &pricedMember{grants: map[string]int64{}, tagsRev: m.tagsRev,
+			mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
 	}); err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 			out[i].Err = ledger.ErrMemberNotFound
 			continue
 		}
-		out[i].Member = f.mc
+		out[i].Member, out[i].TagsRev = f.mc, f.tagsRev
 		if q.Grants {
 			// Each state gets its own maps: callers may change them.
 			out[i].Member.BonusGranted, out[i].CampaignGranted = maps.Clone(f.grants), maps.Clone(spend)
@@ -64,8 +65,9 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 
 // pricedMember is what PricingContexts read of a member.
 type pricedMember struct {
-	mc     rules.MemberContext
-	grants map[string]int64
+	mc      rules.MemberContext
+	tagsRev int64
+	grants  map[string]int64
 }
 
 // pricingMembers checks the queries' member ids, noting refusals in out,
@@ -158,11 +160,11 @@ func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]
 	gen := s.members.generation()
 	read := make(map[string]cachedMember, len(missed))
 	set, args := s.cfg.Dialect.sql().set([][]string{missed})
-	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
+	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier, tags_rev FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
 		var id, tags string
 		var m cachedMember
 		var enrolled int64
-		if err := rows.Scan(&id, &tags, &enrolled, &m.tier); err != nil {
+		if err := rows.Scan(&id, &tags, &enrolled, &m.tier, &m.tagsRev); err != nil {
 			return err
 		}
 		if err := json.Unmarshal([]byte(tags), &m.tags); err != nil {

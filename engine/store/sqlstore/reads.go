@@ -28,17 +28,19 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ l
 		now = s.now()
 	}
 	v.ExpiringBy = ledger.NormTime(now.Add(ledger.ExpiringWindow))
-	var tags string
+	var tags, attrs, consents string
 	var enrolled, tierSince int64
+	var month, day, year, erased sql.NullInt64
 	err = s.queryRow(ctx, `SELECT m.tags, m.enrolled_at, m.available, m.pending, m.lifetime,
 			(SELECT CAST(COALESCE(SUM(l.remaining), 0) AS BIGINT) FROM lots l
 			 WHERE l.member_id = m.id AND l.state IN ('pending', 'available') AND l.remaining > 0 AND l.expires_at <= ?),
 			m.tier, m.tier_since, COALESCE(m.referral_code, ''),
 			(SELECT COUNT(*) FROM referrals r WHERE r.referrer_id = m.id),
-			(SELECT COUNT(*) FROM referrals r WHERE r.referrer_id = m.id AND r.converted_at IS NOT NULL AND NOT r.clawed_back)
+			(SELECT COUNT(*) FROM referrals r WHERE r.referrer_id = m.id AND r.converted_at IS NOT NULL AND NOT r.clawed_back),
+			m.attributes, m.consents, m.birth_month, m.birth_day, m.birth_year, m.erased_at
 		FROM members m WHERE m.id = ?`, v.ExpiringBy.UnixMicro(), memberID).
 		Scan(&tags, &enrolled, &v.Available, &v.Pending, &v.LifetimeEarned, &v.ExpiringSoon, &v.Tier, &tierSince, &v.ReferralCode,
-			&v.ReferralsMade, &v.ReferralsConverted)
+			&v.ReferralsMade, &v.ReferralsConverted, &attrs, &consents, &month, &day, &year, &erased)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ledger.ErrMemberNotFound
 	}
@@ -47,6 +49,13 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ l
 	}
 	if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil {
 		return v, fmt.Errorf("read member %s: decode tags: %w", memberID, err)
+	}
+	if v.Profile, err = decodeProfile(attrs, consents, month, day, year); err != nil {
+		return v, fmt.Errorf("read member %s: %w", memberID, err)
+	}
+	if erased.Valid {
+		at := time.UnixMicro(erased.Int64).UTC()
+		v.ErasedAt = &at
 	}
 	v.EnrolledAt = time.UnixMicro(enrolled).UTC()
 	if v.Tier != "" {

@@ -16,6 +16,9 @@ import (
 // both members; the referee's id makes it unique for the referrer.
 func referralEvent(refereeID string) string { return "referral:" + refereeID }
 
+// referrerReason is the reason of a referrer's reward, before the referee's id.
+const referrerReason = "referral reward: referrer of "
+
 // referralRefusal names the request's referralCode in a refusal of the
 // rules, keeping its code and message: the code is what the client chose.
 func referralRefusal(err error) error {
@@ -126,7 +129,7 @@ func (s *Store) convertReferral(ctx context.Context, tx *txn, referee *memberRow
 	if err := grantReferral(ctx, tx, referee, ev, r.EventID, rw.Referee, rw.AvailableAt, now, "referral reward: referee"); err != nil {
 		return nil, err
 	}
-	if err := grantReferral(ctx, tx, referrer, ev, r.EventID, rw.Referrer, rw.AvailableAt, now, "referral reward: referrer of "+r.MemberID); err != nil {
+	if err := grantReferral(ctx, tx, referrer, ev, r.EventID, rw.Referrer, rw.AvailableAt, now, referrerReason+r.MemberID); err != nil {
 		return nil, err
 	}
 	return &ledger.ReferralConversion{ReferrerID: referrerID, ReferrerReward: rw.Referrer, RefereeReward: rw.Referee, AvailableAt: rw.AvailableAt}, nil

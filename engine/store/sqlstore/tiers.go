@@ -233,7 +233,7 @@ func writeTier(ctx context.Context, tx *txn, m *memberRow, d rules.TierDecision,
 		return ledger.TierResult{}, fmt.Errorf("update tier of %s: %w", req.MemberID, err)
 	}
 	m.tier = d.Tier
-	tx.tierChanged = append(tx.tierChanged, req.MemberID)
+	tx.cacheDrops = append(tx.cacheDrops, req.MemberID)
 	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now}
 	if _, _, err := changeBalance(ctx, tx, m, e); err != nil {
 		return ledger.TierResult{}, err

@@ -53,9 +53,9 @@ type txn struct {
 	newEntries []entryRow
 	newKeys    []idemRow
 	dirty      []*memberRow // members whose balance changed, in order
-	// tierChanged lists members whose tier the transaction changed, for
-	// the member cache.
-	tierChanged []string
+	// cacheDrops lists members whose tier or tags the transaction changed,
+	// or that it erased, for the member cache.
+	cacheDrops []string
 
 	// afterJobs is work run once every job of the batch applied, in its
 	// transaction, by key (one run per key, the last registration wins).
@@ -79,8 +79,10 @@ type memberRow struct {
 	// lastActivity is when the member last earned, redeemed or was
 	// adjusted (Unix microseconds), for expiry after inactivity.
 	lastActivity int64
-	exists       bool
-	dirty        bool
+	// tagsRev is the revision of the member's tags.
+	tagsRev int64
+	exists  bool
+	dirty   bool
 }
 
 type idemRecord struct {
@@ -205,7 +207,11 @@ func (t *txn) after(key string, f func(context.Context, *txn) error) {
 // runAfterJobs runs the registered work in the order it was first registered.
 func (t *txn) runAfterJobs(ctx context.Context) error {
 	for _, key := range t.afterJobOrder {
-		if err := t.afterJobs[key](ctx, t); err != nil {
+		f := t.afterJobs[key]
+		if f == nil {
+			continue // run early by an erasure
+		}
+		if err := f(ctx, t); err != nil {
 			return err
 		}
 	}

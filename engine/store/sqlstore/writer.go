@@ -338,7 +338,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*job, results []jobResult
 	err = sqlTx.Commit()
 	// Before any answer, a client told of a tier change must be priced by
 	// it; a failed commit may have been applied all the same.
-	w.members.drop(tx.tierChanged)
+	w.members.drop(tx.cacheDrops)
 	if err != nil {
 		w.report(err)
 		return storeUnavailable("commit", err)

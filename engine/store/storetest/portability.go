@@ -219,6 +219,8 @@ func sameReads(t *testing.T, src, dst ledger.Ledger) {
 		q := ledger.PricingQuery{MemberID: id, Action: "review", OccurredAt: t0, Grants: true}
 		p1, err1 := pricingContext(src, q)
 		p2, err2 := pricingContext(dst, q)
+		// The tags' revision is the store's own, for its caches.
+		p1.TagsRev, p2.TagsRev = 0, 0
 		equal("pricing context of "+id, []any{p1, err1}, []any{p2, err2})
 	}
 	c1, err1 := src.CampaignSpend(ctx)

@@ -67,6 +67,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ImportUnstorableText", testImportUnstorableText},
 		{"Times", testTimes},
 		{"RefusedRedemptionWritesNothing", testRefusedRedemptionWritesNothing},
+		{"PatchMember", testPatchMember},
+		{"EraseMember", testEraseMember},
+		{"PricedTags", testPricedTags},
+		{"ConcurrentProfiles", testConcurrentProfiles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

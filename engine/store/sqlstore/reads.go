@@ -124,7 +124,7 @@ var invariantChecks = []struct{ name, query string }{
 		SELECT id || ': available ' || available || ', pending ' || pending FROM members WHERE available < 0 OR pending < 0`},
 	{"lots within bounds", `
 		SELECT 'lot ' || id || ' of ' || member_id || ': remaining ' || remaining || ' of ' || amount || ' (' || state || ')'
-		FROM lots WHERE remaining < 0 OR remaining > amount OR (state = 'expired' AND remaining <> 0)`},
+		FROM lots WHERE remaining < 0 OR remaining > amount OR (state IN ('expired', 'spent') AND remaining <> 0)`},
 	{"reversals within earned points", `
 		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
 	// The spend of an event that earned points follows its points left

@@ -22,8 +22,9 @@ import (
 // the database file again by the next checkpoint: what a write costs the
 // disk is nearly its frames. These are the frames of a redemption, as the
 // RedeemHot scenario makes them (funded members, 1 point from a
-// zipf-chosen member), counted from the log file itself, so the figure
-// does not depend on the machine or its load.
+// zipf-chosen member), and of an earn of a batch as EarnBatch100 makes
+// them, counted from the log file itself, so the figures do not depend on
+// the machine or its load.
 const (
 	framesMembers = 10000
 	// framesGroup is the redemptions of the group commit measured, about
@@ -31,14 +32,18 @@ const (
 	framesGroup = 64
 	// framesLone is the redemptions committed one at a time.
 	framesLone = 32
+	// framesEarnBatch is the earns of the batch measured, as EarnBatch100.
+	framesEarnBatch = 100
 )
 
-// Budgets of frames per redemption. Before migration 14 a redemption wrote
+// Budgets of frames per operation. Before migration 14 a redemption wrote
 // 1.64 in the group commit and 9.31 alone: each take from a lot rewrote
-// its entry in the two indexes of live lots; now 1.12 and 7.31.
+// its entry in the two indexes of live lots; now 1.12 and 7.31. An earn
+// of the batch writes 2.68, before and after.
 const (
 	maxGroupFrames = 1.2
 	maxLoneFrames  = 7.5
+	maxEarnFrames  = 2.8
 )
 
 func TestRedeemWALFrames(t *testing.T) {
@@ -47,6 +52,7 @@ func TestRedeemWALFrames(t *testing.T) {
 	}
 	ctx := context.Background()
 	s, db, path := openFramesStore(t)
+	now := s.cfg.Now
 	fundMembers(t, s, framesMembers)
 
 	z := rand.NewZipf(rand.New(rand.NewPCG(1, 42)), 1.1, 1, framesMembers-1)
@@ -84,9 +90,24 @@ func TestRedeemWALFrames(t *testing.T) {
 	perLone := float64(frames.total) / framesLone
 	t.Logf("redemptions committed alone: %.2f frames each (%s)", perLone, frames)
 
-	if perGroup > maxGroupFrames || perLone > maxLoneFrames {
-		t.Errorf("a redemption writes %.2f frames in a group commit and %.2f alone, want at most %.1f and %.1f",
-			perGroup, perLone, maxGroupFrames, maxLoneFrames)
+	// A batch earn takes from no lot: its frames are what the schema
+	// change must not have added to.
+	restartWAL(t, db, path)
+	events := make([]ledger.EarnRequest, framesEarnBatch)
+	for j := range events {
+		ev := fmt.Sprint("b", j)
+		events[j] = ledger.EarnRequest{IdempotencyKey: ev, MemberID: fmt.Sprint("m", j*37%framesMembers), EventID: ev, Points: 5, ExpiresAt: now().AddDate(0, 0, j%400+1)}
+	}
+	if res, err := s.EarnBatch(ctx, ledger.EarnBatchRequest{Events: events}); err != nil || res.Failed != 0 {
+		t.Fatalf("earn batch: %d failed, %v", res.Failed, err)
+	}
+	frames = walFrames(t, db, path)
+	perEarn := float64(frames.total) / framesEarnBatch
+	t.Logf("batch of %d earns: %.2f frames each (%s)", framesEarnBatch, perEarn, frames)
+
+	if perGroup > maxGroupFrames || perLone > maxLoneFrames || perEarn > maxEarnFrames {
+		t.Errorf("a redemption writes %.2f frames in a group commit and %.2f alone, an earn of a batch %.2f; want at most %.1f, %.1f and %.1f",
+			perGroup, perLone, perEarn, maxGroupFrames, maxLoneFrames, maxEarnFrames)
 	}
 	if err := s.CheckInvariants(ctx); err != nil {
 		t.Fatal(err)

@@ -69,7 +69,8 @@ const (
 // and its arguments. A lot left with points changes no column an index
 // holds or is partial on, so SQLite writes the lot's own page alone and
 // PostgreSQL may update it in place; an available lot left with none is
-// spent, which takes it out of the indexes of live lots (migration 14).
+// spent, which the indexes of live lots then skip by its state (migration
+// 14).
 func setRemaining(id, remaining int64) (string, []any) {
 	if remaining > 0 {
 		return `UPDATE lots SET remaining = ? WHERE id = ?`, []any{remaining, id}

@@ -127,7 +127,9 @@ func (postgresSQL) takeLots(ctx context.Context, tx *txn, memberID, state, event
 		), t AS (
 			SELECT id, LEAST(remaining, CAST(? AS BIGINT) - (cum - remaining)) AS take FROM c WHERE cum - remaining < CAST(? AS BIGINT)
 		)
-		UPDATE lots SET remaining = lots.remaining - t.take FROM t WHERE lots.id = t.id RETURNING t.take`,
+		UPDATE lots SET remaining = lots.remaining - t.take,
+			state = CASE WHEN lots.state = 'available' AND lots.remaining = t.take THEN 'spent' ELSE lots.state END
+		FROM t WHERE lots.id = t.id RETURNING t.take`,
 		memberID, state, eventID, eventID, want, want)
 	if err != nil {
 		return 0, fmt.Errorf("consume lots: %w", err)
@@ -151,7 +153,11 @@ func (postgresSQL) takeLots(ctx context.Context, tx *txn, memberID, state, event
 }
 
 func (postgresSQL) setLotsRemaining(ctx context.Context, t *txn, ids, remaining []int64) error {
-	if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining
+	// An emptied available lot is spent (see setRemaining); PostgreSQL
+	// compares the state it sets to the old one, so a lot left with
+	// points is still updated in place.
+	if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining,
+			state = CASE WHEN u.remaining = 0 AND lots.state = 'available' THEN 'spent' ELSE lots.state END
 		FROM unnest($1::bigint[], $2::bigint[]) AS u(id, remaining) WHERE lots.id = u.id`, ids, remaining); err != nil {
 		return t.fail(fmt.Errorf("consume lots: %w", err))
 	}

@@ -205,6 +205,9 @@ func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledge
 		if g.Granted > 0 {
 			if spend != nil {
 				t.grant(spend, g.Granted)
+				if err := t.emitExhausted(memberID, b, spend); err != nil {
+					return nil, 0, err
+				}
 			} else {
 				t.addSpend(b.Campaign, g.Granted)
 			}

@@ -67,6 +67,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"ImportUnstorableText", testImportUnstorableText},
 		{"Times", testTimes},
 		{"RefusedRedemptionWritesNothing", testRefusedRedemptionWritesNothing},
+		{"Outbox", testOutbox},
+		{"OutboxConcurrent", testOutboxConcurrent},
+		{"OutboxCursors", testOutboxCursors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

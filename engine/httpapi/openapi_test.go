@@ -37,7 +37,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /healthz", "GET /metrics", "GET /openapi.yaml", "GET /readyz", "GET /v1/analytics",
 		"GET /v1/campaigns", "GET /v1/campaigns/{name}", "GET /v1/export",
 		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/members/{id}/redemptions", "GET /v1/status",
-		"POST /v1/adjustments", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/earn/price", "POST /v1/import", "POST /v1/members",
+		"POST /v1/adjustments", "POST /v1/admin/events/redeliver", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/earn/price", "POST /v1/import", "POST /v1/members",
 		"POST /v1/redeem", "POST /v1/redemptions", "POST /v1/redemptions/{code}/cancel", "POST /v1/reverse",
 	}
 	if !slices.Equal(documented, served) {

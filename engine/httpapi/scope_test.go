@@ -25,6 +25,7 @@ var routeScopes = map[string]auth.Scope{
 	"POST /v1/redemptions":               auth.ScopeIngest,
 	"POST /v1/redemptions/{code}/cancel": auth.ScopeIngest,
 	"POST /v1/reverse":                   auth.ScopeIngest,
+	"POST /v1/admin/events/redeliver":    auth.ScopeAdmin,
 	"GET /v1/members/{id}":               auth.ScopeRead,
 	"GET /v1/members/{id}/ledger":        auth.ScopeRead,
 	"GET /v1/members/{id}/redemptions":   auth.ScopeRead,

@@ -160,5 +160,6 @@ func kill(t *testing.T, e *engine) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.exited
+	err := <-e.exited
+	t.Logf("engine killed: %v", err)
 }

@@ -1,11 +1,13 @@
 package events
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sync"
 	"time"
 
@@ -46,9 +48,6 @@ type running struct {
 
 // Run supervises until ctx ends.
 func (s Supervisor) Run(ctx context.Context) {
-	if s.PruneEvery <= 0 {
-		s.PruneEvery = time.Hour
-	}
 	var cur *running
 	defer func() { cur.stop() }()
 	for {
@@ -65,8 +64,11 @@ func (s Supervisor) Run(ctx context.Context) {
 	}
 }
 
+// sameEvents compares the sections as the snapshot encodes them.
 func sameEvents(r *running, snap *config.Snapshot) bool {
-	return r.program == snap.Program && reflect.DeepEqual(r.policy, snap.Events)
+	a, errA := json.Marshal(r.policy)
+	b, errB := json.Marshal(snap.Events)
+	return r.program == snap.Program && errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 func (r *running) stop() {
@@ -128,7 +130,7 @@ func (s Supervisor) runNATS(ctx context.Context, r *running, p *config.EventsPol
 
 // prune deletes what every sink delivered once it is past the retention.
 func (s Supervisor) prune(ctx context.Context, sinks []string, retention time.Duration) {
-	t := time.NewTicker(s.PruneEvery)
+	t := time.NewTicker(cmp.Or(s.PruneEvery, time.Hour))
 	defer t.Stop()
 	for {
 		if n, err := s.Outbox.PruneOutbox(ctx, sinks, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {

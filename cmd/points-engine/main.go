@@ -37,6 +37,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/events"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
 	"github.com/loyaltyops/loyalty-operator/engine/process"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -258,7 +259,8 @@ func run(args []string) error {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {
-		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Log: log}.Run(watchCtx)
+		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Log: log,
+			Earner: service.New(store, holder, nil)}.Run(watchCtx)
 	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")

@@ -21,6 +21,29 @@ type EventsPolicy struct {
 	Webhooks []WebhookSink `json:"webhooks,omitempty"`
 	// NATS publishes to JetStream, a subject per event type.
 	NATS []NATSSink `json:"nats,omitempty"`
+	// Ingest consumes purchases and actions from JetStream streams, as an
+	// alternative to POST /v1/earn.
+	Ingest []NATSIngest `json:"ingest,omitempty"`
+}
+
+// NATSIngest is a JetStream stream of purchases and actions the engine
+// applies: each message is the body of POST /v1/earn without its
+// idempotencyKey, which is the message's Nats-Msg-Id header.
+type NATSIngest struct {
+	// Name identifies the source in logs; it is the durable consumer's
+	// name too.
+	Name string `json:"name"`
+	// URL is the NATS server, e.g. nats://nats:4222.
+	URL string `json:"url"`
+	// CredentialsFile, if set, is a NATS credentials (.creds) file.
+	CredentialsFile string `json:"credentialsFile,omitempty"`
+	// Stream holds the messages; the engine creates its durable consumer.
+	Stream string `json:"stream"`
+	// FilterSubject, if set, limits the consumer to matching subjects.
+	FilterSubject string `json:"filterSubject,omitempty"`
+	// ParkSubject receives messages that cannot be applied, with the reason
+	// in the Loyalty-Park-Reason header; a stream should capture it.
+	ParkSubject string `json:"parkSubject"`
 }
 
 // WebhookSink is an HTTP endpoint receiving the events.
@@ -97,6 +120,7 @@ func (n NATSSink) Prefix(program string) string {
 var (
 	subjectToken = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 	streamName   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	wildSubject  = regexp.MustCompile(`^([A-Za-z0-9_-]+|\*)(\.([A-Za-z0-9_-]+|\*))*(\.>)?$|^>$`)
 )
 
 func (v *validator) events(p *EventsPolicy) {
@@ -134,6 +158,26 @@ func (v *validator) events(p *EventsPolicy) {
 		if !streamName.MatchString(n.Stream) {
 			v.fail(path+".stream", "%q must be 1 to 64 letters, digits, - and _", n.Stream)
 		}
+	}
+	for i, n := range p.Ingest {
+		v.ingest("events.ingest"+key(n.Name, i), n)
+	}
+}
+
+func (v *validator) ingest(path string, n NATSIngest) {
+	v.name(path+".name", n.Name, dnsLabel, 63)
+	if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+		v.fail(path+".url", "%q must be a nats:// or tls:// URL", n.URL)
+	}
+	v.file(path+".credentialsFile", n.CredentialsFile, false)
+	if !streamName.MatchString(n.Stream) {
+		v.fail(path+".stream", "%q must be 1 to 64 letters, digits, - and _", n.Stream)
+	}
+	if n.FilterSubject != "" && !wildSubject.MatchString(n.FilterSubject) {
+		v.fail(path+".filterSubject", "%q must be dot-separated tokens, * or a final >", n.FilterSubject)
+	}
+	if !subjectToken.MatchString(n.ParkSubject) {
+		v.fail(path+".parkSubject", "%q must be dot-separated tokens of letters, digits, - and _", n.ParkSubject)
 	}
 }
 

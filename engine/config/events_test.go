@@ -23,6 +23,10 @@ func TestEventsPolicy(t *testing.T) {
 		p.Webhooks[0].TimeoutOrDefault() != DefaultWebhookTimeout || p.NATS[0].Prefix("club") != "loyalty.club" {
 		t.Fatalf("defaults: %+v", p)
 	}
+	if _, err := Parse([]byte(strings.Replace(eventsBase, "%s", `{"ingest": [{"name": "pos", "url": "nats://nats:4222",
+	  "stream": "PURCHASES", "filterSubject": "pos.*.purchases", "parkSubject": "pos.parked"}]}`, 1))); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
 	if s, err := Parse([]byte(strings.Replace(eventsBase, "%s", `{"maxAttempts": 3, "retention": "2d"}`, 1))); err != nil ||
 		s.Events.Attempts() != 3 || s.Events.RetentionOrDefault() != 48*time.Hour {
 		t.Fatalf("set values: %+v, %v", s, err)
@@ -40,6 +44,9 @@ func TestEventsPolicyRefusals(t *testing.T) {
 		{`{"nats": [{"name": "bus", "url": "http://n", "stream": "S"}]}`, "events.nats[bus].url"},
 		{`{"nats": [{"name": "bus", "url": "nats://n", "stream": "a b"}]}`, "events.nats[bus].stream"},
 		{`{"nats": [{"name": "bus", "url": "nats://n", "stream": "S", "subjectPrefix": "a.*"}]}`, "events.nats[bus].subjectPrefix"},
+		{`{"ingest": [{"name": "pos", "url": "nats://n", "stream": "S", "parkSubject": "p.>"}]}`, "events.ingest[pos].parkSubject"},
+		{`{"ingest": [{"name": "pos", "url": "nats://n", "stream": "S", "parkSubject": "p", "filterSubject": "a.>.b"}]}`, "events.ingest[pos].filterSubject"},
+		{`{"ingest": [{"name": "pos", "url": "nats://n", "stream": "", "parkSubject": "p"}]}`, "events.ingest[pos].stream"},
 	} {
 		_, err := Parse([]byte(strings.Replace(eventsBase, "%s", tc.events, 1)))
 		var ve *ValidationError

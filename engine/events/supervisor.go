@@ -33,9 +33,18 @@ type Supervisor struct {
 	Config  Snapshots
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Earner applies ingested purchases (*service.Service).
+	Earner Earner
 	// PruneEvery is how often delivered events past their retention are
 	// deleted; an hour when zero.
 	PruneEvery time.Duration
+}
+
+func (s Supervisor) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
 }
 
 // running is what a configuration started.
@@ -97,33 +106,68 @@ func (s Supervisor) start(parent context.Context, snap *config.Snapshot) *runnin
 		names = append(names, n.Name)
 		r.wg.Go(func() { s.runNATS(ctx, r, p, n, snap.Program.Name, source) })
 	}
+	for _, n := range p.Ingest {
+		r.wg.Go(func() { s.runIngest(ctx, n) })
+	}
 	r.wg.Go(func() { s.prune(ctx, names, p.RetentionOrDefault()) })
 	return r
 }
 
 func (s Supervisor) deliver(ctx context.Context, r *running, p *config.EventsPolicy, sink Sink) {
-	d := &Deliverer{Outbox: s.Outbox, Sink: sink, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.Log}
+	d := &Deliverer{Outbox: s.Outbox, Sink: sink, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.log()}
 	r.wg.Go(func() { d.Run(ctx) })
+}
+
+// connect connects to NATS; nats.go reconnects by itself afterwards.
+func connect(url, creds string) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{nats.Name("loyalty points engine"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("JetStream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// runIngest consumes an ingestion stream with a durable consumer, retrying
+// the setup until it succeeds or ctx ends.
+func (s Supervisor) runIngest(ctx context.Context, n config.NATSIngest) {
+	nc, js, err := connect(n.URL, n.CredentialsFile)
+	if err != nil {
+		s.log().Error("ingestion", "source", n.Name, "error", err.Error())
+		return
+	}
+	defer nc.Close()
+	for ctx.Err() == nil {
+		cons, err := js.CreateOrUpdateConsumer(ctx, n.Stream, jetstream.ConsumerConfig{Durable: n.Name,
+			AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: n.FilterSubject})
+		if err == nil {
+			in := &Ingest{Consumer: cons, JS: js, ParkSubject: n.ParkSubject, Earner: s.Earner, Log: s.log()}
+			err = in.Run(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log().Warn("ingestion", "source", n.Name, "error", err.Error())
+		}
+		_ = RealClock{}.Sleep(ctx, 5*time.Second)
+	}
 }
 
 // runNATS connects (nats.go reconnects by itself afterwards) and delivers.
 func (s Supervisor) runNATS(ctx context.Context, r *running, p *config.EventsPolicy, n config.NATSSink, program, source string) {
-	opts := []nats.Option{nats.Name("loyalty points engine"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
-	if n.CredentialsFile != "" {
-		opts = append(opts, nats.UserCredentials(n.CredentialsFile))
-	}
-	nc, err := nats.Connect(n.URL, opts...)
+	nc, js, err := connect(n.URL, n.CredentialsFile)
 	if err != nil {
-		s.Log.Error("connecting to NATS", "sink", n.Name, "error", err.Error())
+		s.log().Error("event sink", "sink", n.Name, "error", err.Error())
 		return
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		s.Log.Error("JetStream", "sink", n.Name, "error", fmt.Sprint(err))
-		return
-	}
-	d := &Deliverer{Outbox: s.Outbox, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.Log,
+	d := &Deliverer{Outbox: s.Outbox, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.log(),
 		Sink: &NATS{SinkName: n.Name, Source: source, Prefix: n.Prefix(program), JS: js, Stream: n.Stream, Create: n.CreateStream}}
 	d.Run(ctx)
 }
@@ -134,9 +178,9 @@ func (s Supervisor) prune(ctx context.Context, sinks []string, retention time.Du
 	defer t.Stop()
 	for {
 		if n, err := s.Outbox.PruneOutbox(ctx, sinks, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			s.Log.Warn("pruning the outbox", "error", err.Error())
+			s.log().Warn("pruning the outbox", "error", err.Error())
 		} else if n > 0 {
-			s.Log.Info("outbox pruned", "events", n)
+			s.log().Info("outbox pruned", "events", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -136,9 +136,9 @@ type exhaustedData struct {
 }
 
 // emitExhausted reports a campaign whose budget the grant just spent.
-func (t *txn) emitExhausted(memberID string, b ledger.CampaignBonus, spend *grantRow) error {
+func (t *txn) emitExhausted(memberID string, b ledger.CampaignBonus, spend *grantRow, now time.Time) error {
 	if b.Budget == nil || spend.granted < *b.Budget {
 		return nil
 	}
-	return t.emit(ledger.EventCampaignExhausted, memberID, time.Now(), exhaustedData{Campaign: b.Campaign, Budget: *b.Budget, Granted: spend.granted})
+	return t.emit(ledger.EventCampaignExhausted, memberID, now, exhaustedData{Campaign: b.Campaign, Budget: *b.Budget, Granted: spend.granted})
 }

@@ -236,3 +236,31 @@ func testOutboxCursors(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("after pruning: %+v, %v", evs, err)
 	}
 }
+
+// testOutboxBudgetExhausted: the earn that spends the last of a campaign's
+// budget reports it, once.
+func testOutboxBudgetExhausted(t *testing.T, s ledger.Ledger) {
+	o := outboxOf(t, s)
+	enroll(t, s, "m1")
+	budget := int64(25)
+	for i := range 4 {
+		earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: key("o", i), Points: 1, OccurredAt: t0,
+			Campaigns: []ledger.CampaignBonus{{Campaign: "spring", Attributed: 10, Budget: &budget}}})
+	}
+	var exhausted []ledger.OutboxEvent
+	for _, ev := range allEvents(t, o, 1) {
+		if ev.Type == ledger.EventCampaignExhausted {
+			exhausted = append(exhausted, ev)
+		}
+	}
+	if len(exhausted) != 1 {
+		t.Fatalf("%d budget_exhausted events, want 1", len(exhausted))
+	}
+	var d struct {
+		Campaign        string
+		Budget, Granted int64
+	}
+	if err := json.Unmarshal(exhausted[0].Data, &d); err != nil || d.Campaign != "spring" || d.Budget != 25 || d.Granted != 25 {
+		t.Fatalf("data %s (%v)", exhausted[0].Data, err)
+	}
+}

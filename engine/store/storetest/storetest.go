@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Outbox", testOutbox},
 		{"OutboxConcurrent", testOutboxConcurrent},
 		{"OutboxCursors", testOutboxCursors},
+		{"OutboxBudgetExhausted", testOutboxBudgetExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

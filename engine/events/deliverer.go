@@ -1,6 +1,6 @@
 // Package events delivers the outbox to sinks: signed CloudEvents webhooks
 // and NATS JetStream. Each sink reads the outbox in sequence order from its
-// own cursor, kept in the store, and advances it after delivery: delivery
+// own cursor, kept in the store, and advances it after each page: delivery
 // is at least once, and strictly in sequence order per sink (so in order
 // per member). A failing event is retried with exponential backoff and
 // jitter and blocks its sink meanwhile; after MaxAttempts it is
@@ -152,9 +152,12 @@ func (d *Deliverer) Step(ctx context.Context) (int, error) {
 				return i, errors.Join(d.advance(ctx, evs[:i]), err)
 			}
 		}
-		if err := d.Outbox.AdvanceSink(ctx, d.Sink.Name(), ev.Seq); err != nil {
-			return i, err
-		}
+	}
+	// One cursor write per page, not per event: a busy sink adds a write
+	// per hundred events beside the ledger's. A crash before it sends the
+	// page again (at least once).
+	if err := d.advance(ctx, evs); err != nil {
+		return 0, err
 	}
 	if len(evs) > 0 {
 		d.observeBacklog(ctx, evs[len(evs)-1].Seq)

@@ -59,6 +59,11 @@ const (
 // ReportTrue is the value of LabelReport.
 const ReportTrue = "true"
 
+// EventSecretsDir is where the engine's pod mounts the Secrets of its event
+// sinks (webhook signing secrets, NATS credentials); the snapshot's
+// events section names files under it.
+const EventSecretsDir = "/var/run/loyaltyops/events"
+
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // ReportLeaseName names the report Lease of the replica identity of program:

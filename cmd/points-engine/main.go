@@ -34,8 +34,10 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/background"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
+	"github.com/loyaltyops/loyalty-operator/engine/events"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
 	"github.com/loyaltyops/loyalty-operator/engine/process"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -226,7 +228,7 @@ func run(args []string) error {
 			Name: "loyalty_engine_store_reads_aborted_total", Help: "Reads of the ledger store aborted for holding their snapshot longer than --max-read-age.",
 		}, func() float64 { return float64(store.Stats().ReadsAborted) }),
 	)
-	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics})
+	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics, Outbox: store})
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -255,6 +257,10 @@ func run(args []string) error {
 	})
 	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
+	})
+	jobs.Go(func() {
+		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Log: log,
+			Earner: service.New(store, holder, nil)}.Run(watchCtx)
 	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")

@@ -316,6 +316,9 @@ func (v *validator) snapshot(s *Snapshot) {
 		v.fail("program.currency", "%q must be an ISO 4217 code such as \"EUR\"", p.Currency)
 	}
 	v.pointsPolicy(&s.Points)
+	if s.Events != nil {
+		v.events(s.Events)
+	}
 
 	tierNames := map[string]bool{}
 	ranks := map[int32]string{}

@@ -38,6 +38,9 @@ type Snapshot struct {
 	Campaigns []Campaign `json:"campaigns"`
 	// Referral rewards referrals; nil disables them.
 	Referral *ReferralPolicy `json:"referral,omitempty"`
+	// Events declares the sinks the engine delivers its events to; nil
+	// delivers none (they are still kept in the outbox).
+	Events *EventsPolicy `json:"events,omitempty"`
 
 	// schedules are the campaigns' schedules compiled by Validate; see Schedule.
 	schedules map[scheduleKey]*schedule.Schedule

@@ -27,6 +27,7 @@ var routeScopes = map[string]auth.Scope{
 	"POST /v1/reverse":                     auth.ScopeIngest,
 	"PATCH /v1/members/{id}":               auth.ScopeIngest,
 	"POST /v1/members/{id}/erase":          auth.ScopeAdmin,
+	"POST /v1/admin/events/redeliver":      auth.ScopeAdmin,
 	"GET /v1/members/{id}/profile-history": auth.ScopeRead,
 	"GET /v1/members/{id}":                 auth.ScopeRead,
 	"GET /v1/members/{id}/ledger":          auth.ScopeRead,

@@ -321,3 +321,29 @@ func (t *txn) execArrays(ctx context.Context, what, q string, args []any) error 
 	}
 	return nil
 }
+
+// outboxAppend numbers the events after the outbox head and moves the head
+// past them in one statement. The head's row lock, held until the commit,
+// keeps the sequence in commit order and without gaps across writers and
+// processes; the events keep their buffered order (ORDINALITY).
+const outboxAppend = `WITH h AS (UPDATE outbox_head SET last_seq = last_seq + cardinality($1::text[]) WHERE id = 1 RETURNING last_seq)
+	INSERT INTO outbox (seq, id, type, member_id, occurred_at, data)
+	SELECT h.last_seq - cardinality($1::text[]) + v.n, v.i, v.t, v.m, v.o, v.d
+	FROM h, unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS v(i, t, m, o, d, n)`
+
+func (postgresSQL) writeOutbox(ctx context.Context, t *txn, rows []outboxRow) error {
+	n := len(rows)
+	id, typ, member, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred := make([]int64, n)
+	for i, r := range rows {
+		id[i], typ[i], member[i], occurred[i], data[i] = r.id, string(r.typ), r.memberID, r.occurred, string(r.data)
+	}
+	res, err := t.rawExec(ctx, outboxAppend, id, typ, member, occurred, data)
+	if err != nil {
+		return err
+	}
+	if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+		return t.fail(fmt.Errorf("appended %d of %d events (%v): the outbox head row is missing", got, n, err))
+	}
+	return nil
+}

@@ -290,3 +290,16 @@ func (sqliteSQL) identityOverride() string { return "" }
 // afterImport has nothing to do: AUTOINCREMENT follows explicit ids by
 // itself.
 func (sqliteSQL) afterImport(context.Context, *sql.Tx) error { return nil }
+
+// writeOutbox appends the events one statement each: the sequence is the
+// AUTOINCREMENT rowid, which is never reused after pruning, and commit
+// order is sequence order since the transaction holds the only write lock.
+func (sqliteSQL) writeOutbox(ctx context.Context, t *txn, rows []outboxRow) error {
+	for _, r := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO outbox (id, type, member_id, occurred_at, data) VALUES (?, ?, ?, ?, ?)`,
+			r.id, string(r.typ), r.memberID, r.occurred, r.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -87,7 +87,7 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 			return nothing, nil
 		}
 	}
-	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns)
+	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns, now)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}

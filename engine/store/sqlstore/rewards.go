@@ -101,13 +101,17 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if expires.Valid {
 		red.PointsExpireAt = ptrTime(time.UnixMicro(expires.Int64).UTC())
 	}
-	e := entry{kind: ledger.EntryRedeem, reference: code, reason: "reward " + r.RewardID}
+	e := entry{kind: ledger.EntryRedeem, reference: code, reason: "reward " + r.RewardID, quiet: true}
 	var seq int64
 	bal := m.bal
 	if cost > 0 {
 		if seq, bal, err = s.debit(ctx, tx, r.MemberID, cost, e); err != nil {
 			return ledger.RedeemRewardResult{}, err
 		}
+	}
+	if err := tx.emit(ledger.EventRewardRedeemed, r.MemberID, now, rewardData{EntrySeq: seq, Code: code, RewardID: r.RewardID,
+		Points: cost, Balance: balanceData{Available: bal.Available, Pending: bal.Pending}}); err != nil {
+		return ledger.RedeemRewardResult{}, err
 	}
 	return ledger.RedeemRewardResult{EntrySeq: seq, Redemption: red, Reward: *reward, Balance: bal}, nil
 }
@@ -219,6 +223,10 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 		if err != nil {
 			return ledger.CancelRedemptionResult{}, err
 		}
+	}
+	if err := tx.emit(ledger.EventRewardCancelled, memberID, now, rewardData{EntrySeq: out.EntrySeq, Code: r.Code, RewardID: red.RewardID,
+		Points: red.Points, Reason: r.Reason, Balance: balanceData{Available: out.Balance.Available, Pending: out.Balance.Pending}}); err != nil {
+		return ledger.CancelRedemptionResult{}, err
 	}
 	return out, nil
 }

@@ -71,6 +71,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"EraseMember", testEraseMember},
 		{"PricedTags", testPricedTags},
 		{"ConcurrentProfiles", testConcurrentProfiles},
+		{"Outbox", testOutbox},
+		{"OutboxConcurrent", testOutboxConcurrent},
+		{"OutboxCursors", testOutboxCursors},
+		{"OutboxBudgetExhausted", testOutboxBudgetExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

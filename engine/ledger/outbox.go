@@ -15,6 +15,8 @@ type EventType string
 // Schema of each type's data.
 const (
 	EventMemberEnrolled    EventType = "member.enrolled"
+	EventMemberUpdated     EventType = "member.updated"
+	EventMemberErased      EventType = "member.erased"
 	EventPointsEarned      EventType = "points.earned"
 	EventPointsRedeemed    EventType = "points.redeemed"
 	EventPointsReleased    EventType = "points.released"
@@ -30,7 +32,7 @@ const (
 
 // EventTypes lists every emitted type.
 var EventTypes = []EventType{
-	EventMemberEnrolled, EventPointsEarned, EventPointsRedeemed, EventPointsReleased, EventPointsReversed,
+	EventMemberEnrolled, EventMemberUpdated, EventMemberErased, EventPointsEarned, EventPointsRedeemed, EventPointsReleased, EventPointsReversed,
 	EventPointsAdjusted, EventPointsExpired, EventTierChanged, EventRewardRedeemed, EventRewardCancelled,
 	EventReferralConverted, EventCampaignExhausted,
 }

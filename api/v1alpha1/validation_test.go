@@ -128,6 +128,7 @@ var _ = Describe("API validation", func() {
 		Expect(got.Spec.Points.Rounding).To(Equal(loyaltyv1alpha1.RoundingFloor))
 		Expect(got.Spec.Points.PendingPeriod).To(BeEquivalentTo("0s"))
 		Expect(got.Spec.Points.LateEventGracePeriod).To(BeEquivalentTo("72h"))
+		Expect(got.Spec.TimeZone).To(Equal("UTC"))
 
 		campaign := objectFrom(baseCampaign, "", ns)
 		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
@@ -150,6 +151,23 @@ var _ = Describe("API validation", func() {
 spec:
   schedule: {end: null, recurrence: {cron: "0 15 * * MON-FRI", duration: 2h}, timeZone: America/New_York}`, ns)
 		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+	})
+
+	It("accepts a program time zone, a one-time action and a weekly limit", func() {
+		ns := newNamespace()
+		program := objectFrom(baseProgram, `
+spec:
+  timeZone: Asia/Seoul
+  points:
+    actions:
+    - {name: app-download, points: 500, limit: {count: 1, per: Lifetime}}
+    - {name: workout, points: 20, limit: {count: 3, per: Week}}
+    - {name: review, points: 10, maxPerDay: 2}`, ns)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		var got loyaltyv1alpha1.LoyaltyProgram
+		Expect(k8sClient.Get(ctx, clientKey(program), &got)).To(Succeed())
+		Expect(got.Spec.TimeZone).To(Equal("Asia/Seoul"))
+		Expect(got.Spec.Points.Actions[0].Limit).To(Equal(&loyaltyv1alpha1.ActionLimit{Count: 1, Per: loyaltyv1alpha1.LimitPerLifetime}))
 	})
 
 	It("bounds a campaign's member tags as the engine bounds a member's tags", func() {
@@ -193,6 +211,14 @@ spec:
 			"spec.points.expiry", "set exactly one of afterEarn or afterInactivity"}),
 		Entry("action name with capitals", invalidCase{baseProgram, `spec: {points: {actions: [{name: Review, points: 10}]}}`,
 			"spec.points.actions[0].name", "should match"}),
+		Entry("action with both limit and maxPerDay", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, maxPerDay: 1, limit: {count: 2, per: Week}}]}}`,
+			"spec.points.actions[0]", "set limit or maxPerDay, not both"}),
+		Entry("action limit per fortnight", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, limit: {count: 2, per: Fortnight}}]}}`,
+			"spec.points.actions[0].limit.per", `Unsupported value: "Fortnight"`}),
+		Entry("action limit of zero", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, limit: {count: 0, per: Day}}]}}`,
+			"spec.points.actions[0].limit.count", "should be greater than or equal to 1"}),
+		Entry("time zone not an IANA name", invalidCase{baseProgram, `spec: {timeZone: "Korea Standard Time"}`,
+			"spec.timeZone", "should match"}),
 		Entry("negative referrer reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: -5, refereeReward: 10}}`,
 			"spec.referral.referrerReward", "should be greater than or equal to 0"}),
 		Entry("referrer tier lowering the reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: 100, refereeReward: 10, referrerRewardTiers: [{minReferrals: 5, reward: 50}]}}`,

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // program time zones load in a distroless image, which has no zoneinfo
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/resource"

@@ -42,9 +42,11 @@ type MemberContext struct {
 	// Tier is the member's current tier; "" (or a tier no longer in the
 	// snapshot) means the entry tier, rank 0.
 	Tier string
-	// ActionsToday is how many times the member already earned for this
-	// event's action on the UTC day of OccurredAt; compared with maxPerDay.
-	ActionsToday int64
+	// ActionsInPeriod is how many times the member already earned for this
+	// event's action in the action limit's window of OccurredAt
+	// (ActionLimitWindow, in the program's time zone); compared with the
+	// limit. Zero for an action without a limit.
+	ActionsInPeriod int64
 	// BonusGranted is the bonus each campaign already gave this member, by
 	// campaign name. nil means unknown: per-member caps are then left to the
 	// store. A campaign missing from a non-nil map has given nothing yet.
@@ -101,9 +103,14 @@ type BaseExplanation struct {
 	// Action and ActionPoints price an action.
 	Action       string `json:"action,omitempty"`
 	ActionPoints *int64 `json:"actionPoints,omitempty"`
-	MaxPerDay    *int32 `json:"maxPerDay,omitempty"`
-	// DailyLimitReached: the action was already earned maxPerDay times that
-	// day, so it earns nothing, not even campaign bonuses.
+	// Limit is the action's limit; MaxPerDay repeats its count for a
+	// limit per Day, as before limits had other periods.
+	Limit     *config.ActionLimit `json:"limit,omitempty"`
+	MaxPerDay *int32              `json:"maxPerDay,omitempty"`
+	// LimitReached: the action was already earned Limit.Count times in the
+	// limit's period, so it earns nothing, not even campaign bonuses.
+	// DailyLimitReached says the same of a limit per Day.
+	LimitReached      bool `json:"limitReached,omitempty"`
 	DailyLimitReached bool `json:"dailyLimitReached,omitempty"`
 	// Exact is the unrounded base, such as "24.7".
 	Exact   string `json:"exact"`
@@ -129,6 +136,7 @@ const (
 	ReasonBelowMinimumSpend   = "belowMinimumSpend"
 	ReasonNoRuleForEvent      = "noRuleForEvent"
 	ReasonDailyLimitReached   = "dailyLimitReached"
+	ReasonActionLimitReached  = "actionLimitReached"
 	ReasonExclusiveOverridden = "exclusiveOverridden"
 	ReasonBudgetExhausted     = "budgetExhausted"
 	ReasonMemberCapReached    = "memberCapReached"
@@ -227,7 +235,7 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 
 	// base is the exact points before tier and campaigns.
 	var base scaled
-	dailyLimitReached := false
+	var overLimit *config.ActionLimit // the action's limit, when reached
 	switch ev.Kind {
 	case EventPurchase:
 		amount, rate := ev.Amount, s.Points.EarnRate
@@ -243,12 +251,13 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 			return Pricing{}, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
 		}
 		points := a.Points
-		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points, MaxPerDay: a.MaxPerDay}
-		if ActionLimitReached(a.MaxPerDay, m.ActionsToday) {
-			dailyLimitReached = true
-			ex.Base.DailyLimitReached = true
+		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points}
+		limit := a.EffectiveLimit()
+		ex.Base.setLimit(limit)
+		if LimitReached(limit, m.ActionsInPeriod) {
+			overLimit = limit
+			ex.Base.limitReached(m.ActionsInPeriod)
 			base = integer(0)
-			ex.Base.Message = dailyLimitMessage(a.Name, m.ActionsToday)
 		} else {
 			base = integer(points)
 			ex.Base.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
@@ -268,7 +277,7 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	}
 	ex.PointsWithoutCampaigns = withTier.round(s.Points.Rounding)
 
-	cands, err := considerCampaigns(s, ev, m, ex.Tier, dailyLimitReached)
+	cands, err := considerCampaigns(s, ev, m, ex.Tier, overLimit)
 	if err != nil {
 		return Pricing{}, err
 	}
@@ -369,7 +378,7 @@ type candidateState struct {
 // attribution order (priority descending, then name), and notes which are
 // applicable. The explanations' windows and multipliers share one
 // allocation each, since every campaign of a large program usually has them.
-func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, dailyLimitReached bool) (candidates, error) {
+func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, overLimit *config.ActionLimit) (candidates, error) {
 	n := len(s.Campaigns)
 	cands := candidates{campaigns: make([]CampaignExplanation, n), state: make([]candidateState, n)}
 	windows := make([]WindowExplanation, n)
@@ -394,7 +403,7 @@ func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *Tier
 			windows[k] = WindowExplanation{Start: w.Start, End: w.End, Relation: "current"}
 			ce.Window = &windows[k]
 			if reason, msg = audience(c.Audience, m, tier, ev.OccurredAt); reason == "" {
-				reason, msg = campaignRules(ce, &mults, c.Rules, ev, dailyLimitReached)
+				reason, msg = campaignRules(ce, &mults, c.Rules, ev, overLimit)
 			}
 			if reason == "" {
 				reason, msg = st.caps(c, m)
@@ -449,7 +458,7 @@ func audience(a *config.CampaignAudience, m MemberContext, tier *TierExplanation
 // campaignRules sets what the campaign gives the event, or returns why it
 // gives nothing. A multiplier is appended to mults, whose capacity is one
 // per campaign, and c points into it.
-func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.CampaignRules, ev Event, dailyLimitReached bool) (string, string) {
+func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.CampaignRules, ev Event, overLimit *config.ActionLimit) (string, string) {
 	switch ev.Kind {
 	case EventPurchase:
 		if r.PointsMultiplier != nil {
@@ -473,8 +482,8 @@ func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.Cam
 		if i < 0 {
 			return ReasonNoRuleForEvent, fmt.Sprintf("the campaign has no bonus for action %q", ev.Action)
 		}
-		if dailyLimitReached {
-			return ReasonDailyLimitReached, fmt.Sprintf("action %q is over its maxPerDay", ev.Action)
+		if overLimit != nil {
+			return overLimitReason(ev.Action, overLimit)
 		}
 		c.Bonus = r.ActionBonuses[i].Points
 	}

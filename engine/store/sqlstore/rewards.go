@@ -66,7 +66,7 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if err := tx.queryRow(ctx, `SELECT tier FROM members WHERE id = ?`, []any{&tier}, r.MemberID); err != nil {
 		return ledger.RedeemRewardResult{}, fmt.Errorf("read tier: %w", err)
 	}
-	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now)
+	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now, r.Program.Location())
 	if err != nil {
 		return ledger.RedeemRewardResult{}, err
 	}
@@ -117,13 +117,14 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 }
 
 // redemptionsInPeriod counts the member's active redemptions of the reward
-// in its limit's current period (rules.LimitPeriodStart); 0 without a limit.
-func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time) (int64, error) {
+// in its limit's current period in the program's time zone loc
+// (rules.LimitPeriodStart); 0 without a limit.
+func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time, loc *time.Location) (int64, error) {
 	if reward.Limit == nil {
 		return 0, nil
 	}
 	from := int64(0)
-	if since := rules.LimitPeriodStart(reward.Limit.Period, now); !since.IsZero() {
+	if since := rules.LimitPeriodStart(reward.Limit.Period, now, loc); !since.IsZero() {
 		from = since.UnixMicro()
 	}
 	var count int64

@@ -232,41 +232,10 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 		return Pricing{}, err
 	}
 	ex := Explanation{EventID: ev.ID, Kind: ev.Kind, Rounding: s.Points.Rounding, Campaigns: []CampaignExplanation{}}
-
-	// base is the exact points before tier and campaigns.
-	var base scaled
-	var overLimit *config.ActionLimit // the action's limit, when reached
-	switch ev.Kind {
-	case EventPurchase:
-		amount, rate := ev.Amount, s.Points.EarnRate
-		base = integer(1).times(amount).times(rate)
-		ex.Base = BaseExplanation{Amount: &amount, Currency: s.Program.Currency, EarnRate: &rate}
-		ex.Base.Message = fmt.Sprintf("%s %s × %s points per unit = %s", amount, s.Program.Currency, rate, base)
-	case EventAction:
-		a, ok := findAction(s, ev.Action)
-		if !ok {
-			if ev.Action == "" {
-				return Pricing{}, errorf(CodeInvalidEvent, "action", "required for an action event")
-			}
-			return Pricing{}, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
-		}
-		points := a.Points
-		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points}
-		limit := a.EffectiveLimit()
-		ex.Base.setLimit(limit)
-		if LimitReached(limit, m.ActionsInPeriod) {
-			overLimit = limit
-			ex.Base.limitReached(m.ActionsInPeriod)
-			base = integer(0)
-		} else {
-			base = integer(points)
-			ex.Base.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
-		}
-	default:
-		return Pricing{}, errorf(CodeInvalidEvent, "kind", "%q must be %q or %q", ev.Kind, EventPurchase, EventAction)
+	base, overLimit, err := priceBase(s, ev, m, &ex.Base)
+	if err != nil {
+		return Pricing{}, err
 	}
-	ex.Base.Exact = base.String()
-	ex.Base.Points = base.round(s.Points.Rounding)
 
 	// The tier multiplier scales every total, with or without campaigns.
 	withTier := base
@@ -283,10 +252,60 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	}
 	selectStacking(cands)
 	ex.Campaigns = cands.campaigns
+	attributeCampaigns(s, &ex, withTier, cands)
 
-	// Attribute incrementally: total_i is the rounded total with the first i
-	// applied campaigns; campaign i gets total_i − total_{i−1}. The running
-	// product is kept in one big.Int, multiplied in place.
+	p := Pricing{Points: ex.Points, AvailableAt: ev.OccurredAt.Add(s.Points.PendingPeriod.D()), Explanation: ex}
+	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
+		p.ExpiresAt = ev.OccurredAt.Add(x.AfterEarn.D())
+	}
+	return p, nil
+}
+
+// priceBase is the exact points of the event before tier and campaigns,
+// explained in b, and the action's limit when the event is over it.
+func priceBase(s *config.Snapshot, ev Event, m MemberContext, b *BaseExplanation) (scaled, *config.ActionLimit, error) {
+	var base scaled
+	var overLimit *config.ActionLimit
+	switch ev.Kind {
+	case EventPurchase:
+		amount, rate := ev.Amount, s.Points.EarnRate
+		base = integer(1).times(amount).times(rate)
+		*b = BaseExplanation{Amount: &amount, Currency: s.Program.Currency, EarnRate: &rate}
+		b.Message = fmt.Sprintf("%s %s × %s points per unit = %s", amount, s.Program.Currency, rate, base)
+	case EventAction:
+		a, ok := findAction(s, ev.Action)
+		if !ok {
+			if ev.Action == "" {
+				return scaled{}, nil, errorf(CodeInvalidEvent, "action", "required for an action event")
+			}
+			return scaled{}, nil, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
+		}
+		points := a.Points
+		*b = BaseExplanation{Action: a.Name, ActionPoints: &points}
+		limit := a.EffectiveLimit()
+		b.setLimit(limit)
+		if LimitReached(limit, m.ActionsInPeriod) {
+			overLimit = limit
+			b.limitReached(m.ActionsInPeriod)
+			base = integer(0)
+		} else {
+			base = integer(points)
+			b.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
+		}
+	default:
+		return scaled{}, nil, errorf(CodeInvalidEvent, "kind", "%q must be %q or %q", ev.Kind, EventPurchase, EventAction)
+	}
+	b.Exact = base.String()
+	b.Points = base.round(s.Points.Rounding)
+	return base, overLimit, nil
+}
+
+// attributeCampaigns grants the applied campaigns of ex their points, in
+// order, from the total with the tier (withTier): total_i is the rounded
+// total with the first i applied campaigns, and campaign i gets
+// total_i − total_{i−1}, cut by its caps. The running product is kept in
+// one big.Int, multiplied in place.
+func attributeCampaigns(s *config.Snapshot, ex *Explanation, withTier scaled, cands candidates) {
 	value := scaled{num: new(big.Int).Set(withTier.num), places: withTier.places}
 	var q, r big.Int
 	bonuses, prev := int64(0), ex.PointsWithoutCampaigns
@@ -312,12 +331,6 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	}
 	ex.CampaignBonus = prev - ex.PointsWithoutCampaigns
 	ex.Points = ex.PointsWithoutCampaigns + ex.CampaignPointsGranted
-
-	p := Pricing{Points: ex.Points, AvailableAt: ev.OccurredAt.Add(s.Points.PendingPeriod.D()), Explanation: ex}
-	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
-		p.ExpiresAt = ev.OccurredAt.Add(x.AfterEarn.D())
-	}
-	return p, nil
 }
 
 func findAction(s *config.Snapshot, name string) (config.ActionReward, bool) {

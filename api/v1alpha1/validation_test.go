@@ -114,6 +114,16 @@ var _ = Describe("API validation", func() {
 		Expect(created).To(Equal(7), "the coffee chain: a program, three tiers, a catalog and two campaigns")
 	})
 
+	It("accepts the events sample and its Secrets", func() {
+		ns := newNamespace()
+		objs := readObjects(filepath.Join("..", "..", "config", "samples", "events.yaml"))
+		Expect(objs).To(HaveLen(3), "two Secrets and a program")
+		for _, obj := range objs {
+			obj.SetNamespace(ns)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "creating %s %s", obj.GetKind(), obj.GetName())
+		}
+	})
+
 	It("fills in schema defaults without a controller", func() {
 		ns := newNamespace()
 		program := objectFrom(baseProgram, "", ns)

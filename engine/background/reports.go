@@ -15,8 +15,8 @@ import (
 )
 
 // Reports tells the operator which snapshot this replica applied, which
-// campaign budgets are spent and which event sinks fail, through a Lease per replica, and withdraws
-// it when the job stops. The program's name comes from the first
+// campaign budgets are spent and which event sinks fail, through a Lease
+// per replica, and withdraws it when the job stops. The program's name comes from the first
 // snapshot, so it needs no flag of its own.
 type Reports struct {
 	Client kubernetes.Interface

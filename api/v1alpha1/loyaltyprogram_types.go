@@ -82,6 +82,12 @@ type LoyaltyProgramSpec struct {
 	// default: the cluster's own policies apply.
 	// +optional
 	NetworkPolicy *EngineNetworkPolicy `json:"networkPolicy,omitempty"`
+
+	// Events declares the webhooks and NATS JetStream streams the engine
+	// delivers its events to, and the streams it ingests purchases from.
+	// Omit to deliver nothing; the engine keeps its outbox either way.
+	// +optional
+	Events *EventsSpec `json:"events,omitempty"`
 }
 
 // EngineNetworkPolicy restricts who may reach the points engine.
@@ -329,8 +335,10 @@ type LoyaltyProgramStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled and ConfigApplied (every engine
-	// replica runs the current snapshot).
+	// Conditions: Ready, Reconciling, Stalled, ConfigApplied (every engine
+	// replica runs the current snapshot) and, with spec.events,
+	// EventsDelivering (every sink delivers; False with reason SinkFailing
+	// naming the sink and its last error while one fails).
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16

@@ -73,6 +73,9 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		}
 		snap.Referral = ref
 	}
+	if snap.Events, err = eventsPolicy(s.Events); err != nil {
+		return nil, err
+	}
 	return snap, nil
 }
 

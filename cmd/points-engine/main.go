@@ -38,6 +38,7 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/events"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
 	"github.com/loyaltyops/loyalty-operator/engine/process"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 	"github.com/loyaltyops/loyalty-operator/engine/service"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
@@ -259,14 +260,16 @@ func run(args []string) error {
 	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
+	// Delivery outcomes reach the operator through the report Lease.
+	delivery := &report.DeliveryHealth{}
 	jobs.Go(func() {
-		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Log: log,
+		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Health: delivery, Log: log,
 			Earner: service.New(store, holder, nil)}.Run(watchCtx)
 	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
 		reports := background.Reports{Client: kube, Config: holder, Ledger: store, Namespace: namespace, ConfigMap: name,
-			Pod: os.Getenv(contract.EnvPodName), Interval: o.dueInterval, Log: log}
+			Pod: os.Getenv(contract.EnvPodName), Interval: o.dueInterval, Delivery: delivery, Log: log}
 		jobs.Go(func() { reports.Run(watchCtx) })
 	}
 

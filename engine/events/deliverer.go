@@ -85,8 +85,26 @@ type Deliverer struct {
 	// Idle is the wait when the outbox has nothing new; 200ms when zero.
 	Idle    time.Duration
 	Metrics *Metrics // may be nil
-	Log     *slog.Logger
+	// Health hears each outcome, for the engine's report to the operator;
+	// may be nil.
+	Health Health
+	Log    *slog.Logger
 }
+
+// Health follows the outcome of deliveries per sink (report.DeliveryHealth
+// in the engine): what the operator shows as EventsDelivering.
+type Health interface {
+	Delivered(sink string)
+	Failed(sink string, err error)
+	DeadLettered(sink string, err error)
+}
+
+// noHealth is the Health of a Deliverer that reports to no one.
+type noHealth struct{}
+
+func (noHealth) Delivered(string)           {}
+func (noHealth) Failed(string, error)       {}
+func (noHealth) DeadLettered(string, error) {}
 
 func (d *Deliverer) defaults() {
 	if d.Page <= 0 {
@@ -106,6 +124,9 @@ func (d *Deliverer) defaults() {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Health == nil {
+		d.Health = noHealth{}
 	}
 }
 
@@ -181,9 +202,11 @@ func (d *Deliverer) deliver(ctx context.Context, ev ledger.OutboxEvent) (int, er
 	for n := 1; ; n++ {
 		if err = d.Sink.Send(ctx, ev); err == nil {
 			d.Metrics.delivered(d.Sink.Name())
+			d.Health.Delivered(d.Sink.Name())
 			return n, nil
 		}
 		d.Metrics.failed(d.Sink.Name())
+		d.Health.Failed(d.Sink.Name(), err)
 		if n >= d.MaxAttempts {
 			return n, err
 		}
@@ -202,6 +225,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, ev ledger.OutboxEvent, attem
 		return err
 	}
 	d.Metrics.dead(d.Sink.Name())
+	d.Health.DeadLettered(d.Sink.Name(), cause)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 func newTestDeliverer(o ledger.Outbox, s Sink, attempts int) (*Deliverer, *fakeClock, *Metrics) {
@@ -157,5 +158,40 @@ func TestBackoffBounds(t *testing.T) {
 				t.Fatalf("attempt %d waits %v, want %v to %v", n, w, base/2, base)
 			}
 		}
+	}
+}
+
+// The deliverer tells the health tracker, which the engine reports to the
+// operator, of each outcome: a sink failing shows until it delivers again,
+// a dead letter until it was reported.
+func TestDeliveryOutcomesReachTheHealthReport(t *testing.T) {
+	o := newMemOutbox(4)
+	refuse := true
+	s := &fakeSink{name: "hook", fail: func(ev ledger.OutboxEvent, _ int) bool { return refuse && ev.Seq >= 2 }}
+	health := &report.DeliveryHealth{}
+	d, _, _ := newTestDeliverer(o, s, 2)
+	d.Health = health
+	d.Page = 1
+	if _, err := d.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f := health.Failing(); len(f) != 0 {
+		t.Fatalf("after a delivery: failing %+v", f)
+	}
+	if _, err := d.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f := health.Failing()
+	if len(f) != 1 || f[0].Sink != "hook" || f[0].DeadLetters != 1 || f[0].Error != "refused 2" {
+		t.Fatalf("after a dead letter: failing %+v", f)
+	}
+	refuse = false
+	drain(t, d)
+	if f := health.Failing(); len(f) != 1 || f[0].DeadLetters != 1 {
+		t.Fatalf("delivering again before a report: failing %+v; want the dead letter kept", f)
+	}
+	health.Reported(f)
+	if f := health.Failing(); len(f) != 0 {
+		t.Fatalf("after the report: failing %+v", f)
 	}
 }

@@ -32,7 +32,9 @@ type Supervisor struct {
 	Outbox  ledger.Outbox
 	Config  Snapshots
 	Metrics *Metrics
-	Log     *slog.Logger
+	// Health hears every sink's deliveries (may be nil).
+	Health Health
+	Log    *slog.Logger
 	// Earner applies ingested purchases (*service.Service).
 	Earner Earner
 	// PruneEvery is how often delivered events past their retention are
@@ -114,7 +116,7 @@ func (s Supervisor) start(parent context.Context, snap *config.Snapshot) *runnin
 }
 
 func (s Supervisor) deliver(ctx context.Context, r *running, p *config.EventsPolicy, sink Sink) {
-	d := &Deliverer{Outbox: s.Outbox, Sink: sink, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.log()}
+	d := &Deliverer{Outbox: s.Outbox, Sink: sink, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Health: s.Health, Log: s.log()}
 	r.wg.Go(func() { d.Run(ctx) })
 }
 
@@ -167,7 +169,7 @@ func (s Supervisor) runNATS(ctx context.Context, r *running, p *config.EventsPol
 		return
 	}
 	defer nc.Close()
-	d := &Deliverer{Outbox: s.Outbox, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Log: s.log(),
+	d := &Deliverer{Outbox: s.Outbox, MaxAttempts: p.Attempts(), Metrics: s.Metrics, Health: s.Health, Log: s.log(),
 		Sink: &NATS{SinkName: n.Name, Source: source, Prefix: n.Prefix(program), JS: js, Stream: n.Stream, Create: n.CreateStream}}
 	d.Run(ctx)
 }

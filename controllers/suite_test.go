@@ -47,6 +47,9 @@ var (
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// The API server, etcd and the manager share the machine with the
+	// tests: on a loaded one a reconcile takes more than Gomega's 1s.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Controller suite")
 }
 

@@ -39,11 +39,14 @@ const (
 // Budgets of frames per operation. Before migration 14 a redemption wrote
 // 1.64 in the group commit and 9.31 alone: each take from a lot rewrote
 // its entry in the two indexes of live lots; now 1.12 and 7.31. An earn
-// of the batch writes 2.68, before and after.
+// of the batch writes 2.68, before and after. The outbox (migration 17)
+// appends one row per write: about 0.08 frames more per redemption in
+// the group commit, 1 alone, 0.07 per earn of the batch (1.20, 8.38 and
+// 2.93 measured with it).
 const (
-	maxGroupFrames = 1.2
-	maxLoneFrames  = 7.5
-	maxEarnFrames  = 2.8
+	maxGroupFrames = 1.3
+	maxLoneFrames  = 8.5
+	maxEarnFrames  = 3.0
 )
 
 func TestRedeemWALFrames(t *testing.T) {

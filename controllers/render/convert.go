@@ -46,6 +46,9 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 	for _, a := range s.Points.Actions {
 		pts.Actions = append(pts.Actions, config.ActionReward{Name: a.Name, Points: int64(a.Points), MaxPerDay: a.MaxPerDay})
 	}
+	if snap.Memberships, err = memberships(s.Memberships); err != nil {
+		return nil, err
+	}
 	if r := s.Referral; r != nil {
 		ref := &config.ReferralPolicy{
 			ReferrerReward:          int64(r.ReferrerReward),
@@ -64,6 +67,33 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		snap.Referral = ref
 	}
 	return snap, nil
+}
+
+// memberships renders spec.memberships; their tier floors are checked
+// against the tiers in effect by Resolve.
+func memberships(in []loyaltyv1alpha1.Membership) ([]config.Membership, error) {
+	var out []config.Membership
+	for i, m := range in {
+		path := fmt.Sprintf("spec.memberships[%d]", i)
+		cm := config.Membership{
+			Name:          m.Name,
+			Currency:      m.Price.Currency,
+			BillingPeriod: m.BillingPeriod,
+			Benefits:      config.MembershipBenefits{TierFloor: m.Benefits.TierFloor},
+		}
+		var err error
+		if cm.Price, err = decimal(path+".price.amount", string(m.Price.Amount)); err != nil {
+			return nil, err
+		}
+		if cm.Benefits.EarnMultiplier, err = decimal(path+".benefits.earnMultiplier", orDefault(string(m.Benefits.EarnMultiplier), "1")); err != nil {
+			return nil, err
+		}
+		if st := m.Streak; st != nil {
+			cm.Streak = &config.RenewalStreak{Renewals: st.Renewals, BonusPoints: int64(st.BonusPoints)}
+		}
+		out = append(out, cm)
+	}
+	return out, nil
 }
 
 func tierConfig(t loyaltyv1alpha1.Tier) (config.Tier, error) {

@@ -99,6 +99,12 @@ func Resolve(in ProgramObjects) Resolution {
 		tiers, tiersByName = nil, map[string]bool{}
 	}
 	snap.Tiers = tiers
+	for _, m := range snap.Memberships {
+		if f := m.Benefits.TierFloor; f != "" && !tiersByName[f] {
+			res.ProgramProblem = fmt.Sprintf("spec.memberships[%s].benefits.tierFloor names Tier %s, which is not a tier in effect in program %s", m.Name, f, program)
+			return res
+		}
+	}
 
 	rewardOwner := map[string]string{}
 	for _, c := range oldestFirst(in.Catalogs, func(c loyaltyv1alpha1.RewardCatalog) createdName { return byAge(c.CreationTimestamp.Time, c.Name) }) {

@@ -132,6 +132,7 @@ func (s *Snapshot) normalized() Snapshot {
 		}
 	}
 	slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
+	c.Memberships = normalizedMemberships(c.Memberships)
 	c.Rewards = sortedBy(c.Rewards, func(r Reward) string { return r.ID })
 	c.Campaigns = sortedBy(c.Campaigns, func(c Campaign) string { return c.Name })
 	for i := range c.Campaigns {
@@ -348,6 +349,8 @@ func (v *validator) snapshot(s *Snapshot) {
 	if _, ok := ranks[0]; len(s.Tiers) > 0 && !ok {
 		v.fail("tiers", "no entry tier: one tier must have rank 0")
 	}
+
+	v.memberships(s.Memberships, p.Currency, tierNames)
 
 	ids := map[string]bool{}
 	if len(s.Rewards) > 5000 {

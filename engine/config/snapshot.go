@@ -38,6 +38,8 @@ type Snapshot struct {
 	Campaigns []Campaign `json:"campaigns"`
 	// Referral rewards referrals; nil disables them.
 	Referral *ReferralPolicy `json:"referral,omitempty"`
+	// Memberships are the program's paid memberships, sorted by name.
+	Memberships []Membership `json:"memberships,omitempty"`
 
 	// schedules are the campaigns' schedules compiled by Validate; see Schedule.
 	schedules map[scheduleKey]*schedule.Schedule

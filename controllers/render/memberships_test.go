@@ -1,0 +1,85 @@
+package render_test
+
+import (
+	"strings"
+	"testing"
+
+	loyaltyv1alpha1 "github.com/loyaltyops/loyalty-operator/api/v1alpha1"
+	"github.com/loyaltyops/loyalty-operator/controllers/render"
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+)
+
+func withMemberships(ms ...loyaltyv1alpha1.Membership) *loyaltyv1alpha1.LoyaltyProgram {
+	p := program()
+	p.Spec.Memberships = ms
+	return p
+}
+
+func prime() loyaltyv1alpha1.Membership {
+	return loyaltyv1alpha1.Membership{
+		Name: "prime", Price: loyaltyv1alpha1.Money{Amount: "99", Currency: "EUR"}, BillingPeriod: "Year",
+		Benefits: loyaltyv1alpha1.MembershipBenefits{EarnMultiplier: "2.5", TierFloor: "silver"},
+	}
+}
+
+func TestResolveRendersMemberships(t *testing.T) {
+	box := loyaltyv1alpha1.Membership{
+		Name: "bean-box", Price: loyaltyv1alpha1.Money{Amount: "19.99", Currency: "EUR"}, BillingPeriod: "30d",
+		Streak: &loyaltyv1alpha1.RenewalStreak{Renewals: 3, BonusPoints: 500},
+	}
+	res := render.Resolve(render.ProgramObjects{
+		Program: withMemberships(prime(), box),
+		Tiers:   []loyaltyv1alpha1.Tier{tier("bronze", 0, epoch), tier("silver", 1, epoch)},
+	})
+	if res.ProgramProblem != "" {
+		t.Fatalf("program problem: %s", res.ProgramProblem)
+	}
+	ms := res.Snapshot.Memberships
+	if len(ms) != 2 || ms[0].Name != "bean-box" || ms[1].Name != "prime" {
+		t.Fatalf("memberships = %+v, want bean-box and prime sorted by name", ms)
+	}
+	b, p := ms[0], ms[1]
+	if b.Price.String() != "19.99" || b.Currency != "EUR" || b.BillingPeriod != "30d" || b.Benefits.EarnMultiplier.String() != "1" {
+		t.Errorf("bean-box rendered as %+v; an omitted multiplier is 1", b)
+	}
+	if b.Streak == nil || b.Streak.Renewals != 3 || b.Streak.BonusPoints != 500 {
+		t.Errorf("bean-box streak rendered as %+v", b.Streak)
+	}
+	if p.Benefits.EarnMultiplier.String() != "2.5" || p.Benefits.TierFloor != "silver" || p.Streak != nil || p.BillingPeriod != config.BillingYear {
+		t.Errorf("prime rendered as %+v", p)
+	}
+}
+
+func TestResolveWithoutMembershipsKeepsTheHash(t *testing.T) {
+	a := render.Resolve(render.ProgramObjects{Program: program()})
+	b := render.Resolve(render.ProgramObjects{Program: withMemberships()})
+	if a.Snapshot.Hash() != b.Snapshot.Hash() {
+		t.Fatal("an empty list of memberships changed the snapshot's hash")
+	}
+	data, err := a.Snapshot.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "memberships") {
+		t.Errorf("a program without memberships rendered %s", data)
+	}
+}
+
+func TestResolveRefusesATierFloorNotInEffect(t *testing.T) {
+	res := render.Resolve(render.ProgramObjects{Program: withMemberships(prime()), Tiers: []loyaltyv1alpha1.Tier{tier("bronze", 0, epoch)}})
+	if res.Snapshot != nil || !strings.Contains(res.ProgramProblem, "spec.memberships[prime].benefits.tierFloor names Tier silver") {
+		t.Fatalf("problem = %q, want the tier floor named", res.ProgramProblem)
+	}
+}
+
+func TestResolveRefusesAnInvalidMembership(t *testing.T) {
+	m := prime()
+	m.Benefits = loyaltyv1alpha1.MembershipBenefits{EarnMultiplier: "11"}
+	m.Streak = &loyaltyv1alpha1.RenewalStreak{Renewals: 2, BonusPoints: 0}
+	res := render.Resolve(render.ProgramObjects{Program: withMemberships(m)})
+	for _, want := range []string{"memberships[prime].benefits.earnMultiplier", "memberships[prime].streak.bonusPoints"} {
+		if !strings.Contains(res.ProgramProblem, want) {
+			t.Errorf("problem = %q, want it to name %s", res.ProgramProblem, want)
+		}
+	}
+}

@@ -75,10 +75,10 @@ type MembershipResult struct {
 	MemberID   string     `json:"memberId"`
 	Membership Membership `json:"membership"`
 	// Fee is the price charged for a start or renewal, "0" otherwise.
-	Fee         string  `json:"fee"`
-	BonusPoints int64   `json:"bonusPoints"`
-	Balance     Balance `json:"balance"`
-	Replayed    bool    `json:"replayed"`
+	Fee         string `json:"fee"`
+	BonusPoints int64  `json:"bonusPoints"`
+	Balance
+	Replayed bool `json:"replayed"`
 }
 
 // Normalize checks the request's fields.

@@ -63,7 +63,8 @@ func (s *Service) ChangeMembership(ctx context.Context, memberID, action string,
 	req := ledger.MembershipRequest{IdempotencyKey: b.IdempotencyKey, MemberID: memberID, Action: action,
 		PaymentReference: b.PaymentReference, Fingerprint: fp}
 	if action == ledger.ActionRenew {
-		if err := ledger.CheckMemberID(memberID); err != nil {
+		// Bad input is refused before the member is looked up.
+		if _, err := req.Normalize(); err != nil {
 			return ledger.MembershipResult{}, err
 		}
 		snap, err := s.snapshot()

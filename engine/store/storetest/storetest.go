@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"EraseMember", testEraseMember},
 		{"PricedTags", testPricedTags},
 		{"ConcurrentProfiles", testConcurrentProfiles},
+		{"ConcurrentRenewals", testConcurrentRenewals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,143 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+)
+
+// box is a 30-day subscription whose third renewal in a row earns 500.
+var box = config.Membership{Name: "box", Price: config.MustDecimal("19.99"), Currency: "EUR", BillingPeriod: "30d",
+	Benefits: config.MembershipBenefits{EarnMultiplier: config.MustDecimal("1")}, Streak: &config.RenewalStreak{Renewals: 3, BonusPoints: 500}}
+
+func changeMembership(t testing.TB, s ledger.Ledger, id, key, action string) ledger.MembershipResult {
+	t.Helper()
+	res, err := s.ChangeMembership(ctx, ledger.MembershipRequest{IdempotencyKey: key, MemberID: id, Action: action, Plan: box, PaymentReference: "pay-" + key})
+	if err != nil {
+		t.Fatalf("%s membership of %s: %v", action, id, err)
+	}
+	return res
+}
+
+func endDue(t testing.TB, s ledger.Ledger, at time.Time) int {
+	t.Helper()
+	n, err := s.EndDueMemberships(ctx, at)
+	if err != nil {
+		t.Fatalf("end due memberships at %v: %v", at, err)
+	}
+	return n
+}
+
+// testMembershipLifecycle runs a subscription through its states with the
+// store's clock moved: renewals toward a streak, the bonus once, a pause
+// breaking the streak, a cancellation ending at period end and a missed
+// renewal ended by the due work.
+func testMembershipLifecycle(t *testing.T, s ledger.Ledger, setClock func(time.Time)) {
+	for _, id := range []string{"sub", "quits", "lapses"} {
+		enroll(t, s, id)
+		if res := changeMembership(t, s, id, id+"-start", ledger.ActionStart); res.Membership.State != ledger.MembershipActive ||
+			!res.Membership.PeriodEnd.Equal(day(30)) || res.Fee != "19.99" {
+			t.Fatalf("start %s: %+v", id, res)
+		}
+	}
+	if _, err := s.ChangeMembership(ctx, ledger.MembershipRequest{IdempotencyKey: "again", MemberID: "sub", Action: ledger.ActionStart, Plan: box, PaymentReference: "p"}); !errors.Is(err, ledger.ErrMembershipState) {
+		t.Fatalf("a second start while active: %v, want ErrMembershipState", err)
+	}
+	var bonus int64
+	for i := 1; i <= 4; i++ {
+		res := changeMembership(t, s, "sub", fmt.Sprint("sub-renew-", i), ledger.ActionRenew)
+		bonus += res.BonusPoints
+		if res.Membership.Streak != int32(i) || !res.Membership.PeriodEnd.Equal(day(30*(i+1))) {
+			t.Fatalf("renewal %d: %+v", i, res.Membership)
+		}
+	}
+	if replay := changeMembership(t, s, "sub", "sub-renew-3", ledger.ActionRenew); !replay.Replayed || replay.BonusPoints != 500 {
+		t.Fatalf("replayed third renewal: %+v", replay)
+	}
+	wantBalance(t, s, "sub", 500, 0, 500)
+	if bonus != 500 {
+		t.Fatalf("bonus over four renewals %d, want 500 once", bonus)
+	}
+	changeMembership(t, s, "quits", "quits-cancel", ledger.ActionCancel)
+
+	setClock(day(10))
+	changeMembership(t, s, "sub", "sub-pause", ledger.ActionPause)
+	setClock(day(15))
+	if res := changeMembership(t, s, "sub", "sub-resume", ledger.ActionResume); res.Membership.Streak != 0 || !res.Membership.PeriodEnd.Equal(day(155)) {
+		t.Fatalf("resume after a pause of 5 days: %+v, want the streak broken and the end moved 5 days", res.Membership)
+	}
+	if n := endDue(t, s, day(29)); n != 0 {
+		t.Fatalf("day 29: %d ended, want none", n)
+	}
+	if v := member(t, s, "quits", day(29)); v.Membership == nil || !v.Membership.Active(day(29)) || v.Membership.State != ledger.MembershipCancelling {
+		t.Fatalf("a cancelled membership before its period end: %+v", v.Membership)
+	}
+	if n := endDue(t, s, day(30)); n != 2 {
+		t.Fatalf("day 30: %d ended, want the cancelled and the lapsed one", n)
+	}
+	if n := endDue(t, s, day(31)); n != 0 {
+		t.Fatalf("day 31: %d ended again", n)
+	}
+	for _, id := range []string{"quits", "lapses"} {
+		if v := member(t, s, id, day(31)); v.Membership.State != ledger.MembershipEnded || v.Membership.Streak != 0 {
+			t.Errorf("%s after its period: %+v", id, v.Membership)
+		}
+	}
+	if _, err := s.ChangeMembership(ctx, ledger.MembershipRequest{IdempotencyKey: "late", MemberID: "lapses", Action: ledger.ActionRenew, Plan: box, PaymentReference: "p"}); !errors.Is(err, ledger.ErrMembershipState) {
+		t.Fatalf("renewing an ended membership: %v, want ErrMembershipState", err)
+	}
+	setClock(day(31))
+	if res := changeMembership(t, s, "lapses", "lapses-restart", ledger.ActionStart); res.Membership.Streak != 0 || !res.Membership.PeriodEnd.Equal(day(61)) {
+		t.Fatalf("a new start after the end: %+v", res.Membership)
+	}
+	// Erasure takes the membership to the pseudonym: the id enrolled again has none.
+	if _, err := s.EraseMember(ctx, ledger.EraseMemberRequest{IdempotencyKey: "erase-lapses", MemberID: "lapses", Actor: "key-test"}); err != nil {
+		t.Fatal(err)
+	}
+	enroll(t, s, "lapses")
+	if v := member(t, s, "lapses", day(31)); v.Membership != nil {
+		t.Fatalf("the membership stayed with the erased id: %+v", v.Membership)
+	}
+}
+
+// testConcurrentRenewals renews one subscription from 32 writers while 32
+// others earn for the same member: every renewal counts once, the bonus is
+// credited exactly once, and the balance holds every earn.
+func testConcurrentRenewals(t *testing.T, s ledger.Ledger) {
+	enroll(t, s, "busy")
+	started := changeMembership(t, s, "busy", "busy-start", ledger.ActionStart).Membership.PeriodStart
+	var wg sync.WaitGroup
+	var bonus atomic.Int64
+	for i := range 64 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				res, err := s.ChangeMembership(ctx, ledger.MembershipRequest{IdempotencyKey: fmt.Sprint("renew-", i), MemberID: "busy",
+					Action: ledger.ActionRenew, Plan: box, PaymentReference: fmt.Sprint("pay-", i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				bonus.Add(res.BonusPoints)
+				return
+			}
+			if _, err := s.Earn(ctx, ledger.EarnRequest{IdempotencyKey: fmt.Sprint("earn-", i), MemberID: "busy", EventID: fmt.Sprint("e", i), Points: 10}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if bonus.Load() != 500 {
+		t.Fatalf("bonus credited %d times 500", bonus.Load()/500)
+	}
+	v := member(t, s, "busy", t0)
+	if v.Membership.Streak != 32 || !v.Membership.PeriodEnd.Equal(started.AddDate(0, 0, 33*30)) {
+		t.Fatalf("after 32 renewals: %+v", v.Membership)
+	}
+	wantBalance(t, s, "busy", 500+32*10, 0, 500+32*10)
+}

@@ -196,7 +196,7 @@ func campaignConfig(c loyaltyv1alpha1.Campaign) (config.Campaign, error) {
 		cc.Schedule.Recurrence = &config.Recurrence{Cron: r.Cron, Duration: config.DurationOf(d)}
 	}
 	if a := s.Audience; a != nil {
-		cc.Audience = &config.CampaignAudience{Tiers: a.Tiers, MemberTags: a.MemberTags}
+		cc.Audience = &config.CampaignAudience{Tiers: a.Tiers, MemberTags: a.MemberTags, Memberships: a.Memberships}
 		var err error
 		if cc.Audience.NewMembersWithin, err = optionalDuration("spec.audience.newMembersWithin", a.NewMembersWithin); err != nil {
 			return cc, err

@@ -83,3 +83,27 @@ func TestResolveRefusesAnInvalidMembership(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveRendersAMembershipAudience(t *testing.T) {
+	gated := campaign("prime-deal", func(c *loyaltyv1alpha1.Campaign) {
+		c.Spec.Audience = &loyaltyv1alpha1.CampaignAudience{Memberships: []string{"prime"}}
+	})
+	unknown := campaign("gold-deal", func(c *loyaltyv1alpha1.Campaign) {
+		c.Spec.Audience = &loyaltyv1alpha1.CampaignAudience{Memberships: []string{"gold"}}
+	})
+	res := render.Resolve(render.ProgramObjects{
+		Program:   withMemberships(prime()),
+		Tiers:     []loyaltyv1alpha1.Tier{tier("bronze", 0, epoch), tier("silver", 1, epoch)},
+		Campaigns: []loyaltyv1alpha1.Campaign{gated, unknown},
+	})
+	if res.Snapshot == nil {
+		t.Fatalf("program problem: %s", res.ProgramProblem)
+	}
+	if cs := res.Snapshot.Campaigns; len(cs) != 1 || cs[0].Name != "prime-deal" || cs[0].Audience == nil || len(cs[0].Audience.Memberships) != 1 || cs[0].Audience.Memberships[0] != "prime" {
+		t.Fatalf("campaigns rendered as %+v", cs)
+	}
+	p := res.Problems[render.ObjectRef{Kind: "Campaign", Name: "gold-deal"}]
+	if p.Reason != render.ReasonUnknownMembership || !strings.Contains(p.Message, `spec.audience.memberships[0]: "gold" is not a membership of program beans`) {
+		t.Fatalf("problem of gold-deal: %+v", p)
+	}
+}

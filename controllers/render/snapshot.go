@@ -59,6 +59,9 @@ const (
 	// ReasonUnknownAction: a campaign rewards an action its program does
 	// not declare, which no event could ever earn.
 	ReasonUnknownAction = "UnknownAction"
+	// ReasonUnknownMembership: a campaign's audience names a membership its
+	// program does not declare, which no member could ever hold.
+	ReasonUnknownMembership = "UnknownMembership"
 )
 
 // Resolve renders the snapshot of a program. Objects are considered oldest
@@ -133,6 +136,10 @@ func Resolve(in ProgramObjects) Resolution {
 		}
 		if err := checkAudience(c, tiersByName, program); err != nil {
 			res.Problems[ref] = Problem{ReasonUnknownTier, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
+			continue
+		}
+		if err := checkMemberships(c, in.Program); err != nil {
+			res.Problems[ref] = Problem{ReasonUnknownMembership, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
 			continue
 		}
 		if err := checkActions(c, in.Program); err != nil {
@@ -211,6 +218,22 @@ func checkAudience(c loyaltyv1alpha1.Campaign, tiers map[string]bool, program st
 	for _, t := range c.Spec.Audience.Tiers {
 		if !tiers[t] {
 			return fmt.Errorf("audience names Tier %s, which is not a tier in effect in program %s", t, program)
+		}
+	}
+	return nil
+}
+
+func checkMemberships(c loyaltyv1alpha1.Campaign, p *loyaltyv1alpha1.LoyaltyProgram) error {
+	if c.Spec.Audience == nil {
+		return nil
+	}
+	declared := map[string]bool{}
+	for _, m := range p.Spec.Memberships {
+		declared[m.Name] = true
+	}
+	for i, m := range c.Spec.Audience.Memberships {
+		if !declared[m] {
+			return fmt.Errorf("spec.audience.memberships[%d]: %q is not a membership of program %s", i, m, p.Name)
 		}
 	}
 	return nil

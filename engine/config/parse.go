@@ -149,6 +149,9 @@ func (s *Snapshot) normalized() Snapshot {
 			if len(a2.MemberTags) == 0 {
 				a2.MemberTags = nil
 			}
+			if a2.Memberships = sortedBy(a2.Memberships, func(s string) string { return s }); len(a2.Memberships) == 0 {
+				a2.Memberships = nil
+			}
 			cp.Audience = &a2
 		}
 		if rb := cp.Rules.PurchaseBonus; rb != nil && !rb.MinimumSpend.set {
@@ -367,7 +370,18 @@ func (v *validator) snapshot(s *Snapshot) {
 	}
 
 	names := map[string]bool{}
+	offered := map[string]bool{}
+	for _, m := range s.Memberships {
+		offered[m.Name] = true
+	}
 	for i, c := range s.Campaigns {
+		if a := c.Audience; a != nil {
+			for _, m := range a.Memberships {
+				if !offered[m] {
+					v.fail("campaigns"+key(c.Name, i)+".audience.memberships", "no membership named %q", m)
+				}
+			}
+		}
 		path := "campaigns" + key(c.Name, i)
 		v.name(path+".name", c.Name, dnsLabel, 63)
 		if names[c.Name] && c.Name != "" {

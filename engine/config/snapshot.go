@@ -223,6 +223,8 @@ type CampaignAudience struct {
 	Tiers            []string  `json:"tiers,omitempty"`
 	MemberTags       []string  `json:"memberTags,omitempty"`
 	NewMembersWithin *Duration `json:"newMembersWithin,omitempty"`
+	// Memberships: a member holding any of them, active, qualifies.
+	Memberships []string `json:"memberships,omitempty"`
 }
 
 // CampaignRules are what a campaign gives; at least one is set.

@@ -113,3 +113,27 @@ func TestRenewWithoutMembership(t *testing.T) {
 		t.Fatalf("unknown action: %v", err)
 	}
 }
+
+func TestActiveMembershipMultipliesEarningAndFloorsTheTier(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.startMembership(t, "plain", `{"idempotencyKey":"m1","membership":"prime","paymentReference":"pay-1"}`); err != nil {
+		t.Fatal(err)
+	}
+	ev, body := event("e1", "plain", "o1", "10.00", "", testNow)
+	out, err := f.svc.Earn(t.Context(), ev, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 points × 2 (silver, the tier floor) × 2 (prime) = 40, +5 for every purchase.
+	ex := out.Explanation
+	if out.Points != 45 || ex == nil || ex.Membership == nil || ex.Membership.Name != "prime" || ex.Tier == nil || ex.Tier.Name != "silver" {
+		t.Fatalf("earn with prime: %d points, explanation %+v", out.Points, ex)
+	}
+	if _, err := f.changeMembership(t, "plain", ledger.ActionPause, `{"idempotencyKey":"p1"}`); err != nil {
+		t.Fatal(err)
+	}
+	ev, body = event("e2", "plain", "o2", "10.00", "", testNow)
+	if out, err = f.svc.Earn(t.Context(), ev, body); err != nil || out.Points != 15 {
+		t.Fatalf("earn while paused: %d points, %v; want 10 + 5 without the membership's benefits", out.Points, err)
+	}
+}

@@ -53,6 +53,13 @@ func (s *Store) applyMembership(ctx context.Context, tx *txn, r ledger.Membershi
 	if err := tx.saveMembership(ctx, r.MemberID, next, seq+1, cur == nil); err != nil {
 		return res, err
 	}
+	// Pricing reads the membership with the tags: an earn priced before
+	// this change carries the older revision and is priced again.
+	if _, err := tx.exec(ctx, `UPDATE members SET tags_rev = tags_rev + 1 WHERE id = ?`, r.MemberID); err != nil {
+		return res, fmt.Errorf("count membership change of %s: %w", r.MemberID, err)
+	}
+	m.tagsRev++
+	tx.cacheDrops = append(tx.cacheDrops, r.MemberID)
 	if _, err := tx.exec(ctx, `INSERT INTO membership_events (member_id, seq, name, action, fee_units, payment_reference, bonus_points, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MemberID, seq+1, next.Name, r.Action, fee, r.PaymentReference, bonus, now.UnixMicro()); err != nil {
 		return res, fmt.Errorf("record membership %s of %s: %w", r.Action, r.MemberID, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // box is a 30-day subscription whose third renewal in a row earns 500.
@@ -32,6 +33,17 @@ func endDue(t testing.TB, s ledger.Ledger, at time.Time) int {
 		t.Fatalf("end due memberships at %v: %v", at, err)
 	}
 	return n
+}
+
+// pricedMembership is the membership pricing reads (from the store's cache
+// when it has the member: a change must drop it).
+func pricedMembership(t testing.TB, s ledger.Ledger, id string) rules.MemberContext {
+	t.Helper()
+	st, err := s.PricingContexts(ctx, []ledger.PricingQuery{{MemberID: id, OccurredAt: t0}})
+	if err != nil || st[0].Err != nil {
+		t.Fatalf("pricing context of %s: %v %v", id, err, st[0].Err)
+	}
+	return st[0].Member
 }
 
 // testMembershipLifecycle runs a subscription through its states with the
@@ -66,8 +78,14 @@ func testMembershipLifecycle(t *testing.T, s ledger.Ledger, setClock func(time.T
 	}
 	changeMembership(t, s, "quits", "quits-cancel", ledger.ActionCancel)
 
+	if mc := pricedMembership(t, s, "sub"); mc.Membership != "box" || !mc.MembershipEnd.Equal(day(150)) {
+		t.Fatalf("pricing reads %q until %v, want box until day 150", mc.Membership, mc.MembershipEnd)
+	}
 	setClock(day(10))
 	changeMembership(t, s, "sub", "sub-pause", ledger.ActionPause)
+	if mc := pricedMembership(t, s, "sub"); mc.Membership != "" {
+		t.Fatalf("pricing reads paused membership %q: its benefits stop", mc.Membership)
+	}
 	setClock(day(15))
 	if res := changeMembership(t, s, "sub", "sub-resume", ledger.ActionResume); res.Membership.Streak != 0 || !res.Membership.PeriodEnd.Equal(day(155)) {
 		t.Fatalf("resume after a pause of 5 days: %+v, want the streak broken and the end moved 5 days", res.Membership)

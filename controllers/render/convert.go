@@ -151,6 +151,9 @@ func rewardConfig(r loyaltyv1alpha1.Reward) (config.Reward, error) {
 	if l := r.Limit; l != nil {
 		cr.Limit = &config.RedemptionLimit{Count: l.Count, Period: string(l.Period)}
 	}
+	if e := r.Eligibility; e != nil {
+		cr.Eligibility = &config.RewardEligibility{Memberships: e.Memberships, MemberTags: e.MemberTags}
+	}
 	if a := r.Availability; a != nil {
 		cr.Availability = &config.Availability{}
 		if a.Start != nil {

@@ -107,3 +107,25 @@ func TestResolveRendersAMembershipAudience(t *testing.T) {
 		t.Fatalf("problem of gold-deal: %+v", p)
 	}
 }
+
+func TestResolveRendersRewardEligibility(t *testing.T) {
+	gated := reward("prime-box", "")
+	gated.Eligibility = &loyaltyv1alpha1.RewardEligibility{Memberships: []string{"prime"}, MemberTags: []string{"vip"}}
+	unknown := reward("gold-box", "")
+	unknown.Eligibility = &loyaltyv1alpha1.RewardEligibility{Memberships: []string{"gold"}}
+	res := render.Resolve(render.ProgramObjects{
+		Program:  withMemberships(prime()),
+		Tiers:    []loyaltyv1alpha1.Tier{tier("bronze", 0, epoch), tier("silver", 1, epoch)},
+		Catalogs: []loyaltyv1alpha1.RewardCatalog{catalog("prime", epoch, gated), catalog("gold", epoch, unknown)},
+	})
+	if res.Snapshot == nil {
+		t.Fatalf("program problem: %s", res.ProgramProblem)
+	}
+	if rs := res.Snapshot.Rewards; len(rs) != 1 || rs[0].Eligibility == nil || rs[0].Eligibility.Memberships[0] != "prime" || rs[0].Eligibility.MemberTags[0] != "vip" {
+		t.Fatalf("rewards rendered as %+v", rs)
+	}
+	p := res.Problems[render.ObjectRef{Kind: "RewardCatalog", Name: "gold"}]
+	if p.Reason != render.ReasonUnknownMembership || !strings.Contains(p.Message, `spec.rewards[0].eligibility.memberships[0]: "gold" is not a membership`) {
+		t.Fatalf("problem of catalog gold: %+v", p)
+	}
+}

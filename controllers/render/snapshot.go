@@ -113,6 +113,9 @@ func Resolve(in ProgramObjects) Resolution {
 	for _, c := range oldestFirst(in.Catalogs, func(c loyaltyv1alpha1.RewardCatalog) createdName { return byAge(c.CreationTimestamp.Time, c.Name) }) {
 		ref := ObjectRef{"RewardCatalog", c.Name}
 		rewards, problem := catalogRewards(c, tiersByName, rewardOwner, program)
+		if problem.Reason == "" {
+			problem = checkEligibility(c, in.Program)
+		}
 		if problem.Reason != "" {
 			res.Problems[ref] = problem
 			continue
@@ -253,6 +256,26 @@ func checkActions(c loyaltyv1alpha1.Campaign, p *loyaltyv1alpha1.LoyaltyProgram)
 		}
 	}
 	return nil
+}
+
+// checkEligibility refuses a reward for a membership the program does not
+// declare, which no member could ever hold.
+func checkEligibility(c loyaltyv1alpha1.RewardCatalog, p *loyaltyv1alpha1.LoyaltyProgram) Problem {
+	declared := map[string]bool{}
+	for _, m := range p.Spec.Memberships {
+		declared[m.Name] = true
+	}
+	for i, r := range c.Spec.Rewards {
+		if r.Eligibility == nil {
+			continue
+		}
+		for j, m := range r.Eligibility.Memberships {
+			if !declared[m] {
+				return Problem{ReasonUnknownMembership, fmt.Sprintf("RewardCatalog %s: spec.rewards[%d].eligibility.memberships[%d]: %q is not a membership of program %s", c.Name, i, j, m, p.Name)}
+			}
+		}
+	}
+	return Problem{}
 }
 
 func catalogRewards(c loyaltyv1alpha1.RewardCatalog, tiers map[string]bool, owner map[string]string, program string) ([]config.Reward, Problem) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
@@ -106,5 +107,22 @@ func (v *validator) memberships(ms []Membership, currency string, tiers map[stri
 			v.intRange(path+".streak.renewals", s.Renewals, 1, 120)
 			v.points(path+".streak.bonusPoints", s.BonusPoints, 1)
 		}
+	}
+}
+
+func (v *validator) eligibility(path string, e *RewardEligibility, offered map[string]bool) {
+	if e == nil {
+		return
+	}
+	if len(e.Memberships) == 0 && len(e.MemberTags) == 0 {
+		v.fail(path, "needs at least one membership or member tag")
+	}
+	for _, m := range e.Memberships {
+		if !offered[m] {
+			v.fail(path+".memberships", "no membership named %q", m)
+		}
+	}
+	for j, tag := range e.MemberTags {
+		v.text(fmt.Sprintf("%s.memberTags[%d]", path, j), tag, 1, MaxTagLength)
 	}
 }

@@ -160,6 +160,15 @@ type Reward struct {
 	Stock        *int64           `json:"stock,omitempty"`
 	Limit        *RedemptionLimit `json:"limit,omitempty"`
 	Availability *Availability    `json:"availability,omitempty"`
+	// Eligibility restricts the reward to some members; nil for every member.
+	Eligibility *RewardEligibility `json:"eligibility,omitempty"`
+}
+
+// RewardEligibility admits a member holding any of Memberships (active)
+// or carrying any of MemberTags.
+type RewardEligibility struct {
+	Memberships []string `json:"memberships,omitempty"`
+	MemberTags  []string `json:"memberTags,omitempty"`
 }
 
 // RedemptionLimit caps how often one member redeems a reward per period.

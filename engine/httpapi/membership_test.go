@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 )
@@ -82,5 +83,44 @@ func TestMembershipRefusesBadInput(t *testing.T) {
 	var v ledger.MemberView
 	if e.do(t, "GET", "/v1/members/m1", readKey, nil).decode(t, &v); v.Membership != nil {
 		t.Fatalf("refused requests wrote a membership: %+v", v.Membership)
+	}
+}
+
+const primeSnapshot = `{
+  "version": "loyaltyops.io/snapshot/v1",
+  "program": {"name": "club", "namespace": "shop", "displayName": "Club", "currency": "EUR"},
+  "points": {"earnRate": "1", "rounding": "Floor", "pendingPeriod": "0s", "lateEventGracePeriod": "72h"},
+  "rewards": [{"id": "prime-box", "displayName": "Prime box", "type": "FreeProduct", "cost": 0, "eligibility": {"memberships": ["prime"]}}],
+  "memberships": [{"name": "prime", "price": "99", "currency": "EUR", "billingPeriod": "Year", "benefits": {"earnMultiplier": "3"}}]
+}`
+
+// TestMembershipBenefitsOverHTTP: an earn of a prime member is tripled and
+// explained, and the prime-only reward is refused to others naming rewardId.
+func TestMembershipBenefitsOverHTTP(t *testing.T) {
+	e := newEnv(t, primeSnapshot)
+	e.enroll(t, "m1")
+	r := e.do(t, "POST", "/v1/redemptions", ingestKey, map[string]any{"idempotencyKey": "x1", "memberId": "m1", "rewardId": "prime-box"})
+	if p := r.problem(t); r.status != http.StatusUnprocessableEntity || p.Code != "notEligible" || len(p.Errors) != 1 || p.Errors[0].Field != "rewardId" {
+		t.Fatalf("redeem without prime: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/members/m1/membership", ingestKey, map[string]any{"idempotencyKey": "s1", "membership": "prime", "paymentReference": "pay-1"}); r.status != http.StatusOK {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/redemptions", ingestKey, map[string]any{"idempotencyKey": "x2", "memberId": "m1", "rewardId": "prime-box"}); r.status != http.StatusCreated {
+		t.Fatalf("redeem with prime: %d %s", r.status, r.body)
+	}
+	r = e.do(t, "POST", "/v1/earn", ingestKey, map[string]any{"idempotencyKey": "e1", "memberId": "m1", "eventId": "o1", "amount": "10.00",
+		"occurredAt": time.Now().UTC().Format(time.RFC3339)})
+	var out struct {
+		Points      int64 `json:"points"`
+		Explanation struct {
+			Membership struct {
+				Name           string `json:"name"`
+				EarnMultiplier string `json:"earnMultiplier"`
+			} `json:"membership"`
+		} `json:"explanation"`
+	}
+	if r.decode(t, &out); r.status != http.StatusOK || out.Points != 30 || out.Explanation.Membership.Name != "prime" || out.Explanation.Membership.EarnMultiplier != "3" {
+		t.Fatalf("earn with prime: %d %s", r.status, r.body)
 	}
 }

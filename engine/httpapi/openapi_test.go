@@ -67,7 +67,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"event_not_found", "campaign_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
 		"unsupported_media_type", "insufficient_points", "nothing_to_reverse", "late_event", "rate_limited",
 		"internal", "unavailable", "read_aborted", "redemption_not_found", "redemption_cancelled", "store_not_empty",
-		"member_erased", "unknownReward", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
+		"member_erased", "membership_state", "membership_not_found", "unknownReward", "notEligible", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
 		if !strings.Contains(string(OpenAPI), "`"+code+"`") {
 			t.Errorf("problem code %s is not documented", code)
 		}

@@ -68,3 +68,35 @@ func audienceMembership(want []string, held *config.Membership) (string, string)
 	}
 	return ReasonAudienceMembership, "the member holds none of the memberships " + strings.Join(want, ", ")
 }
+
+// CodeNotEligible: the member meets none of the reward's eligibility.
+const CodeNotEligible = "notEligible"
+
+// CheckEligibility refuses a reward whose eligibility the member meets in
+// no way at now: no listed membership active, no listed tag. A reward
+// without eligibility (or unknown, left to CheckRedemption) admits everyone.
+func CheckEligibility(s *config.Snapshot, rewardID string, m MemberContext, now time.Time) error {
+	var e *config.RewardEligibility
+	for i := range s.Rewards {
+		if s.Rewards[i].ID == rewardID {
+			e = s.Rewards[i].Eligibility
+		}
+	}
+	if e == nil {
+		return nil
+	}
+	if held := ActiveMembership(s, m, now); held != nil && slices.Contains(e.Memberships, held.Name) {
+		return nil
+	}
+	if slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(e.MemberTags, t) }) {
+		return nil
+	}
+	var wants []string
+	if len(e.Memberships) > 0 {
+		wants = append(wants, "membership "+strings.Join(e.Memberships, " or "))
+	}
+	if len(e.MemberTags) > 0 {
+		wants = append(wants, "tag "+strings.Join(e.MemberTags, " or "))
+	}
+	return errorf(CodeNotEligible, "eligibility", "reward %q is for members with %s", rewardID, strings.Join(wants, ", or "))
+}

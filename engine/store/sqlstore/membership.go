@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
+	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
 
 // ChangeMembership implements ledger.Ledger: it applies the pure
@@ -195,4 +197,26 @@ func (s *Store) memberMembership(ctx context.Context, memberID string) (*ledger.
 		m.PausedAt = &at
 	}
 	return &m, nil
+}
+
+// redeemingMember reads, under the member's lock, what a reward's
+// minimum tier and eligibility are checked against: the stored tier, the
+// tags and the active membership.
+func (t *txn) redeemingMember(ctx context.Context, memberID string) (rules.MemberContext, error) {
+	mc := rules.MemberContext{ID: memberID}
+	var tags string
+	if err := t.queryRow(ctx, `SELECT tier, tags FROM members WHERE id = ?`, []any{&mc.Tier, &tags}, memberID); err != nil {
+		return mc, fmt.Errorf("read tier: %w", err)
+	}
+	if err := json.Unmarshal([]byte(tags), &mc.Tags); err != nil {
+		return mc, fmt.Errorf("read tags of %s: %w", memberID, err)
+	}
+	m, _, err := t.membership(ctx, memberID)
+	if err != nil {
+		return mc, err
+	}
+	if m != nil && (m.State == ledger.MembershipActive || m.State == ledger.MembershipCancelling) {
+		mc.Membership, mc.MembershipEnd = m.Name, m.PeriodEnd
+	}
+	return mc, nil
 }

@@ -159,3 +159,58 @@ func testConcurrentRenewals(t *testing.T, s ledger.Ledger) {
 	}
 	wantBalance(t, s, "busy", 500+32*10, 0, 500+32*10)
 }
+
+// gatedCatalog has rewards for box members, for members tagged vip, and
+// for silver members; box holds its members at silver at least.
+func gatedCatalog() *config.Snapshot {
+	floor := box
+	floor.Benefits.TierFloor = "silver"
+	return &config.Snapshot{
+		Tiers:       []config.Tier{{Name: "bronze", Rank: 0}, {Name: "silver", Rank: 1}},
+		Memberships: []config.Membership{floor},
+		Rewards: []config.Reward{
+			{ID: "box-only", Cost: 0, Eligibility: &config.RewardEligibility{Memberships: []string{"box"}}},
+			{ID: "vip-only", Cost: 0, Eligibility: &config.RewardEligibility{MemberTags: []string{"vip"}}},
+			{ID: "lounge", Cost: 0, MinimumTier: "silver"},
+		},
+	}
+}
+
+// testRewardEligibility redeems rewards that require a membership, a tag
+// or a tier the membership's floor gives: refused with notEligible naming
+// rewardId without it, writing nothing, and granted with it.
+func testRewardEligibility(t *testing.T, s ledger.Ledger) {
+	enroll(t, s, "plain")
+	if _, err := s.Enroll(ctx, ledger.EnrollRequest{IdempotencyKey: "enroll-vip", MemberID: "vip", Tags: []string{"vip"}}); err != nil {
+		t.Fatal(err)
+	}
+	redeem := func(key, id, reward string) error {
+		_, err := s.RedeemReward(ctx, ledger.RedeemRewardRequest{IdempotencyKey: key, MemberID: id, RewardID: reward, Program: gatedCatalog()})
+		return err
+	}
+	for _, tc := range []struct{ id, reward, code string }{
+		{"plain", "box-only", rules.CodeNotEligible}, {"plain", "vip-only", rules.CodeNotEligible},
+		{"plain", "lounge", rules.CodeBelowMinimumTier}, {"vip", "box-only", rules.CodeNotEligible},
+	} {
+		var re *rules.Error
+		if err := redeem("r-"+tc.id+"-"+tc.reward, tc.id, tc.reward); !errors.As(err, &re) || re.Code != tc.code || re.Field != "rewardId" {
+			t.Errorf("%s redeeming %s: %v, want %s naming rewardId", tc.id, tc.reward, err, tc.code)
+		}
+	}
+	if err := redeem("vip-1", "vip", "vip-only"); err != nil {
+		t.Fatalf("a tagged member redeeming a tag's reward: %v", err)
+	}
+	changeMembership(t, s, "plain", "plain-start", ledger.ActionStart)
+	for _, reward := range []string{"box-only", "lounge"} {
+		if err := redeem("plain-"+reward, "plain", reward); err != nil {
+			t.Errorf("a box member redeeming %s: %v", reward, err)
+		}
+	}
+	changeMembership(t, s, "plain", "plain-pause", ledger.ActionPause)
+	if err := redeem("plain-paused", "plain", "box-only"); err == nil {
+		t.Error("a paused membership still admits to its reward")
+	}
+	if rs, err := s.Redemptions(ctx, "plain"); err != nil || len(rs) != 2 {
+		t.Fatalf("redemptions of plain: %d, %v; want the two admitted", len(rs), err)
+	}
+}

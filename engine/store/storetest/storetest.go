@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"PricedTags", testPricedTags},
 		{"ConcurrentProfiles", testConcurrentProfiles},
 		{"ConcurrentRenewals", testConcurrentRenewals},
+		{"RewardEligibility", testRewardEligibility},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,3 +124,32 @@ func TestMembershipBenefitsOverHTTP(t *testing.T) {
 		t.Fatalf("earn with prime: %d %s", r.status, r.body)
 	}
 }
+
+// TestMembershipKPIs: the analytics report and the gauges count paying
+// members and fee revenue per membership.
+func TestMembershipKPIs(t *testing.T) {
+	e := newEnv(t, membershipSnapshot)
+	for _, id := range []string{"m1", "m2"} {
+		e.enroll(t, id)
+		if r := e.do(t, "POST", "/v1/members/"+id+"/membership", ingestKey, map[string]any{"idempotencyKey": "s-" + id, "membership": "box", "paymentReference": "pay"}); r.status != http.StatusOK {
+			t.Fatalf("start: %d %s", r.status, r.body)
+		}
+	}
+	if r := e.do(t, "POST", "/v1/members/m1/membership/renew", ingestKey, map[string]any{"idempotencyKey": "r1", "paymentReference": "pay"}); r.status != http.StatusOK {
+		t.Fatalf("renew: %d %s", r.status, r.body)
+	}
+	var rep AnalyticsReport
+	r := e.do(t, "GET", "/v1/analytics", readKey, nil)
+	if r.decode(t, &rep); r.status != http.StatusOK {
+		t.Fatalf("analytics: %d %s", r.status, r.body)
+	}
+	if k := rep.KPIs.Memberships["box"]; k.PayingMembers != 2 || k.Churn != 0 || k.FeeRevenue.String() != "59.97" {
+		t.Fatalf("KPIs of box: %+v", k)
+	}
+	metrics := string(e.do(t, "GET", "/metrics", "", nil).body)
+	for _, line := range []string{`loyalty_engine_kpi_membership_paying_members{membership="box"} 2`, `loyalty_engine_kpi_membership_fee_revenue{membership="box"} 59.97`} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -175,11 +176,11 @@ func TestComputeKPIs(t *testing.T) {
 		ReferralRate: 2.0 / 15, ReferralConversionRate: 0.3, RepeatReferrers: 3, RepeatReferrerRate: 0.375,
 		ReferralCostPerAcquiredMember: dec("154.1667"), OutstandingLiability: 70000, Breakage: 0.05,
 	}
-	if got := ComputeKPIs(a); got != want {
+	if got := ComputeKPIs(a); !reflect.DeepEqual(got, want) {
 		t.Errorf("ComputeKPIs =\n%+v\nwant\n%+v", got, want)
 	}
 	zero := KPIs{AverageCLV: config.DecimalFromUnits(0), ReferralCostPerAcquiredMember: config.DecimalFromUnits(0)}
-	if got := ComputeKPIs(Aggregates{}); got != zero {
+	if got := ComputeKPIs(Aggregates{}); !reflect.DeepEqual(got, zero) {
 		t.Errorf("empty program: %+v", got)
 	}
 }

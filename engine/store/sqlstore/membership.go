@@ -62,8 +62,12 @@ func (s *Store) applyMembership(ctx context.Context, tx *txn, r ledger.Membershi
 	}
 	m.tagsRev++
 	tx.cacheDrops = append(tx.cacheDrops, r.MemberID)
+	action := r.Action
+	if next.State == ledger.MembershipEnded {
+		action = ledger.ActionEnd // a cancelled pause ends at once: churn like a period end
+	}
 	if _, err := tx.exec(ctx, `INSERT INTO membership_events (member_id, seq, name, action, fee_units, payment_reference, bonus_points, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MemberID, seq+1, next.Name, r.Action, fee, r.PaymentReference, bonus, now.UnixMicro()); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MemberID, seq+1, next.Name, action, fee, r.PaymentReference, bonus, now.UnixMicro()); err != nil {
 		return res, fmt.Errorf("record membership %s of %s: %w", r.Action, r.MemberID, err)
 	}
 	if bonus > 0 {
@@ -219,4 +223,45 @@ func (t *txn) redeemingMember(ctx context.Context, memberID string) (rules.Membe
 		mc.Membership, mc.MembershipEnd = m.Name, m.PeriodEnd
 	}
 	return mc, nil
+}
+
+// membershipAggregates counts each membership's paying members now and its
+// starts, renewals, ends and fees in [from, to) (Unix microseconds).
+func (s *Store) membershipAggregates(ctx context.Context, from, to int64) (map[string]rules.MembershipAggregates, error) {
+	out := map[string]rules.MembershipAggregates{}
+	err := s.eachRow(ctx, `SELECT name, COUNT(*) FROM memberships WHERE state IN ('active', 'cancelling') GROUP BY name`, nil, func(rows *sql.Rows) error {
+		var name string
+		var a rules.MembershipAggregates
+		if err := rows.Scan(&name, &a.Paying); err != nil {
+			return err
+		}
+		out[name] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read paying members: %w", err)
+	}
+	err = s.eachRow(ctx, `SELECT name,
+			CAST(COALESCE(SUM(CASE WHEN action = 'start' THEN 1 ELSE 0 END), 0) AS BIGINT),
+			CAST(COALESCE(SUM(CASE WHEN action = 'renew' THEN 1 ELSE 0 END), 0) AS BIGINT),
+			CAST(COALESCE(SUM(CASE WHEN action = 'end' THEN 1 ELSE 0 END), 0) AS BIGINT),
+			CAST(COALESCE(SUM(fee_units), 0) AS BIGINT)
+		FROM membership_events WHERE at >= ? AND at < ? GROUP BY name`, []any{from, to}, func(rows *sql.Rows) error {
+		var name string
+		var started, renewed, ended, fees int64
+		if err := rows.Scan(&name, &started, &renewed, &ended, &fees); err != nil {
+			return err
+		}
+		a := out[name]
+		a.Started, a.Renewed, a.Ended, a.FeeUnits = started, renewed, ended, fees
+		out[name] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read membership changes: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

@@ -114,6 +114,15 @@ func testMembershipLifecycle(t *testing.T, s ledger.Ledger, setClock func(time.T
 	if res := changeMembership(t, s, "lapses", "lapses-restart", ledger.ActionStart); res.Membership.Streak != 0 || !res.Membership.PeriodEnd.Equal(day(61)) {
 		t.Fatalf("a new start after the end: %+v", res.Membership)
 	}
+	// Three starts and a restart, four renewals, two ends, at 19.99 each charge.
+	a, err := s.Aggregates(ctx, day(-1), day(40))
+	want := rules.MembershipAggregates{Paying: 2, Started: 4, Renewed: 4, Ended: 2, FeeUnits: 8 * 199900}
+	if err != nil || a.Memberships["box"] != want {
+		t.Fatalf("membership aggregates: %+v, %v; want %+v", a.Memberships, err, want)
+	}
+	if k := rules.ComputeKPIs(a).Memberships["box"]; k.PayingMembers != 2 || k.Churn != 2 || k.FeeRevenue.String() != "159.92" || k.ChurnRate != 0.5 {
+		t.Fatalf("membership KPIs: %+v", k)
+	}
 	// Erasure takes the membership to the pseudonym: the id enrolled again has none.
 	if _, err := s.EraseMember(ctx, ledger.EraseMemberRequest{IdempotencyKey: "erase-lapses", MemberID: "lapses", Actor: "key-test"}); err != nil {
 		t.Fatal(err)

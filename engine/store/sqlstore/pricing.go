@@ -170,7 +170,9 @@ func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]
 		if err := rows.Scan(&id, &tags, &enrolled, &m.tier, &m.tagsRev, &m.membership, &membershipEnd); err != nil {
 			return err
 		}
-		m.membershipEnd = time.UnixMicro(membershipEnd).UTC()
+		if m.membership != "" {
+			m.membershipEnd = time.UnixMicro(membershipEnd).UTC()
+		}
 		if err := json.Unmarshal([]byte(tags), &m.tags); err != nil {
 			return fmt.Errorf("member %s: decode tags: %w", id, err)
 		}

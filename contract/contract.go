@@ -14,6 +14,8 @@
 package contract
 
 import (
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,6 +60,11 @@ const (
 
 // ReportTrue is the value of LabelReport.
 const ReportTrue = "true"
+
+// EventSecretsDir is where the engine's pod mounts the Secrets of its event
+// sinks (webhook signing secrets, NATS credentials); the snapshot's
+// events section names files under it.
+const EventSecretsDir = "/var/run/loyaltyops/events"
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
@@ -119,3 +126,57 @@ const (
 	// store is reachable.
 	ReadinessPath = "/readyz"
 )
+
+// AnnotationEventsHealth carries, on an engine's report Lease, the event
+// sinks the replica currently fails to deliver to or has dead-lettered
+// events for since its last report, as FormatEventsHealth writes them. It
+// is absent while every sink delivers, so a healthy engine never writes it.
+const AnnotationEventsHealth = "loyaltyops.io/events-health"
+
+// SinkHealth is one failing sink in AnnotationEventsHealth.
+type SinkHealth struct {
+	// Sink is the sink's name in the snapshot's events section.
+	Sink string `json:"sink"`
+	// Error is the last delivery error, cut to MaxSinkErrorLength bytes.
+	Error string `json:"error,omitempty"`
+	// DeadLetters counts the events given up on since the last report.
+	DeadLetters int64 `json:"deadLetters,omitempty"`
+}
+
+// MaxSinkErrorLength bounds an error in AnnotationEventsHealth, so that a
+// report stays small whatever a receiver answers.
+const MaxSinkErrorLength = 256
+
+// FormatEventsHealth is the value of AnnotationEventsHealth for the failing
+// sinks: a JSON array sorted by sink; "" for none.
+func FormatEventsHealth(failing []SinkHealth) string {
+	if len(failing) == 0 {
+		return ""
+	}
+	sorted := slices.Clone(failing)
+	slices.SortFunc(sorted, func(a, b SinkHealth) int { return strings.Compare(a.Sink, b.Sink) })
+	for i := range sorted {
+		if e := sorted[i].Error; len(e) > MaxSinkErrorLength {
+			sorted[i].Error = strings.ToValidUTF8(e[:MaxSinkErrorLength], "")
+		}
+	}
+	data, err := json.Marshal(sorted)
+	if err != nil {
+		// Strings and integers always encode.
+		panic(err)
+	}
+	return string(data)
+}
+
+// EventsHealth reads the failing sinks a report's annotations list.
+func EventsHealth(annotations map[string]string) ([]SinkHealth, error) {
+	v := annotations[AnnotationEventsHealth]
+	if v == "" {
+		return nil, nil
+	}
+	var failing []SinkHealth
+	if err := json.Unmarshal([]byte(v), &failing); err != nil {
+		return nil, fmt.Errorf("annotation %s: %w", AnnotationEventsHealth, err)
+	}
+	return failing, nil
+}

@@ -75,3 +75,24 @@ func TestImportsOnlyTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsHealthRoundTrip(t *testing.T) {
+	if v := FormatEventsHealth(nil); v != "" {
+		t.Errorf("no failing sink formats as %q, want empty", v)
+	}
+	long := strings.Repeat("é", MaxSinkErrorLength) // two bytes each: the cut must not split one
+	v := FormatEventsHealth([]SinkHealth{{Sink: "mail", Error: long, DeadLetters: 2}, {Sink: "crm", Error: "503 Service Unavailable"}})
+	got, err := EventsHealth(map[string]string{AnnotationEventsHealth: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Sink != "crm" || got[1].Sink != "mail" || got[1].DeadLetters != 2 {
+		t.Fatalf("round trip of %s gave %+v", v, got)
+	}
+	if e := got[1].Error; len(e) > MaxSinkErrorLength || !strings.HasPrefix(long, e) || len(e) < MaxSinkErrorLength-1 {
+		t.Errorf("long error cut to %d bytes: %q", len(e), e)
+	}
+	if _, err := EventsHealth(map[string]string{AnnotationEventsHealth: "not json"}); err == nil {
+		t.Error("a malformed annotation was accepted")
+	}
+}

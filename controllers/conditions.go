@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -35,6 +37,9 @@ type kstatus struct {
 	message   string
 	inFlight  bool // Reconciling: the controller still works towards the spec
 	inFlightR string
+	// requeueAfter looks again later at what no watch reports, such as a
+	// missing Secret of the user's; zero for none.
+	requeueAfter time.Duration
 }
 
 func (k kstatus) apply(conditions *[]metav1.Condition, generation int64) {

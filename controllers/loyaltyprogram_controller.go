@@ -54,6 +54,9 @@ type LoyaltyProgramReconciler struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // Engine reports are read, and deleted when the pod that wrote one is gone.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;delete
+// Secrets named by spec.events are read one at a time, uncached, to refuse
+// deploying an engine whose event secrets cannot be mounted.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // Pods are read one at a time to tell whether a report's replica still exists.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get
 // The engine's Role grants these, and RBAC only lets the operator grant what it holds.
@@ -81,7 +84,7 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if patchErr := patchStatus(ctx, r.Client, &p, before); patchErr != nil && err == nil {
 		err = patchErr
 	}
-	return ctrl.Result{}, err
+	return ctrl.Result{RequeueAfter: outcome.requeueAfter}, err
 }
 
 // reconcileProgram runs the steps in order and says how far they got.
@@ -107,6 +110,7 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 		{"role", r.ensureRole},
 		{"role binding", r.ensureRoleBinding},
 		{"API key secret", r.ensureAPIKeys},
+		{"event sink secrets", r.checkEventSecrets},
 		{"configuration", func(ctx context.Context, p *loyaltyv1alpha1.LoyaltyProgram) error {
 			return r.ensureConfigMap(ctx, p, resolution.Snapshot)
 		}},
@@ -119,6 +123,9 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 		if err := step.run(ctx, p); err != nil {
 			if tooLarge := (*render.SnapshotTooLargeError)(nil); errors.As(err, &tooLarge) {
 				return kstatus{stalled: true, reason: "SnapshotTooLarge", message: err.Error()}, nil
+			}
+			if missing := (*eventSecretError)(nil); errors.As(err, &missing) {
+				return kstatus{stalled: true, reason: ReasonSecretNotFound, message: err.Error(), requeueAfter: secretRetry}, nil
 			}
 			err = fmt.Errorf("reconciling the %s: %w", step.name, err)
 			return failed(err), err
@@ -134,6 +141,7 @@ func (r *LoyaltyProgramReconciler) reconcileProgram(ctx context.Context, p *loya
 	if err != nil {
 		return failed(err), err
 	}
+	observeEventsDelivering(p, applied.reports)
 	ready, readyMessage, err := r.engineAvailable(ctx, p)
 	if err != nil {
 		return failed(err), err

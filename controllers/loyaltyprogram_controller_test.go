@@ -208,6 +208,24 @@ var _ = Describe("LoyaltyProgram controller", func() {
 		GinkgoWriter.Printf("Tier edit to ConfigMap: %v\n", durations)
 	})
 
+	It("stalls a program whose time zone no database knows, and renders it once fixed", func() {
+		ns := newNamespace()
+		p := program(ns, "beans")
+		p.Spec.TimeZone = "Europe/Atlantis" // admitted by the schema's pattern
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		Eventually(conditionOf(p, loyaltyv1alpha1.ConditionStalled)).Should(haveCondition(metav1.ConditionTrue, "Invalid"))
+		Expect(message(p.Status.Conditions, loyaltyv1alpha1.ConditionStalled)).To(Equal(`spec.timeZone: unknown IANA time zone "Europe/Atlantis"`))
+		Expect(conditionOf(p, loyaltyv1alpha1.ConditionReady)(Default)).To(HaveField("Status", metav1.ConditionFalse))
+
+		update(p, func() { p.Spec.TimeZone = "Asia/Seoul" })
+		Eventually(func(g Gomega) {
+			snap, _ := renderedSnapshot(g, ns, "beans")
+			g.Expect(snap.Program.TimeZone).To(Equal("Asia/Seoul"))
+			g.Expect(snap.Location().String()).To(Equal("Asia/Seoul"))
+		}).Should(Succeed())
+		Eventually(conditionOf(p, loyaltyv1alpha1.ConditionStalled)).Should(haveCondition(metav1.ConditionFalse, "Reconciled"))
+	})
+
 	It("reports the configuration applied once the engine replica runs the snapshot", func() {
 		ns := newNamespace()
 		p := program(ns, "beans")

@@ -66,6 +66,8 @@ func (r *LoyaltyProgramReconciler) ensureAPIKeys(ctx context.Context, p *loyalty
 type configApplied struct {
 	ok      bool
 	message string
+	// reports are the live replicas' reports.
+	reports []coordinationv1.Lease
 }
 
 // observeConfigApplied reads the engine replicas' reports, drops those of
@@ -81,6 +83,7 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 	}
 	var applied int32
 	var behind []string
+	var live []coordinationv1.Lease
 	for i := range leases.Items {
 		lease := &leases.Items[i]
 		if gone, err := r.reportOrphaned(ctx, lease); err != nil {
@@ -88,6 +91,7 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 		} else if gone {
 			continue
 		}
+		live = append(live, *lease)
 		if lease.Annotations[contract.AnnotationAppliedSnapshot] == p.Status.SnapshotHash {
 			applied++
 		} else {
@@ -96,7 +100,7 @@ func (r *LoyaltyProgramReconciler) observeConfigApplied(ctx context.Context, p *
 	}
 	sort.Strings(behind)
 	p.Status.AppliedReplicas = applied
-	result := configApplied{ok: len(behind) == 0 && applied >= want}
+	result := configApplied{ok: len(behind) == 0 && applied >= want, reports: live}
 	switch {
 	case result.ok:
 		result.message = fmt.Sprintf("%s run snapshot %s", replicasText(applied), short(p.Status.SnapshotHash))

@@ -44,6 +44,17 @@ type LoyaltyProgramSpec struct {
 	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
 	Currency string `json:"currency"`
 
+	// TimeZone is the IANA time zone the program counts calendar periods in,
+	// such as "Asia/Seoul" or "Europe/Berlin": the days, weeks, months and
+	// years of action limits and reward redemption limits, and the calendar
+	// years of tiers, turn over at midnight there and follow its daylight
+	// saving changes. Defaults to "UTC".
+	// +kubebuilder:default=UTC
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$`
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+
 	// Points says how points are named, earned and how long they last.
 	Points PointsPolicy `json:"points"`
 
@@ -81,6 +92,12 @@ type LoyaltyProgramSpec struct {
 	// default: the cluster's own policies apply.
 	// +optional
 	NetworkPolicy *EngineNetworkPolicy `json:"networkPolicy,omitempty"`
+
+	// Events declares the webhooks and NATS JetStream streams the engine
+	// delivers its events to, and the streams it ingests purchases from.
+	// Omit to deliver nothing; the engine keeps its outbox either way.
+	// +optional
+	Events *EventsSpec `json:"events,omitempty"`
 }
 
 // EngineNetworkPolicy restricts who may reach the points engine.
@@ -163,6 +180,7 @@ type PointsExpiry struct {
 }
 
 // ActionReward gives points for a named engagement action.
+// +kubebuilder:validation:XValidation:rule="!(has(self.maxPerDay) && has(self.limit))",message="set limit or maxPerDay, not both: maxPerDay N is limit {count: N, per: Day}"
 type ActionReward struct {
 	// Name of the action as back ends send it: "review", "birthday",
 	// "app-order" or any custom name.
@@ -175,10 +193,30 @@ type ActionReward struct {
 	Points Points `json:"points"`
 
 	// MaxPerDay caps how often one member earns for this action per day.
+	// Deprecated: use limit {count: N, per: Day}, which it stands for.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	MaxPerDay *int32 `json:"maxPerDay,omitempty"`
+
+	// Limit caps how often one member earns for this action per calendar
+	// period of the program's time zone: {count: 1, per: Lifetime} makes a
+	// one-time action (an app download), {count: 2, per: Week} two a week
+	// (weeks start on Monday). Events over the limit earn nothing.
+	// +optional
+	Limit *ActionLimit `json:"limit,omitempty"`
+}
+
+// ActionLimit caps how often one member earns for an action per period.
+type ActionLimit struct {
+	// Count of events that earn per period.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Count int32 `json:"count"`
+
+	// Per is the period the count applies to: Day, Week (from Monday),
+	// Month, Year or Lifetime (never resets), in the program's time zone.
+	Per LimitPeriod `json:"per"`
 }
 
 // ReferralPolicy rewards both sides of a referral once the new member makes a
@@ -377,8 +415,10 @@ type LoyaltyProgramStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled and ConfigApplied (every engine
-	// replica runs the current snapshot).
+	// Conditions: Ready, Reconciling, Stalled, ConfigApplied (every engine
+	// replica runs the current snapshot) and, with spec.events,
+	// EventsDelivering (every sink delivers; False with reason SinkFailing
+	// naming the sink and its last error while one fails).
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16

@@ -20,7 +20,7 @@ const (
 // +kubebuilder:validation:Enum=Day;Week;Month;Year;Lifetime
 type LimitPeriod string
 
-// Limit periods, as calendar spans in UTC.
+// Limit periods, as calendar spans in the program's time zone.
 const (
 	LimitPerDay      LimitPeriod = "Day"
 	LimitPerWeek     LimitPeriod = "Week"

@@ -114,6 +114,16 @@ var _ = Describe("API validation", func() {
 		Expect(created).To(Equal(7), "the coffee chain: a program, three tiers, a catalog and two campaigns")
 	})
 
+	It("accepts the events sample and its Secrets", func() {
+		ns := newNamespace()
+		objs := readObjects(filepath.Join("..", "..", "config", "samples", "events.yaml"))
+		Expect(objs).To(HaveLen(3), "two Secrets and a program")
+		for _, obj := range objs {
+			obj.SetNamespace(ns)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "creating %s %s", obj.GetKind(), obj.GetName())
+		}
+	})
+
 	It("fills in schema defaults without a controller", func() {
 		ns := newNamespace()
 		program := objectFrom(baseProgram, "", ns)
@@ -128,6 +138,7 @@ var _ = Describe("API validation", func() {
 		Expect(got.Spec.Points.Rounding).To(Equal(loyaltyv1alpha1.RoundingFloor))
 		Expect(got.Spec.Points.PendingPeriod).To(BeEquivalentTo("0s"))
 		Expect(got.Spec.Points.LateEventGracePeriod).To(BeEquivalentTo("72h"))
+		Expect(got.Spec.TimeZone).To(Equal("UTC"))
 
 		campaign := objectFrom(baseCampaign, "", ns)
 		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
@@ -150,6 +161,23 @@ var _ = Describe("API validation", func() {
 spec:
   schedule: {end: null, recurrence: {cron: "0 15 * * MON-FRI", duration: 2h}, timeZone: America/New_York}`, ns)
 		Expect(k8sClient.Create(ctx, campaign)).To(Succeed())
+	})
+
+	It("accepts a program time zone, a one-time action and a weekly limit", func() {
+		ns := newNamespace()
+		program := objectFrom(baseProgram, `
+spec:
+  timeZone: Asia/Seoul
+  points:
+    actions:
+    - {name: app-download, points: 500, limit: {count: 1, per: Lifetime}}
+    - {name: workout, points: 20, limit: {count: 3, per: Week}}
+    - {name: review, points: 10, maxPerDay: 2}`, ns)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		var got loyaltyv1alpha1.LoyaltyProgram
+		Expect(k8sClient.Get(ctx, clientKey(program), &got)).To(Succeed())
+		Expect(got.Spec.TimeZone).To(Equal("Asia/Seoul"))
+		Expect(got.Spec.Points.Actions[0].Limit).To(Equal(&loyaltyv1alpha1.ActionLimit{Count: 1, Per: loyaltyv1alpha1.LimitPerLifetime}))
 	})
 
 	It("bounds a campaign's member tags as the engine bounds a member's tags", func() {
@@ -209,6 +237,14 @@ spec:
 			"spec.rewards[0].eligibility", "eligibility needs at least one membership or member tag"}),
 		Entry("campaign audience membership not a name", invalidCase{baseCampaign, `spec: {audience: {memberships: [Prime]}}`,
 			"spec.audience.memberships[0]", "should match"}),
+		Entry("action with both limit and maxPerDay", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, maxPerDay: 1, limit: {count: 2, per: Week}}]}}`,
+			"spec.points.actions[0]", "set limit or maxPerDay, not both"}),
+		Entry("action limit per fortnight", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, limit: {count: 2, per: Fortnight}}]}}`,
+			"spec.points.actions[0].limit.per", `Unsupported value: "Fortnight"`}),
+		Entry("action limit of zero", invalidCase{baseProgram, `spec: {points: {actions: [{name: review, points: 10, limit: {count: 0, per: Day}}]}}`,
+			"spec.points.actions[0].limit.count", "should be greater than or equal to 1"}),
+		Entry("time zone not an IANA name", invalidCase{baseProgram, `spec: {timeZone: "Korea Standard Time"}`,
+			"spec.timeZone", "should match"}),
 		Entry("negative referrer reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: -5, refereeReward: 10}}`,
 			"spec.referral.referrerReward", "should be greater than or equal to 0"}),
 		Entry("referrer tier lowering the reward", invalidCase{baseProgram, `spec: {referral: {referrerReward: 100, refereeReward: 10, referrerRewardTiers: [{minReferrals: 5, reward: 50}]}}`,
@@ -225,6 +261,32 @@ spec:
 			"spec.engine.replicas", "should be less than or equal to 20"}),
 		Entry("unknown retention policy", invalidCase{baseProgram, `spec: {retentionPolicy: Purge}`,
 			"spec.retentionPolicy", `Unsupported value: "Purge"`}),
+		Entry("webhook name not a DNS label", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: CRM, url: "https://crm.example", signingSecretRef: {name: s, key: k}}]}}`,
+			"spec.events.webhooks[0].name", "should match"}),
+		Entry("webhook over ftp", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: crm, url: "ftp://crm.example", signingSecretRef: {name: s, key: k}}]}}`,
+			"spec.events.webhooks[0].url", "must be an absolute http:// or https:// URL"}),
+		Entry("webhook without a signing secret", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: crm, url: "https://crm.example"}]}}`,
+			"spec.events.webhooks[0].signingSecretRef", "Required value"}),
+		Entry("signing secret key escaping the directory", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: crm, url: "https://crm.example", signingSecretRef: {name: s, key: ..k}}]}}`,
+			"spec.events.webhooks[0].signingSecretRef.key", "must not be '.' or start with '..'"}),
+		Entry("two webhooks of one name", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: crm, url: "https://a.example", signingSecretRef: {name: s, key: k}}, {name: crm, url: "https://b.example", signingSecretRef: {name: s, key: k}}]}}`,
+			"spec.events.webhooks[1]", "Duplicate value"}),
+		Entry("a webhook and a NATS sink of one name", invalidCase{baseProgram, `spec: {events: {webhooks: [{name: crm, url: "https://a.example", signingSecretRef: {name: s, key: k}}], nats: [{name: crm, url: "nats://nats:4222", stream: LOYALTY}]}}`,
+			"spec.events", "names must be unique across all three lists"}),
+		Entry("a NATS sink and an ingest source of one name", invalidCase{baseProgram, `spec: {events: {nats: [{name: bus, url: "nats://nats:4222", stream: LOYALTY}], ingest: [{name: bus, url: "nats://nats:4222", stream: POS, parkSubject: pos.parked}]}}`,
+			"spec.events", "names must be unique across all three lists"}),
+		Entry("NATS over http", invalidCase{baseProgram, `spec: {events: {nats: [{name: bus, url: "http://nats:4222", stream: LOYALTY}]}}`,
+			"spec.events.nats[0].url", "must be a nats:// or tls:// URL"}),
+		Entry("stream name with dots", invalidCase{baseProgram, `spec: {events: {nats: [{name: bus, url: "nats://nats:4222", stream: loyalty.events}]}}`,
+			"spec.events.nats[0].stream", "should match"}),
+		Entry("ingest without a park subject", invalidCase{baseProgram, `spec: {events: {ingest: [{name: pos, url: "nats://nats:4222", stream: POS}]}}`,
+			"spec.events.ingest[0].parkSubject", "Required value"}),
+		Entry("ingest filter with a middle >", invalidCase{baseProgram, `spec: {events: {ingest: [{name: pos, url: "nats://nats:4222", stream: POS, parkSubject: pos.parked, filterSubject: "pos.>.x"}]}}`,
+			"spec.events.ingest[0].filterSubject", "should match"}),
+		Entry("no attempts", invalidCase{baseProgram, `spec: {events: {maxAttempts: 0}}`,
+			"spec.events.maxAttempts", "should be greater than or equal to 1"}),
+		Entry("too many attempts", invalidCase{baseProgram, `spec: {events: {maxAttempts: 101}}`,
+			"spec.events.maxAttempts", "should be less than or equal to 100"}),
 		Entry("postgres without a secret name", invalidCase{baseProgram, `spec: {engine: {storage: {postgres: {uriSecretRef: {key: uri}}}}}`,
 			"spec.engine.storage.postgres.uriSecretRef.name", "Required value"}),
 

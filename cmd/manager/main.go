@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	_ "time/tzdata" // program time zones are validated in a distroless image, which has no zoneinfo
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"

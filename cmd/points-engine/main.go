@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // program time zones load in a distroless image, which has no zoneinfo
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -34,8 +35,11 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/background"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/config/k8swatch"
+	"github.com/loyaltyops/loyalty-operator/engine/events"
 	"github.com/loyaltyops/loyalty-operator/engine/httpapi"
 	"github.com/loyaltyops/loyalty-operator/engine/process"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
+	"github.com/loyaltyops/loyalty-operator/engine/service"
 	"github.com/loyaltyops/loyalty-operator/engine/store/postgres"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlite"
 	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
@@ -226,7 +230,7 @@ func run(args []string) error {
 			Name: "loyalty_engine_store_reads_aborted_total", Help: "Reads of the ledger store aborted for holding their snapshot longer than --max-read-age.",
 		}, func() float64 { return float64(store.Stats().ReadsAborted) }),
 	)
-	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics})
+	api := httpapi.New(httpapi.Options{Ledger: store, Config: holder, Auth: authn, Logger: log, Registry: reg, Metrics: metrics, Outbox: store})
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -259,10 +263,16 @@ func run(args []string) error {
 	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
+	// Delivery outcomes reach the operator through the report Lease.
+	delivery := &report.DeliveryHealth{}
+	jobs.Go(func() {
+		events.Supervisor{Outbox: store, Config: holder, Metrics: events.NewMetrics(reg), Health: delivery, Log: log,
+			Earner: service.New(store, holder, nil)}.Run(watchCtx)
+	})
 	if kube != nil {
 		namespace, name, _ := strings.Cut(o.configConfigMap, "/")
 		reports := background.Reports{Client: kube, Config: holder, Ledger: store, Namespace: namespace, ConfigMap: name,
-			Pod: os.Getenv(contract.EnvPodName), Interval: o.dueInterval, Log: log}
+			Pod: os.Getenv(contract.EnvPodName), Interval: o.dueInterval, Delivery: delivery, Log: log}
 		jobs.Go(func() { reports.Run(watchCtx) })
 	}
 

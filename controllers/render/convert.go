@@ -18,11 +18,17 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 	var err error
 	snap := &config.Snapshot{
 		Version: config.Version,
-		Program: config.Program{Name: p.Name, Namespace: p.Namespace, DisplayName: s.DisplayName, Currency: s.Currency},
+		Program: config.Program{Name: p.Name, Namespace: p.Namespace, DisplayName: s.DisplayName, Currency: s.Currency,
+			TimeZone: orDefault(s.TimeZone, "UTC")},
 		Points: config.PointsPolicy{
 			Name:     s.Points.Name,
 			Rounding: string(s.Points.Rounding),
 		},
+	}
+	// The API server's pattern admits names such as "Europe/Atlantis" that
+	// no time zone database knows.
+	if _, err := schedule.LoadLocation(snap.Program.TimeZone); err != nil {
+		return nil, fmt.Errorf("spec.timeZone: %w", err)
 	}
 	pts := &snap.Points
 	if pts.EarnRate, err = decimal("spec.points.earnRate", string(s.Points.EarnRate)); err != nil {
@@ -44,7 +50,11 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		}
 	}
 	for _, a := range s.Points.Actions {
-		pts.Actions = append(pts.Actions, config.ActionReward{Name: a.Name, Points: int64(a.Points), MaxPerDay: a.MaxPerDay})
+		ca := config.ActionReward{Name: a.Name, Points: int64(a.Points), MaxPerDay: a.MaxPerDay}
+		if l := a.Limit; l != nil {
+			ca.Limit = &config.ActionLimit{Count: l.Count, Per: string(l.Per)}
+		}
+		pts.Actions = append(pts.Actions, ca)
 	}
 	if snap.Memberships, err = memberships(s.Memberships); err != nil {
 		return nil, err
@@ -65,6 +75,9 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 			ref.ReferrerRewardTiers = append(ref.ReferrerRewardTiers, config.ReferrerRewardTier{MinReferrals: t.MinReferrals, Reward: int64(t.Reward)})
 		}
 		snap.Referral = ref
+	}
+	if snap.Events, err = eventsPolicy(s.Events); err != nil {
+		return nil, err
 	}
 	return snap, nil
 }

@@ -259,6 +259,10 @@ func podTemplate(p *loyaltyv1alpha1.LoyaltyProgram, image string) corev1.PodTemp
 		{Name: "api-keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: APIKeySecretName(p.Name)}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
+	if v, m := eventSecretsMount(p); v != nil {
+		volumes = append(volumes, *v)
+		mounts = append(mounts, *m)
+	}
 	if pg := p.Spec.Engine.Storage.Postgres; pg != nil {
 		env = append(env, corev1.EnvVar{Name: contract.EnvDatabaseURL, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: pg.URISecretRef.Name},

@@ -1,6 +1,7 @@
 package background
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"os"
@@ -13,9 +14,9 @@ import (
 	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
-// Reports tells the operator which snapshot this replica applied and which
-// campaign budgets are spent, through a Lease per replica, and withdraws
-// it when the job stops. The program's name comes from the first
+// Reports tells the operator which snapshot this replica applied, which
+// campaign budgets are spent and which event sinks fail, through a Lease
+// per replica, and withdraws it when the job stops. The program's name comes from the first
 // snapshot, so it needs no flag of its own.
 type Reports struct {
 	Client kubernetes.Interface
@@ -30,8 +31,14 @@ type Reports struct {
 	Pod string
 	// Interval spaces the checks of the campaigns' spend.
 	Interval time.Duration
-	Log      *slog.Logger
-	Clock    Clock // nil: real time
+	// Delivery, if set, is the event sinks' health the deliverers record;
+	// it is reported on the same Lease when a sink's standing changes.
+	Delivery *report.DeliveryHealth
+	// DeliveryHold spaces two delivery reports; report.DefaultDeliveryHold
+	// when zero.
+	DeliveryHold time.Duration
+	Log          *slog.Logger
+	Clock        Clock // nil: real time
 }
 
 // Run reports until ctx ends, then withdraws the report.
@@ -48,6 +55,10 @@ func (j Reports) Run(ctx context.Context) {
 	budgets.Go(func() {
 		Exhausted{Ledger: j.Ledger, Config: j.Config, Sink: r, Interval: j.Interval, Log: j.Log, Clock: j.Clock}.Run(ctx)
 	})
+	if j.Delivery != nil {
+		hold := cmp.Or(j.DeliveryHold, report.DefaultDeliveryHold)
+		budgets.Go(func() { report.FollowDelivery(ctx, j.Delivery, r, hold, j.Log) })
+	}
 	report.Follow(ctx, j.Config, r, j.ConfigMap, j.Log)
 	budgets.Wait()
 }

@@ -2,6 +2,7 @@ package background
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/loyaltyops/loyalty-operator/contract"
 	"github.com/loyaltyops/loyalty-operator/engine/config"
+	"github.com/loyaltyops/loyalty-operator/engine/report"
 )
 
 const reportSnapshot = `{
@@ -80,6 +82,29 @@ func TestReportsFollowTheSnapshotAndTheBudgets(t *testing.T) {
 	if _, err := lease(t, client, "club-engine-0"); !apierrors.IsNotFound(err) {
 		t.Errorf("report after stop: %v, want it withdrawn", err)
 	}
+}
+
+// The sinks' delivery health rides on the same report.
+func TestReportsCarryTheDeliveryHealth(t *testing.T) {
+	client, holder := reportFixture(t)
+	if err := holder.Apply("test", []byte(reportSnapshot)); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := newLog()
+	var health report.DeliveryHealth
+	running(t, Reports{Client: client, Config: holder, Ledger: newFakeLedger(t0), Namespace: "shop", ConfigMap: "club-engine", Pod: "club-engine-0",
+		Interval: time.Second, Log: log, Clock: newManualClock(), Delivery: &health, DeliveryHold: 10 * time.Millisecond}.Run)
+	health.Failed("crm", errors.New("503 Service Unavailable"))
+	eventually(t, "the failing sink's report", func() bool {
+		a, err := lease(t, client, "club-engine-0")
+		return err == nil && a[contract.AnnotationEventsHealth] == contract.FormatEventsHealth([]contract.SinkHealth{{Sink: "crm", Error: "503 Service Unavailable"}})
+	})
+	health.Delivered("crm")
+	eventually(t, "the recovered sink's report", func() bool {
+		a, err := lease(t, client, "club-engine-0")
+		_, failing := a[contract.AnnotationEventsHealth]
+		return err == nil && !failing
+	})
 }
 
 // A plain process, outside a pod, is named by its host.

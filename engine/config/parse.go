@@ -107,6 +107,10 @@ func (s *Snapshot) Validate() error {
 		return &ValidationError{Errors: v.errs}
 	}
 	s.schedules = compileSchedules(s.Campaigns)
+	s.loc, _ = schedule.LoadLocation(s.Program.TimeZone) // validated above
+	for i := range s.Tiers {
+		s.Tiers[i].TimeZone = s.loc
+	}
 	return nil
 }
 
@@ -114,6 +118,7 @@ func (s *Snapshot) Validate() error {
 func (s *Snapshot) normalized() Snapshot {
 	c := *s
 	c.Points.Actions = sortedBy(c.Points.Actions, func(a ActionReward) string { return a.Name })
+	c.Program.TimeZone = orDefault(c.Program.TimeZone, "UTC")
 	c.Points.Name = orDefault(c.Points.Name, "points")
 	c.Points.Rounding = orDefault(c.Points.Rounding, RoundingFloor)
 	if !c.Points.PendingPeriod.set {
@@ -331,7 +336,13 @@ func (v *validator) snapshot(s *Snapshot) {
 	if !currencyCode.MatchString(p.Currency) {
 		v.fail("program.currency", "%q must be an ISO 4217 code such as \"EUR\"", p.Currency)
 	}
+	if _, err := schedule.LoadLocation(p.TimeZone); err != nil {
+		v.fail("program.timeZone", "%v", err)
+	}
 	v.pointsPolicy(&s.Points)
+	if s.Events != nil {
+		v.events(s.Events)
+	}
 
 	tierNames := map[string]bool{}
 	ranks := map[int32]string{}
@@ -461,6 +472,13 @@ func (v *validator) pointsPolicy(p *PointsPolicy) {
 		v.points(path+".points", a.Points, 0)
 		if a.MaxPerDay != nil {
 			v.intRange(path+".maxPerDay", *a.MaxPerDay, 1, 1000)
+			if a.Limit != nil {
+				v.fail(path+".maxPerDay", "set limit or maxPerDay, not both: maxPerDay N is limit {count: N, per: Day}")
+			}
+		}
+		if l := a.Limit; l != nil {
+			v.intRange(path+".limit.count", l.Count, 1, 1000)
+			v.oneOf(path+".limit.per", l.Per, LimitDay, LimitWeek, LimitMonth, LimitYear, LimitLifetime)
 		}
 	}
 }

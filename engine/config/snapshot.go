@@ -17,7 +17,11 @@
 // campaigns' compiled schedules (Schedule).
 package config
 
-import "github.com/loyaltyops/loyalty-operator/engine/schedule"
+import (
+	"time"
+
+	"github.com/loyaltyops/loyalty-operator/engine/schedule"
+)
 
 // Version is the only snapshot version this package reads and writes.
 const Version = "loyaltyops.io/snapshot/v1"
@@ -40,9 +44,27 @@ type Snapshot struct {
 	Referral *ReferralPolicy `json:"referral,omitempty"`
 	// Memberships are the program's paid memberships, sorted by name.
 	Memberships []Membership `json:"memberships,omitempty"`
+	// Events declares the sinks the engine delivers its events to; nil
+	// delivers none (they are still kept in the outbox).
+	Events *EventsPolicy `json:"events,omitempty"`
 
 	// schedules are the campaigns' schedules compiled by Validate; see Schedule.
 	schedules map[scheduleKey]*schedule.Schedule
+	// loc is Program.TimeZone loaded by Validate; see Location.
+	loc *time.Location
+}
+
+// Location is the program's time zone, which calendar periods are cut in:
+// the one Validate loaded, or UTC for a zone that does not load.
+func (s *Snapshot) Location() *time.Location {
+	if s.loc != nil {
+		return s.loc
+	}
+	// A snapshot built in code and never validated.
+	if loc, err := schedule.LoadLocation(s.Program.TimeZone); err == nil {
+		return loc
+	}
+	return time.UTC
 }
 
 // Program identifies the LoyaltyProgram the snapshot was rendered from.
@@ -52,6 +74,10 @@ type Program struct {
 	DisplayName string `json:"displayName"`
 	// Currency is an ISO 4217 code such as "EUR".
 	Currency string `json:"currency"`
+	// TimeZone is the IANA zone calendar periods are counted in: the days,
+	// weeks, months and years of action and redemption limits and the
+	// calendar years of tiers. Defaults to "UTC".
+	TimeZone string `json:"timeZone"`
 }
 
 // Rounding modes turn fractional points into whole points.
@@ -91,8 +117,29 @@ type PointsExpiry struct {
 type ActionReward struct {
 	Name   string `json:"name"`
 	Points int64  `json:"points"`
-	// MaxPerDay caps how often one member earns for the action per day; nil for no cap.
+	// MaxPerDay is the deprecated form of Limit {Count: MaxPerDay, Per:
+	// Day}; Validate refuses both set. Read the cap with EffectiveLimit.
 	MaxPerDay *int32 `json:"maxPerDay,omitempty"`
+	// Limit caps how often one member earns for the action per period of
+	// the program's time zone; nil for no cap.
+	Limit *ActionLimit `json:"limit,omitempty"`
+}
+
+// EffectiveLimit is the action's limit: Limit, or MaxPerDay as a limit per
+// Day; nil for no cap.
+func (a *ActionReward) EffectiveLimit() *ActionLimit {
+	if a.Limit == nil && a.MaxPerDay != nil {
+		return &ActionLimit{Count: *a.MaxPerDay, Per: LimitDay}
+	}
+	return a.Limit
+}
+
+// ActionLimit caps how often one member earns for an action per period.
+type ActionLimit struct {
+	Count int32 `json:"count"`
+	// Per is LimitDay, LimitWeek (from Monday), LimitMonth, LimitYear or
+	// LimitLifetime (never resets).
+	Per string `json:"per"`
 }
 
 // Qualification periods of a tier.
@@ -114,6 +161,10 @@ type Tier struct {
 	// Perks are described to members, sorted.
 	Perks                []string `json:"perks"`
 	DowngradeGracePeriod Duration `json:"downgradeGracePeriod"`
+	// TimeZone is the program's time zone, which a CalendarYear is counted
+	// in: Validate sets it from Program.TimeZone, so that the tier ladder
+	// carries it wherever it is handed on alone. nil is UTC.
+	TimeZone *time.Location `json:"-"`
 }
 
 // TierQualification sets exactly one threshold and the period it is counted over.
@@ -136,7 +187,8 @@ const (
 	RewardCoupon      = "Coupon"
 )
 
-// Limit periods of a per-member redemption limit.
+// Limit periods of a per-member redemption limit and of an action limit,
+// calendar spans in the program's time zone.
 const (
 	LimitDay      = "Day"
 	LimitWeek     = "Week"

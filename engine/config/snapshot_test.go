@@ -34,7 +34,16 @@ func TestParseGood(t *testing.T) {
 	if s.Tiers[0].Name != "bronze" || s.Tiers[0].EarnMultiplier.String() != "1" || s.Tiers[0].Qualification.Period != PeriodRollingWindow {
 		t.Errorf("tier defaults or order wrong: %+v", s.Tiers[0])
 	}
-	if s.Points.Actions[0].Name != "birthday" || s.Rewards[0].ID != "donate" || s.Campaigns[0].Name != "advent" {
+	if l := s.Points.Actions[0].EffectiveLimit(); l == nil || *l != (ActionLimit{Count: 1, Per: LimitLifetime}) {
+		t.Errorf("app-download limit %+v", l)
+	}
+	if l := s.Points.Actions[2].EffectiveLimit(); l == nil || *l != (ActionLimit{Count: 1, Per: LimitDay}) || s.Points.Actions[1].EffectiveLimit() != nil {
+		t.Errorf("maxPerDay is not a limit per Day: %+v", l)
+	}
+	if loc := s.Location(); loc.String() != "Asia/Seoul" || s.Program.TimeZone != "Asia/Seoul" {
+		t.Errorf("program location %s", loc)
+	}
+	if s.Points.Actions[1].Name != "birthday" || s.Rewards[0].ID != "donate" || s.Campaigns[0].Name != "advent" {
 		t.Errorf("lists not sorted: %s %s %s", s.Points.Actions[0].Name, s.Rewards[0].ID, s.Campaigns[0].Name)
 	}
 	if s.Campaigns[0].Schedule.TimeZone != "UTC" || s.Campaigns[0].Stacking != StackingStack {
@@ -50,7 +59,7 @@ func TestParseGood(t *testing.T) {
 
 // goldenHash pins the canonical form: changing how snapshots marshal changes
 // every deployed engine's applied hash, so it must be a deliberate decision.
-const goldenHash = "6772072d62a973b82bc99c6a7e44a3b6eb837c5533b9405f84259e56438402e9"
+const goldenHash = "aaafc0a05ea7088ec43b7abebafbfb4f85c00631495253c9154abf7d9f0b6fb0"
 
 func TestHashStable(t *testing.T) {
 	s, err := Parse(readGood(t))
@@ -125,7 +134,7 @@ func TestBuildAndMarshal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"version":"loyaltyops.io/snapshot/v1","program":{"name":"p","namespace":"ns","displayName":"P","currency":"USD"},` +
+	want := `{"version":"loyaltyops.io/snapshot/v1","program":{"name":"p","namespace":"ns","displayName":"P","currency":"USD","timeZone":"UTC"},` +
 		`"points":{"name":"points","earnRate":"1","rounding":"Floor","pendingPeriod":"0s","lateEventGracePeriod":"3d","actions":[]},` +
 		`"tiers":[{"name":"base","displayName":"Base","rank":0,"qualification":{"minQualifyingPoints":0,"period":"RollingWindow","window":"365d"},"earnMultiplier":"1","perks":[],"downgradeGracePeriod":"0s"}],` +
 		`"rewards":[],"campaigns":[{"name":"c","displayName":"C","schedule":{"start":"2026-01-01T00:00:00Z","end":"2026-02-01T00:00:00Z","timeZone":"UTC"},` +
@@ -167,6 +176,11 @@ func TestParseErrors(t *testing.T) {
 		{name: "action name", set: map[string]any{"points.actions.0.name": "Review"}, want: `points.actions[Review].name: "Review" must match ^[a-z][a-z0-9-]*$`},
 		{name: "action duplicate", set: map[string]any{"points.actions.1.name": "review"}, want: `points.actions[review].name: duplicate action name`},
 		{name: "action max per day", set: map[string]any{"points.actions.0.maxPerDay": 0}, want: `points.actions[review].maxPerDay: 0 must be between 1 and 1000`},
+		{name: "action limit and max per day", set: map[string]any{"points.actions.0.limit": map[string]any{"count": 2, "per": "Week"}}, want: `points.actions[review].maxPerDay: set limit or maxPerDay, not both: maxPerDay N is limit {count: N, per: Day}`},
+		{name: "action limit count", set: map[string]any{"points.actions.2.limit.count": 0}, want: `points.actions[app-download].limit.count: 0 must be between 1 and 1000`},
+		{name: "action limit period", set: map[string]any{"points.actions.2.limit.per": "Fortnight"}, want: `points.actions[app-download].limit.per: "Fortnight" must be one of Day, Week, Month, Year, Lifetime`},
+		{name: "program time zone", set: map[string]any{"program.timeZone": "Mars/Olympus"}, want: `program.timeZone: unknown IANA time zone "Mars/Olympus"`},
+		{name: "program time zone Local", set: map[string]any{"program.timeZone": "Local"}, want: `program.timeZone: unknown IANA time zone "Local"`},
 		{name: "tier duplicate rank", set: map[string]any{"tiers.0.rank": 0}, want: `tiers[gold].rank: rank 0 is already held by tier "bronze"`},
 		{name: "no entry tier", set: map[string]any{"tiers.1.rank": 1}, want: `tiers: no entry tier: one tier must have rank 0`},
 		{name: "tier both thresholds", set: map[string]any{"tiers.0.qualification.minQualifyingPoints": 10}, want: `tiers[gold].qualification: set exactly one of minQualifyingPoints or minSpend`},

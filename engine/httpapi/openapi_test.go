@@ -38,7 +38,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /v1/campaigns", "GET /v1/campaigns/{name}", "GET /v1/export",
 		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/members/{id}/profile-history", "GET /v1/members/{id}/redemptions",
 		"GET /v1/status", "PATCH /v1/members/{id}",
-		"POST /v1/adjustments", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/earn/price", "POST /v1/import", "POST /v1/members", "POST /v1/members/{id}/erase",
+		"POST /v1/adjustments", "POST /v1/admin/events/redeliver", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/earn/price", "POST /v1/import", "POST /v1/members", "POST /v1/members/{id}/erase",
 		"POST /v1/members/{id}/membership", "POST /v1/members/{id}/membership/cancel", "POST /v1/members/{id}/membership/pause",
 		"POST /v1/members/{id}/membership/renew", "POST /v1/members/{id}/membership/resume",
 		"POST /v1/redeem", "POST /v1/redemptions", "POST /v1/redemptions/{code}/cancel", "POST /v1/reverse",

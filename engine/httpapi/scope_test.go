@@ -32,6 +32,7 @@ var routeScopes = map[string]auth.Scope{
 	"POST /v1/members/{id}/membership/pause":  auth.ScopeIngest,
 	"POST /v1/members/{id}/membership/resume": auth.ScopeIngest,
 	"POST /v1/members/{id}/membership/cancel": auth.ScopeIngest,
+	"POST /v1/admin/events/redeliver":         auth.ScopeAdmin,
 	"GET /v1/members/{id}/profile-history":    auth.ScopeRead,
 	"GET /v1/members/{id}":                    auth.ScopeRead,
 	"GET /v1/members/{id}/ledger":             auth.ScopeRead,

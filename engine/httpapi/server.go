@@ -51,6 +51,8 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock for pricing events; defaults to time.Now.
 	Now func() time.Time
+	// Outbox, if set, serves POST /v1/admin/events/redeliver.
+	Outbox ledger.Outbox
 }
 
 // Server serves the API: the writes through the service, the reads from
@@ -64,6 +66,7 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 	mux     *http.ServeMux
+	outbox  ledger.Outbox
 	// routes lists every registered pattern with the scope it requires, so
 	// that a test can prove each one refuses the wrong key.
 	routes []route
@@ -100,6 +103,7 @@ func New(o Options) *Server {
 		metrics: o.Metrics,
 		now:     o.Now,
 		mux:     http.NewServeMux(),
+		outbox:  o.Outbox,
 	}
 	s.handle("POST /v1/members", auth.ScopeIngest, MaxBody, s.enroll)
 	s.handle("GET /v1/members/{id}", auth.ScopeRead, 0, s.member)
@@ -125,6 +129,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/analytics", auth.ScopeRead, 0, s.analytics)
 	s.register("GET /v1/export", auth.ScopeAdmin, http.HandlerFunc(s.export))
 	s.register("POST /v1/import", auth.ScopeAdmin, http.HandlerFunc(s.importLedger))
+	s.handle("POST /v1/admin/events/redeliver", auth.ScopeAdmin, MaxBody, s.redeliver)
 	s.handle("GET /v1/status", "", 0, s.status)
 	s.handle("GET "+contract.LivenessPath, "", 0, func(*http.Request) (int, any, error) {
 		return http.StatusOK, map[string]string{"status": "ok"}, nil

@@ -77,7 +77,7 @@ func newEnvWith(t *testing.T, snapshot string, wrap func(ledger.Ledger) ledger.L
 	if wrap != nil {
 		served = wrap(store)
 	}
-	s := New(Options{Ledger: served, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics,
+	s := New(Options{Ledger: served, Config: holder, Auth: auth.NewAuthenticator(keys, nil, nil), Registry: reg, Metrics: metrics, Outbox: store,
 		Now: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
 	e.srv = httptest.NewServer(checked(t, s.Handler()))
 	t.Cleanup(e.srv.Close)

@@ -104,10 +104,10 @@ type Ledger interface {
 	// PricingContexts reads, for each query in order, what pricing an event
 	// for a member depends on: the member's tags, enrolment and tier, the
 	// bonus each campaign already gave the member, how often the member
-	// already earned for the query's Action on the UTC day of its
-	// OccurredAt, and each campaign's total granted bonus. A member not
+	// already earned for the query's Action in the window of its Limit
+	// containing OccurredAt, and each campaign's total granted bonus. A member not
 	// enrolled answers Err. It is a read: Earn enforces budgets, caps and
-	// maxPerDay again under lock, and the tier may come from memory and be
+	// action limits again under lock, and the tier may come from memory and be
 	// older than another replica's change (Earn checks PricedTier). The
 	// error is for an unusable store.
 	PricingContexts(ctx context.Context, qs []PricingQuery) ([]PricingState, error)
@@ -174,8 +174,12 @@ type Ledger interface {
 // PricingQuery selects the member state an event is priced with.
 type PricingQuery struct {
 	MemberID string
-	// Action, when set, is counted over the UTC day of OccurredAt.
+	// Action, when set with Limit, is counted over the window of Limit
+	// containing OccurredAt in TimeZone (rules.ActionLimitWindow; nil
+	// TimeZone: UTC), up to Limit.Count.
 	Action     string
+	Limit      *config.ActionLimit
+	TimeZone   *time.Location
 	OccurredAt time.Time
 	// Grants asks for the campaigns' grants (to the member and in total);
 	// without campaigns pricing needs neither.
@@ -265,12 +269,16 @@ type EarnRequest struct {
 	// It must be after AvailableAt.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Action names the action of an action event; it is counted against
-	// MaxPerDay over the UTC day of OccurredAt.
+	// Limit.
 	Action string `json:"action,omitempty"`
-	// MaxPerDay, when set, limits how many action events of Action the
-	// member earns for per UTC day; the store counts under the member's
-	// lock, and an event over the limit earns nothing.
-	MaxPerDay *int32 `json:"maxPerDay,omitempty"`
+	// Limit, when set, limits how many action events of Action the member
+	// earns for in the limit's period containing OccurredAt, cut in
+	// TimeZone (rules.ActionLimitWindow); the store counts under the
+	// member's lock, and an event over the limit earns nothing.
+	Limit *config.ActionLimit `json:"limit,omitempty"`
+	// TimeZone is the program's time zone (config.Snapshot.Location); nil
+	// is UTC.
+	TimeZone *time.Location `json:"-"`
 	// Campaigns are the bonuses of the applied campaigns, added to Points
 	// after the store cut each to what its caps still allow.
 	Campaigns []CampaignBonus `json:"campaigns,omitempty"`

@@ -253,8 +253,8 @@ func (r EarnRequest) checkIDs() error {
 
 // checkDetails checks the fields after the points.
 func (r EarnRequest) checkDetails() error {
-	if r.MaxPerDay != nil && r.Action == "" {
-		return fieldErr("action", "required with maxPerDay")
+	if r.Limit != nil && r.Action == "" {
+		return fieldErr("action", "required with a limit")
 	}
 	if err := checkText("action", r.Action); err != nil {
 		return err

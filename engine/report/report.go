@@ -10,6 +10,7 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -88,6 +89,42 @@ func (r *Reporter) Exhausted(ctx context.Context, campaigns []string) error {
 			delete(lease.Annotations, contract.AnnotationExhaustedCampaigns)
 		} else {
 			lease.Annotations[contract.AnnotationExhaustedCampaigns] = value
+		}
+		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
+			return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)
+		}
+		return nil
+	})
+}
+
+// ErrNotReported is returned by Delivery before the replica's Lease exists:
+// Applied creates it with the first snapshot.
+var ErrNotReported = errors.New("the replica has not reported a snapshot yet")
+
+// Delivery records the event sinks that fail (see contract.SinkHealth). It
+// writes only when the list changes; an empty list removes the annotation.
+func (r *Reporter) Delivery(ctx context.Context, failing []contract.SinkHealth) error {
+	value := contract.FormatEventsHealth(failing)
+	leases := r.Client.CoordinationV1().Leases(r.Namespace)
+	name := contract.ReportLeaseName(r.Program, r.Identity)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lease, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return ErrNotReported
+		}
+		if err != nil {
+			return fmt.Errorf("reading report lease %s/%s: %w", r.Namespace, name, err)
+		}
+		if lease.Annotations[contract.AnnotationEventsHealth] == value {
+			return nil
+		}
+		if value == "" {
+			delete(lease.Annotations, contract.AnnotationEventsHealth)
+		} else {
+			if lease.Annotations == nil {
+				lease.Annotations = map[string]string{}
+			}
+			lease.Annotations[contract.AnnotationEventsHealth] = value
 		}
 		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{FieldManager: "points-engine"}); err != nil {
 			return fmt.Errorf("updating report lease %s/%s: %w", r.Namespace, name, err)

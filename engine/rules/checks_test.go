@@ -154,9 +154,15 @@ func TestLimitPeriodStart(t *testing.T) {
 		{config.LimitLifetime, thu, time.Time{}},
 	}
 	for _, tt := range tests {
-		if got := LimitPeriodStart(tt.period, tt.now); !got.Equal(tt.want) {
+		if got := LimitPeriodStart(tt.period, tt.now, time.UTC); !got.Equal(tt.want) {
 			t.Errorf("LimitPeriodStart(%s, %s) = %s, want %s", tt.period, tt.now, got, tt.want)
 		}
+	}
+	// In Seoul, 31 December 15:00 UTC is already 1 January 2027.
+	seoul := mustZone(t, "Asia/Seoul")
+	at := time.Date(2026, 12, 31, 15, 0, 0, 0, time.UTC)
+	if got, want := LimitPeriodStart(config.LimitYear, at, seoul), time.Date(2026, 12, 31, 15, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("year in Seoul at %s starts %s, want %s", at, got, want)
 	}
 }
 

@@ -60,8 +60,17 @@ func (b *BaseExplanation) appendJSON(dst []byte) []byte {
 	if b.ActionPoints != nil {
 		dst = jsonenc.Int(jsonenc.Field(dst, "actionPoints"), *b.ActionPoints)
 	}
+	if b.Limit != nil {
+		dst = append(jsonenc.Field(dst, "limit"), '{')
+		dst = jsonenc.Int(jsonenc.Field(dst, "count"), int64(b.Limit.Count))
+		dst = jsonenc.String(jsonenc.Field(dst, "per"), b.Limit.Per)
+		dst = append(dst, '}')
+	}
 	if b.MaxPerDay != nil {
 		dst = jsonenc.Int(jsonenc.Field(dst, "maxPerDay"), int64(*b.MaxPerDay))
+	}
+	if b.LimitReached {
+		dst = jsonenc.Bool(jsonenc.Field(dst, "limitReached"), true)
 	}
 	if b.DailyLimitReached {
 		dst = jsonenc.Bool(jsonenc.Field(dst, "dailyLimitReached"), true)
@@ -166,6 +175,7 @@ type ExplanationSummary struct {
 type BaseSummary struct {
 	EarnRate          *config.Decimal `json:"earnRate,omitempty"`
 	ActionPoints      *int64          `json:"actionPoints,omitempty"`
+	LimitReached      bool            `json:"limitReached,omitempty"`
 	DailyLimitReached bool            `json:"dailyLimitReached,omitempty"`
 	Points            int64           `json:"points"`
 }
@@ -208,7 +218,7 @@ func (e *Explanation) summaryHead() ExplanationSummary {
 	s := ExplanationSummary{
 		Kind: e.Kind,
 		Base: BaseSummary{EarnRate: e.Base.EarnRate, ActionPoints: e.Base.ActionPoints,
-			DailyLimitReached: e.Base.DailyLimitReached, Points: e.Base.Points},
+			LimitReached: e.Base.LimitReached, DailyLimitReached: e.Base.DailyLimitReached, Points: e.Base.Points},
 		PointsWithoutCampaigns: e.PointsWithoutCampaigns,
 		CampaignBonus:          e.CampaignBonus,
 		CampaignPointsGranted:  e.CampaignPointsGranted,
@@ -280,6 +290,9 @@ func (s *ExplanationSummary) appendHead(dst []byte) []byte {
 	}
 	if s.Base.ActionPoints != nil {
 		dst = jsonenc.Int(jsonenc.Field(dst, "actionPoints"), *s.Base.ActionPoints)
+	}
+	if s.Base.LimitReached {
+		dst = jsonenc.Bool(jsonenc.Field(dst, "limitReached"), true)
 	}
 	if s.Base.DailyLimitReached {
 		dst = jsonenc.Bool(jsonenc.Field(dst, "dailyLimitReached"), true)

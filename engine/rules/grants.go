@@ -1,6 +1,10 @@
 package rules
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/loyaltyops/loyalty-operator/engine/config"
+)
 
 // Grant is what the store granted a campaign at write time, where budgets
 // and per-member caps are enforced under lock. Price's caps come from a read
@@ -38,13 +42,13 @@ func (e *Explanation) Regrant(grants map[string]Grant) {
 	e.Points = e.PointsWithoutCampaigns + e.CampaignPointsGranted
 }
 
-// LimitDaily rewrites the explanation of an action event the store found
-// over its maxPerDay (count earned already that day) when it wrote it: the
-// event earns nothing, not even campaign bonuses, as Price would have said.
-func (e *Explanation) LimitDaily(count int64) {
-	e.Base.DailyLimitReached = true
-	e.Base.Exact, e.Base.Points = "0", 0
-	e.Base.Message = dailyLimitMessage(e.Base.Action, count)
+// LimitReached rewrites the explanation of an action event the store
+// found over its limit l (count earned already in the limit's period) when
+// it wrote it: the event earns nothing, not even campaign bonuses, as Price
+// would have said.
+func (e *Explanation) LimitReached(l *config.ActionLimit, count int64) {
+	e.Base.setLimit(l)
+	e.Base.limitReached(count)
 	e.PointsWithoutCampaigns, e.CampaignBonus, e.CampaignPointsGranted, e.Points = 0, 0, 0, 0
 	e.CapsHit = nil
 	for i := range e.Campaigns {
@@ -52,8 +56,8 @@ func (e *Explanation) LimitDaily(count int64) {
 		if !c.Applied {
 			continue
 		}
-		c.Applied, c.Reason = false, ReasonDailyLimitReached
-		c.Message = fmt.Sprintf("action %q is over its maxPerDay", e.Base.Action)
+		c.Applied = false
+		c.Reason, c.Message = overLimitReason(e.Base.Action, l)
 		c.Multiplier, c.Bonus, c.Attributed, c.Granted, c.Cap = nil, 0, 0, 0, nil
 	}
 }

@@ -38,8 +38,8 @@ func TestRegrant(t *testing.T) {
 	}
 }
 
-// LimitDaily makes an action earn nothing, its campaigns included.
-func TestLimitDaily(t *testing.T) {
+// LimitReached makes an action earn nothing, its campaigns included.
+func TestLimitReachedRewrite(t *testing.T) {
 	s := program("1", config.RoundingFloor)
 	s.Points.Actions = []config.ActionReward{{Name: "review", Points: 10, MaxPerDay: ptr(int32(1))}}
 	s.Campaigns = []config.Campaign{campaign("r", func(c *config.Campaign) {
@@ -47,10 +47,10 @@ func TestLimitDaily(t *testing.T) {
 	})}
 	p := mustPrice(t, s, Event{Kind: EventAction, Action: "review", OccurredAt: midJune}, MemberContext{}, midJune)
 	ex := p.Explanation
-	ex.LimitDaily(1)
+	ex.LimitReached(&config.ActionLimit{Count: 1, Per: config.LimitDay}, 1)
 	checkSums(t, Pricing{Points: ex.Points, Explanation: ex})
-	want := mustPrice(t, s, Event{Kind: EventAction, Action: "review", OccurredAt: midJune}, MemberContext{ActionsToday: 1}, midJune).Explanation
-	if ex.Points != 0 || !ex.Base.DailyLimitReached || ex.Base.Message != want.Base.Message ||
+	want := mustPrice(t, s, Event{Kind: EventAction, Action: "review", OccurredAt: midJune}, MemberContext{ActionsInPeriod: 1}, midJune).Explanation
+	if ex.Points != 0 || !ex.Base.DailyLimitReached || !ex.Base.LimitReached || ex.Base.Message != want.Base.Message ||
 		ex.Campaigns[0].Reason != ReasonDailyLimitReached || ex.Campaigns[0].Reason != want.Campaigns[0].Reason {
 		t.Errorf("limited: %+v\nwant like %+v", ex, want)
 	}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
@@ -61,21 +60,6 @@ func (r CapRoom) Grant(attributed int64) Grant {
 	return Grant{Granted: left, Cap: r.Cap, Remaining: left}
 }
 
-// ActionDay is the period maxPerDay counts an action's events over: the UTC
-// day [start, end) of at.
-func ActionDay(at time.Time) (start, end time.Time) {
-	u := at.UTC()
-	start = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-	return start, start.AddDate(0, 0, 1)
-}
-
-// ActionLimitReached reports whether an action with maxPerDay (nil: no
-// limit) that the member already earned count times in the event's
-// ActionDay earns nothing more that day.
-func ActionLimitReached(maxPerDay *int32, count int64) bool {
-	return maxPerDay != nil && count >= int64(*maxPerDay)
-}
-
 // CheckStock refuses a redemption of r with CodeOutOfStock when its stock
 // (nil: unlimited) is taken by the redeemed active redemptions.
 func CheckStock(r *config.Reward, redeemed int64) error {
@@ -85,7 +69,35 @@ func CheckStock(r *config.Reward, redeemed int64) error {
 	return nil
 }
 
-// dailyLimitMessage explains an action event over its maxPerDay.
-func dailyLimitMessage(action string, count int64) string {
-	return fmt.Sprintf("%q already earned %d times today, its maxPerDay; it earns nothing", action, count)
+// setLimit records the action's limit l (nil: none) in the explanation;
+// a limit per Day is also its maxPerDay, which clients read before limits
+// had other periods.
+func (b *BaseExplanation) setLimit(l *config.ActionLimit) {
+	b.Limit, b.MaxPerDay = l, nil
+	if l != nil && l.Per == config.LimitDay {
+		n := l.Count
+		b.MaxPerDay = &n
+	}
+}
+
+// limitReached explains a base over its limit, already earned count times
+// in the period: it earns nothing.
+func (b *BaseExplanation) limitReached(count int64) {
+	b.LimitReached = true
+	b.DailyLimitReached = b.Limit.Per == config.LimitDay
+	b.Exact, b.Points = "0", 0
+	b.Message = limitMessage(b.Action, b.Limit, count)
+}
+
+// overLimitReason is why a campaign gives nothing to an action event over
+// its limit l: dailyLimitReached for a limit per Day (the reason clients
+// knew first), actionLimitReached for the other periods.
+func overLimitReason(action string, l *config.ActionLimit) (reason, message string) {
+	switch l.Per {
+	case config.LimitDay:
+		return ReasonDailyLimitReached, fmt.Sprintf("action %q is over its limit per day", action)
+	case config.LimitLifetime:
+		return ReasonActionLimitReached, fmt.Sprintf("action %q is over its lifetime limit", action)
+	}
+	return ReasonActionLimitReached, fmt.Sprintf("action %q is over its limit per %s", action, periodNoun(l.Per))
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/config"
 )
@@ -63,36 +62,17 @@ func TestBudgetLeft(t *testing.T) {
 	}
 }
 
-func TestActionLimit(t *testing.T) {
-	two := int32(2)
+func TestLimitReached(t *testing.T) {
+	two := &config.ActionLimit{Count: 2, Per: config.LimitWeek}
 	for _, tc := range []struct {
-		max   *int32
+		limit *config.ActionLimit
 		count int64
 		want  bool
 	}{
-		{nil, 1000, false}, {&two, 0, false}, {&two, 1, false}, {&two, 2, true}, {&two, 3, true},
+		{nil, 1000, false}, {two, 0, false}, {two, 1, false}, {two, 2, true}, {two, 3, true},
 	} {
-		if got := ActionLimitReached(tc.max, tc.count); got != tc.want {
-			t.Errorf("ActionLimitReached(%v, %d) = %v, want %v", tc.max, tc.count, got, tc.want)
-		}
-	}
-	paris, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		at    time.Time
-		start string
-	}{
-		{time.Date(2025, 6, 15, 0, 0, 0, 0, time.UTC), "2025-06-15T00:00:00Z"},
-		{time.Date(2025, 6, 15, 23, 59, 59, 999, time.UTC), "2025-06-15T00:00:00Z"},
-		// 01:30 in Paris is still the previous day in UTC.
-		{time.Date(2025, 6, 16, 1, 30, 0, 0, paris), "2025-06-15T00:00:00Z"},
-		{time.Date(2024, 12, 31, 12, 0, 0, 0, time.UTC), "2024-12-31T00:00:00Z"},
-	} {
-		start, end := ActionDay(tc.at)
-		if got := start.Format(time.RFC3339); got != tc.start || end.Sub(start) != 24*time.Hour || start.Location() != time.UTC {
-			t.Errorf("ActionDay(%s) = [%s, %s), want to start at %s, 24h long, in UTC", tc.at, start, end, tc.start)
+		if got := LimitReached(tc.limit, tc.count); got != tc.want {
+			t.Errorf("LimitReached(%v, %d) = %v, want %v", tc.limit, tc.count, got, tc.want)
 		}
 	}
 }

@@ -46,9 +46,11 @@ type MemberContext struct {
 	// MembershipEnd the end of its period; "" for none or a paused one.
 	Membership    string
 	MembershipEnd time.Time
-	// ActionsToday is how many times the member already earned for this
-	// event's action on the UTC day of OccurredAt; compared with maxPerDay.
-	ActionsToday int64
+	// ActionsInPeriod is how many times the member already earned for this
+	// event's action in the action limit's window of OccurredAt
+	// (ActionLimitWindow, in the program's time zone); compared with the
+	// limit. Zero for an action without a limit.
+	ActionsInPeriod int64
 	// BonusGranted is the bonus each campaign already gave this member, by
 	// campaign name. nil means unknown: per-member caps are then left to the
 	// store. A campaign missing from a non-nil map has given nothing yet.
@@ -108,9 +110,14 @@ type BaseExplanation struct {
 	// Action and ActionPoints price an action.
 	Action       string `json:"action,omitempty"`
 	ActionPoints *int64 `json:"actionPoints,omitempty"`
-	MaxPerDay    *int32 `json:"maxPerDay,omitempty"`
-	// DailyLimitReached: the action was already earned maxPerDay times that
-	// day, so it earns nothing, not even campaign bonuses.
+	// Limit is the action's limit; MaxPerDay repeats its count for a
+	// limit per Day, as before limits had other periods.
+	Limit     *config.ActionLimit `json:"limit,omitempty"`
+	MaxPerDay *int32              `json:"maxPerDay,omitempty"`
+	// LimitReached: the action was already earned Limit.Count times in the
+	// limit's period, so it earns nothing, not even campaign bonuses.
+	// DailyLimitReached says the same of a limit per Day.
+	LimitReached      bool `json:"limitReached,omitempty"`
 	DailyLimitReached bool `json:"dailyLimitReached,omitempty"`
 	// Exact is the unrounded base, such as "24.7".
 	Exact   string `json:"exact"`
@@ -136,6 +143,7 @@ const (
 	ReasonBelowMinimumSpend   = "belowMinimumSpend"
 	ReasonNoRuleForEvent      = "noRuleForEvent"
 	ReasonDailyLimitReached   = "dailyLimitReached"
+	ReasonActionLimitReached  = "actionLimitReached"
 	ReasonExclusiveOverridden = "exclusiveOverridden"
 	ReasonBudgetExhausted     = "budgetExhausted"
 	ReasonMemberCapReached    = "memberCapReached"
@@ -231,40 +239,10 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 		return Pricing{}, err
 	}
 	ex := Explanation{EventID: ev.ID, Kind: ev.Kind, Rounding: s.Points.Rounding, Campaigns: []CampaignExplanation{}}
-
-	// base is the exact points before tier and campaigns.
-	var base scaled
-	dailyLimitReached := false
-	switch ev.Kind {
-	case EventPurchase:
-		amount, rate := ev.Amount, s.Points.EarnRate
-		base = integer(1).times(amount).times(rate)
-		ex.Base = BaseExplanation{Amount: &amount, Currency: s.Program.Currency, EarnRate: &rate}
-		ex.Base.Message = fmt.Sprintf("%s %s × %s points per unit = %s", amount, s.Program.Currency, rate, base)
-	case EventAction:
-		a, ok := findAction(s, ev.Action)
-		if !ok {
-			if ev.Action == "" {
-				return Pricing{}, errorf(CodeInvalidEvent, "action", "required for an action event")
-			}
-			return Pricing{}, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
-		}
-		points := a.Points
-		ex.Base = BaseExplanation{Action: a.Name, ActionPoints: &points, MaxPerDay: a.MaxPerDay}
-		if ActionLimitReached(a.MaxPerDay, m.ActionsToday) {
-			dailyLimitReached = true
-			ex.Base.DailyLimitReached = true
-			base = integer(0)
-			ex.Base.Message = dailyLimitMessage(a.Name, m.ActionsToday)
-		} else {
-			base = integer(points)
-			ex.Base.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
-		}
-	default:
-		return Pricing{}, errorf(CodeInvalidEvent, "kind", "%q must be %q or %q", ev.Kind, EventPurchase, EventAction)
+	base, overLimit, err := priceBase(s, ev, m, &ex.Base)
+	if err != nil {
+		return Pricing{}, err
 	}
-	ex.Base.Exact = base.String()
-	ex.Base.Points = base.round(s.Points.Rounding)
 
 	// The tier and membership multipliers scale every total, with or
 	// without campaigns; an active membership's tier floor raises the tier.
@@ -284,16 +262,66 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	}
 	ex.PointsWithoutCampaigns = withTier.round(s.Points.Rounding)
 
-	cands, err := considerCampaigns(s, ev, m, ex.Tier, held, dailyLimitReached)
+	cands, err := considerCampaigns(s, ev, m, ex.Tier, held, overLimit)
 	if err != nil {
 		return Pricing{}, err
 	}
 	selectStacking(cands)
 	ex.Campaigns = cands.campaigns
+	attributeCampaigns(s, &ex, withTier, cands)
 
-	// Attribute incrementally: total_i is the rounded total with the first i
-	// applied campaigns; campaign i gets total_i − total_{i−1}. The running
-	// product is kept in one big.Int, multiplied in place.
+	p := Pricing{Points: ex.Points, AvailableAt: ev.OccurredAt.Add(s.Points.PendingPeriod.D()), Explanation: ex}
+	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
+		p.ExpiresAt = ev.OccurredAt.Add(x.AfterEarn.D())
+	}
+	return p, nil
+}
+
+// priceBase is the exact points of the event before tier and campaigns,
+// explained in b, and the action's limit when the event is over it.
+func priceBase(s *config.Snapshot, ev Event, m MemberContext, b *BaseExplanation) (scaled, *config.ActionLimit, error) {
+	var base scaled
+	var overLimit *config.ActionLimit
+	switch ev.Kind {
+	case EventPurchase:
+		amount, rate := ev.Amount, s.Points.EarnRate
+		base = integer(1).times(amount).times(rate)
+		*b = BaseExplanation{Amount: &amount, Currency: s.Program.Currency, EarnRate: &rate}
+		b.Message = fmt.Sprintf("%s %s × %s points per unit = %s", amount, s.Program.Currency, rate, base)
+	case EventAction:
+		a, ok := findAction(s, ev.Action)
+		if !ok {
+			if ev.Action == "" {
+				return scaled{}, nil, errorf(CodeInvalidEvent, "action", "required for an action event")
+			}
+			return scaled{}, nil, errorf(CodeUnknownAction, "action", "the program has no action %q", ev.Action)
+		}
+		points := a.Points
+		*b = BaseExplanation{Action: a.Name, ActionPoints: &points}
+		limit := a.EffectiveLimit()
+		b.setLimit(limit)
+		if LimitReached(limit, m.ActionsInPeriod) {
+			overLimit = limit
+			b.limitReached(m.ActionsInPeriod)
+			base = integer(0)
+		} else {
+			base = integer(points)
+			b.Message = fmt.Sprintf("%q earns %d points", a.Name, points)
+		}
+	default:
+		return scaled{}, nil, errorf(CodeInvalidEvent, "kind", "%q must be %q or %q", ev.Kind, EventPurchase, EventAction)
+	}
+	b.Exact = base.String()
+	b.Points = base.round(s.Points.Rounding)
+	return base, overLimit, nil
+}
+
+// attributeCampaigns grants the applied campaigns of ex their points, in
+// order, from the total with the tier (withTier): total_i is the rounded
+// total with the first i applied campaigns, and campaign i gets
+// total_i − total_{i−1}, cut by its caps. The running product is kept in
+// one big.Int, multiplied in place.
+func attributeCampaigns(s *config.Snapshot, ex *Explanation, withTier scaled, cands candidates) {
 	value := scaled{num: new(big.Int).Set(withTier.num), places: withTier.places}
 	var q, r big.Int
 	bonuses, prev := int64(0), ex.PointsWithoutCampaigns
@@ -319,12 +347,6 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 	}
 	ex.CampaignBonus = prev - ex.PointsWithoutCampaigns
 	ex.Points = ex.PointsWithoutCampaigns + ex.CampaignPointsGranted
-
-	p := Pricing{Points: ex.Points, AvailableAt: ev.OccurredAt.Add(s.Points.PendingPeriod.D()), Explanation: ex}
-	if x := s.Points.Expiry; x != nil && x.AfterEarn != nil {
-		p.ExpiresAt = ev.OccurredAt.Add(x.AfterEarn.D())
-	}
-	return p, nil
 }
 
 func findAction(s *config.Snapshot, name string) (config.ActionReward, bool) {
@@ -385,7 +407,7 @@ type candidateState struct {
 // attribution order (priority descending, then name), and notes which are
 // applicable. The explanations' windows and multipliers share one
 // allocation each, since every campaign of a large program usually has them.
-func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, held *config.Membership, dailyLimitReached bool) (candidates, error) {
+func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, held *config.Membership, overLimit *config.ActionLimit) (candidates, error) {
 	n := len(s.Campaigns)
 	cands := candidates{campaigns: make([]CampaignExplanation, n), state: make([]candidateState, n)}
 	windows := make([]WindowExplanation, n)
@@ -413,7 +435,7 @@ func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *Tier
 				reason, msg = audienceMembership(c.Audience.Memberships, held)
 			}
 			if reason == "" {
-				reason, msg = campaignRules(ce, &mults, c.Rules, ev, dailyLimitReached)
+				reason, msg = campaignRules(ce, &mults, c.Rules, ev, overLimit)
 			}
 			if reason == "" {
 				reason, msg = st.caps(c, m)
@@ -468,7 +490,7 @@ func audience(a *config.CampaignAudience, m MemberContext, tier *TierExplanation
 // campaignRules sets what the campaign gives the event, or returns why it
 // gives nothing. A multiplier is appended to mults, whose capacity is one
 // per campaign, and c points into it.
-func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.CampaignRules, ev Event, dailyLimitReached bool) (string, string) {
+func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.CampaignRules, ev Event, overLimit *config.ActionLimit) (string, string) {
 	switch ev.Kind {
 	case EventPurchase:
 		if r.PointsMultiplier != nil {
@@ -492,8 +514,8 @@ func campaignRules(c *CampaignExplanation, mults *[]config.Decimal, r config.Cam
 		if i < 0 {
 			return ReasonNoRuleForEvent, fmt.Sprintf("the campaign has no bonus for action %q", ev.Action)
 		}
-		if dailyLimitReached {
-			return ReasonDailyLimitReached, fmt.Sprintf("action %q is over its maxPerDay", ev.Action)
+		if overLimit != nil {
+			return overLimitReason(ev.Action, overLimit)
 		}
 		c.Bonus = r.ActionBonuses[i].Points
 	}

@@ -367,11 +367,11 @@ func TestPriceActions(t *testing.T) {
 		errCode, errF string
 	}{
 		// round(50 × 1.5) = 75, + 25 from the campaign; multipliers are for purchases only.
-		{name: "review under the daily cap", ev: action("review"), m: MemberContext{Tier: "silver", ActionsToday: 1},
+		{name: "review under the daily cap", ev: action("review"), m: MemberContext{Tier: "silver", ActionsInPeriod: 1},
 			points: 100, base: 50, doubleReason: ReasonNoRuleForEvent},
-		{name: "review at the daily cap earns nothing", ev: action("review"), m: MemberContext{Tier: "silver", ActionsToday: 2},
+		{name: "review at the daily cap earns nothing", ev: action("review"), m: MemberContext{Tier: "silver", ActionsInPeriod: 2},
 			points: 0, base: 0, limitReached: true, reviewReason: ReasonDailyLimitReached, doubleReason: ReasonNoRuleForEvent},
-		{name: "birthday has no cap and no campaign bonus", ev: action("birthday"), m: MemberContext{ActionsToday: 7},
+		{name: "birthday has no cap and no campaign bonus", ev: action("birthday"), m: MemberContext{ActionsInPeriod: 7},
 			points: 100, base: 100, reviewReason: ReasonNoRuleForEvent, doubleReason: ReasonNoRuleForEvent},
 		{name: "purchase gets no action bonus", ev: purchase("10", midJune), m: MemberContext{},
 			points: 20, base: 10, reviewReason: ReasonNoRuleForEvent},

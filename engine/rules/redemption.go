@@ -61,23 +61,14 @@ func tierRank(s *config.Snapshot, name string) int32 {
 }
 
 // LimitPeriodStart is the first instant of the limit period containing now,
-// as calendar spans in UTC: the day, the ISO week (from Monday), the month or
-// the year; the zero time for Lifetime (and an unknown period), so that the
-// store counts every redemption.
-func LimitPeriodStart(period string, now time.Time) time.Time {
-	now = now.UTC()
-	y, m, d := now.Date()
-	switch period {
-	case config.LimitDay:
-		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	case config.LimitWeek:
-		// Weekday counts from Sunday = 0; ISO weeks start on Monday.
-		back := (int(now.Weekday()) + 6) % 7
-		return time.Date(y, m, d-back, 0, 0, 0, 0, time.UTC)
-	case config.LimitMonth:
-		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
-	case config.LimitYear:
-		return time.Date(y, time.January, 1, 0, 0, 0, 0, time.UTC)
+// as calendar spans in loc, the program's time zone (see PeriodWindow): the
+// day, the ISO week (from Monday), the month or the year; the zero time for
+// Lifetime (and an unknown period), so that the store counts every
+// redemption.
+func LimitPeriodStart(period string, now time.Time, loc *time.Location) time.Time {
+	start, _ := PeriodWindow(now, period, loc)
+	if start.Equal(LifetimeStart) {
+		return time.Time{}
 	}
-	return time.Time{}
+	return start.UTC()
 }

@@ -69,14 +69,14 @@ type NextTier struct {
 }
 
 // QualificationWindowStart is the first instant of t's qualification window
-// at now: now − window for RollingWindow, and 1 January 00:00 UTC of now's
-// UTC year for CalendarYear (the snapshot carries no program time zone, so
-// calendar years are UTC). The store sums activity with occurredAt in
-// [start, now].
+// at now: now − window for RollingWindow, and 1 January 00:00 of now's year
+// in t.TimeZone, the program's time zone, for CalendarYear. The store sums
+// activity with occurredAt in [start, now].
 func QualificationWindowStart(t config.Tier, now time.Time) time.Time {
 	q := t.Qualification
 	if q.Period == config.PeriodCalendarYear {
-		return time.Date(now.UTC().Year(), time.January, 1, 0, 0, 0, 0, time.UTC)
+		start, _ := PeriodWindow(now, config.LimitYear, t.TimeZone)
+		return start.UTC()
 	}
 	if q.Window == nil {
 		// Validation requires a window with RollingWindow; without one only

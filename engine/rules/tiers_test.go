@@ -99,7 +99,7 @@ func TestTierCalendarYearBoundary(t *testing.T) {
 	}{
 		{newYear.Add(-time.Nanosecond), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{newYear, newYear},
-		// 1 January 00:30 in Berlin is still 2026 in UTC: calendar years are UTC.
+		// 1 January 00:30 in Berlin is still 2026 in UTC: the program's zone is UTC.
 		{time.Date(2027, 1, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600)), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
@@ -107,7 +107,19 @@ func TestTierCalendarYearBoundary(t *testing.T) {
 			t.Errorf("QualificationWindowStart(gold, %s) = %s, want %s", tt.now, got, tt.want)
 		}
 	}
-	if got, want := QualificationWindowStart(s.Tiers[1], newYear), newYear.Add(-365*24*time.Hour); !got.Equal(want) {
+	// In a program in Seoul (UTC+9) the year turns at 15:00 UTC on 31 December.
+	seoulGold, seoulSilver := gold, s.Tiers[1]
+	seoulGold.TimeZone = mustZone(t, "Asia/Seoul")
+	seoulSilver.TimeZone = seoulGold.TimeZone
+	for _, tt := range []struct{ now, want time.Time }{
+		{time.Date(2026, 12, 31, 14, 59, 59, 0, time.UTC), time.Date(2025, 12, 31, 15, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 12, 31, 15, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 15, 0, 0, 0, time.UTC)},
+	} {
+		if got := QualificationWindowStart(seoulGold, tt.now); !got.Equal(tt.want) {
+			t.Errorf("QualificationWindowStart(gold, %s, Seoul) = %s, want %s", tt.now, got, tt.want)
+		}
+	}
+	if got, want := QualificationWindowStart(seoulSilver, newYear), newYear.Add(-365*24*time.Hour); !got.Equal(want) {
 		t.Errorf("rolling window start %s, want %s", got, want)
 	}
 

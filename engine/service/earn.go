@@ -77,6 +77,9 @@ func parse(snap *config.Snapshot, ev EarnEvent) (parsedEvent, error) {
 	}
 	p.event.OccurredAt = occurred
 	p.query = ledger.PricingQuery{MemberID: ev.MemberID, Action: ev.Action, OccurredAt: occurred, Grants: snap.HasCampaignLimits()}
+	if a := findAction(snap, ev.Action); a != nil {
+		p.query.Limit, p.query.TimeZone = a.EffectiveLimit(), snap.Location()
+	}
 	return p, nil
 }
 
@@ -102,7 +105,7 @@ func pricing(snap *config.Snapshot, p parsedEvent, st ledger.PricingState, now t
 }
 
 // price turns a parsed event into a ledger request. The store enforces
-// the campaigns' caps and the action's maxPerDay again when it writes, and
+// the campaigns' caps and the action's limit again when it writes, and
 // rewrites the explanation with what it granted.
 func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.PricingState, now time.Time) (ledger.EarnRequest, error) {
 	pr, err := pricing(snap, p, st, now)
@@ -125,7 +128,7 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 		req.PurchaseAmount, req.Currency = p.minor, snap.Program.Currency
 		req.Referral = snap.Referral
 	} else {
-		req.Action, req.MaxPerDay = ev.Action, pr.Explanation.Base.MaxPerDay
+		req.Action, req.Limit, req.TimeZone = ev.Action, pr.Explanation.Base.Limit, snap.Location()
 	}
 	if len(snap.Tiers) > 0 {
 		req.Tiers = snap.Tiers // the earn upgrades the member it qualifies
@@ -156,6 +159,20 @@ func campaignBonuses(snap *config.Snapshot, campaigns []rules.CampaignExplanatio
 		out = append(out, b)
 	}
 	return out
+}
+
+// findAction is the program's action named name; nil for none (a
+// purchase, or an action pricing refuses).
+func findAction(snap *config.Snapshot, name string) *config.ActionReward {
+	if name == "" {
+		return nil
+	}
+	for i := range snap.Points.Actions {
+		if snap.Points.Actions[i].Name == name {
+			return &snap.Points.Actions[i]
+		}
+	}
+	return nil
 }
 
 func findCampaign(snap *config.Snapshot, name string) *config.Campaign {

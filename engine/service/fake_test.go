@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -40,8 +41,8 @@ type memStore struct {
 type memMember struct {
 	ledger.MemberView
 	events map[string]memEvent
-	// actions counts earned actions by action and UTC day.
-	actions map[string]int64
+	// actions are when each earned action event occurred, by action.
+	actions map[string][]time.Time
 	bonus   map[string]int64
 	changes []ledger.ProfileChange
 }
@@ -108,7 +109,7 @@ func (m *memStore) Enroll(_ context.Context, req ledger.EnrollRequest) (ledger.E
 		if _, ok := m.members[norm.MemberID]; ok {
 			return ledger.EnrollResult{}, ledger.ErrMemberExists
 		}
-		mm := &memMember{events: map[string]memEvent{}, actions: map[string]int64{}, bonus: map[string]int64{}}
+		mm := &memMember{events: map[string]memEvent{}, actions: map[string][]time.Time{}, bonus: map[string]int64{}}
 		mm.Member = ledger.Member{ID: norm.MemberID, Tags: norm.Tags, EnrolledAt: m.now}
 		m.members[norm.MemberID] = mm
 		return ledger.EnrollResult{Member: mm.Member}, nil
@@ -155,10 +156,9 @@ func (m *memStore) applyEarn(r ledger.EarnRequest) (ledger.EarnResult, error) {
 		ex = &cp
 	}
 	out := ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Explanation: ex}
-	day := r.Action + "@" + r.OccurredAt.UTC().Format(time.DateOnly)
-	if r.MaxPerDay != nil && mm.actions[day] >= int64(*r.MaxPerDay) {
+	if n := mm.actionsIn(r.Action, r.Limit, r.OccurredAt, r.TimeZone); rules.LimitReached(r.Limit, n) {
 		if ex != nil {
-			ex.LimitDaily(mm.actions[day])
+			ex.LimitReached(r.Limit, n)
 		}
 		out.Balance = mm.Balance
 		return out, nil
@@ -184,7 +184,7 @@ func (m *memStore) applyEarn(r ledger.EarnRequest) (ledger.EarnResult, error) {
 	out.Points = r.Points + bonus
 	mm.events[r.EventID] = memEvent{points: out.Points, purchase: r.PurchaseAmount}
 	if r.Action != "" {
-		mm.actions[day]++
+		mm.actions[r.Action] = append(mm.actions[r.Action], r.OccurredAt)
 	}
 	out.Pending = out.Points > 0 && r.AvailableAt.After(m.now)
 	if out.Pending {
@@ -376,7 +376,7 @@ func (m *memStore) PricingContexts(_ context.Context, qs []ledger.PricingQuery) 
 			continue
 		}
 		mc := rules.MemberContext{ID: mm.ID, Tags: mm.Tags, EnrolledAt: mm.EnrolledAt, Tier: mm.Tier,
-			ActionsToday: mm.actions[q.Action+"@"+q.OccurredAt.UTC().Format(time.DateOnly)]}
+			ActionsInPeriod: mm.actionsIn(q.Action, q.Limit, q.OccurredAt, q.TimeZone)}
 		if ms := mm.Membership; ms != nil && (ms.State == ledger.MembershipActive || ms.State == ledger.MembershipCancelling) {
 			mc.Membership, mc.MembershipEnd = ms.Name, ms.PeriodEnd
 		}
@@ -391,4 +391,20 @@ func (m *memStore) PricingContexts(_ context.Context, qs []ledger.PricingQuery) 
 		out[i].Member = mc
 	}
 	return out, nil
+}
+
+// actionsIn counts the member's events of action in the window of limit
+// containing at; 0 without a limit.
+func (mm *memMember) actionsIn(action string, limit *config.ActionLimit, at time.Time, loc *time.Location) int64 {
+	if limit == nil {
+		return 0
+	}
+	start, end := rules.ActionLimitWindow(limit, at, loc)
+	var n int64
+	for _, t := range mm.actions[action] {
+		if !t.Before(start) && t.Before(end) {
+			n++
+		}
+	}
+	return n
 }

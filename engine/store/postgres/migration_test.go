@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"io/fs"
 	"os"
@@ -11,12 +12,29 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/loyaltyops/loyalty-operator/engine/store/sqlstore"
 	"github.com/loyaltyops/loyalty-operator/engine/store/storetest"
 )
 
 // TestMigrationKeepsSpendOfReversedPurchases opens a store over a ledger
 // written before purchases kept their refunded amount.
 func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
+	s := openLegacy(t, 11, storetest.LegacyReversedPurchase)
+	storetest.CheckLegacyReversedPurchase(t, s)
+}
+
+// TestMigrationSpendsEmptiedLots opens a store over a ledger written before
+// emptied lots were spent.
+func TestMigrationSpendsEmptiedLots(t *testing.T) {
+	s := openLegacy(t, 14, storetest.LegacyEmptiedLots)
+	storetest.CheckLegacyEmptiedLots(t, s)
+}
+
+// openLegacy migrates a fresh schema to before version, has write add rows
+// as that schema kept them, and opens a store over it, which migrates it
+// the rest of the way.
+func openLegacy(t *testing.T, version int64, write func(testing.TB, *sql.DB)) *sqlstore.Store {
+	t.Helper()
 	url := os.Getenv("TEST_DATABASE_URL")
 	if url == "" {
 		if os.Getenv("CI") != "" {
@@ -52,8 +70,8 @@ func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.MigrateBefore(t, db, sub, 11)
-	storetest.LegacyReversedPurchase(t, db)
+	storetest.MigrateBefore(t, db, sub, version)
+	write(t, db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,5 +84,5 @@ func TestMigrationKeepsSpendOfReversedPurchases(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	storetest.CheckLegacyReversedPurchase(t, s)
+	return s
 }

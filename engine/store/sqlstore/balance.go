@@ -15,6 +15,9 @@ type entry struct {
 	eventID, reference, reason   string
 	shortfall                    int64
 	at                           time.Time
+	// quiet entries are reported by their use case (emit), not by
+	// changeBalance.
+	quiet bool
 }
 
 // lockMember returns the member's row, locked for the batch transaction
@@ -45,6 +48,9 @@ func changeBalance(ctx context.Context, tx *txn, m *memberRow, e entry) (int64, 
 	m.bal = bal
 	if isActivity(e.kind) {
 		m.lastActivity = max(m.lastActivity, e.at.UnixMicro())
+	}
+	if err := tx.emitEntry(seq, m, e); err != nil {
+		return 0, bal, err
 	}
 	return seq, bal, nil
 }

@@ -99,8 +99,12 @@ func (t *txn) flushAll(ctx context.Context) error {
 		return err
 	}
 	// Campaign spend rows are shared by every writer: they are written
-	// last, so that their locks are held for the commit only.
-	return t.flushGrants(ctx)
+	// last, so that their locks are held for the commit only; the outbox
+	// head after them, shared by every writer too.
+	if err := t.flushGrants(ctx); err != nil {
+		return err
+	}
+	return t.flushOutbox(ctx)
 }
 
 // noExpiry stands for a NULL expiry in arrays.

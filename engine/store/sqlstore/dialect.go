@@ -97,6 +97,9 @@ type sqlDialect interface {
 	identityOverride() string
 	// afterImport brings the database's own counters past imported ids.
 	afterImport(ctx context.Context, tx *sql.Tx) error
+	// writeOutbox appends events to the outbox with the next sequence
+	// numbers, in order (see flushOutbox).
+	writeOutbox(ctx context.Context, t *txn, rows []outboxRow) error
 }
 
 // sql is the dialect's SQL; a nil Dialect (in tests of the buffers) has

@@ -127,7 +127,9 @@ func (postgresSQL) takeLots(ctx context.Context, tx *txn, memberID, state, event
 		), t AS (
 			SELECT id, LEAST(remaining, CAST(? AS BIGINT) - (cum - remaining)) AS take FROM c WHERE cum - remaining < CAST(? AS BIGINT)
 		)
-		UPDATE lots SET remaining = lots.remaining - t.take FROM t WHERE lots.id = t.id RETURNING t.take`,
+		UPDATE lots SET remaining = lots.remaining - t.take,
+			state = CASE WHEN lots.state = 'available' AND lots.remaining = t.take THEN 'spent' ELSE lots.state END
+		FROM t WHERE lots.id = t.id RETURNING t.take`,
 		memberID, state, eventID, eventID, want, want)
 	if err != nil {
 		return 0, fmt.Errorf("consume lots: %w", err)
@@ -151,7 +153,11 @@ func (postgresSQL) takeLots(ctx context.Context, tx *txn, memberID, state, event
 }
 
 func (postgresSQL) setLotsRemaining(ctx context.Context, t *txn, ids, remaining []int64) error {
-	if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining
+	// An emptied available lot is spent (see setRemaining); PostgreSQL
+	// compares the state it sets to the old one, so a lot left with
+	// points is still updated in place.
+	if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = u.remaining,
+			state = CASE WHEN u.remaining = 0 AND lots.state = 'available' THEN 'spent' ELSE lots.state END
 		FROM unnest($1::bigint[], $2::bigint[]) AS u(id, remaining) WHERE lots.id = u.id`, ids, remaining); err != nil {
 		return t.fail(fmt.Errorf("consume lots: %w", err))
 	}
@@ -312,6 +318,32 @@ var flushAllSQL = (&Dialect{NumberedParams: true}).rebind(flushAllStatement)
 func (t *txn) execArrays(ctx context.Context, what, q string, args []any) error {
 	if _, err := t.rawExec(ctx, t.d.rebind(q), args...); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// outboxAppend numbers the events after the outbox head and moves the head
+// past them in one statement. The head's row lock, held until the commit,
+// keeps the sequence in commit order and without gaps across writers and
+// processes; the events keep their buffered order (ORDINALITY).
+const outboxAppend = `WITH h AS (UPDATE outbox_head SET last_seq = last_seq + cardinality($1::text[]) WHERE id = 1 RETURNING last_seq)
+	INSERT INTO outbox (seq, id, type, member_id, occurred_at, data)
+	SELECT h.last_seq - cardinality($1::text[]) + v.n, v.i, v.t, v.m, v.o, v.d
+	FROM h, unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS v(i, t, m, o, d, n)`
+
+func (postgresSQL) writeOutbox(ctx context.Context, t *txn, rows []outboxRow) error {
+	n := len(rows)
+	id, typ, member, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred := make([]int64, n)
+	for i, r := range rows {
+		id[i], typ[i], member[i], occurred[i], data[i] = r.id, string(r.typ), r.memberID, r.occurred, string(r.data)
+	}
+	res, err := t.rawExec(ctx, outboxAppend, id, typ, member, occurred, data)
+	if err != nil {
+		return err
+	}
+	if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+		return t.fail(fmt.Errorf("appended %d of %d events (%v): the outbox head row is missing", got, n, err))
 	}
 	return nil
 }

@@ -257,7 +257,8 @@ func (sqliteSQL) takeLots(ctx context.Context, tx *txn, memberID, state, eventID
 		}
 		for _, l := range lots {
 			n := min(l.remaining, want-taken)
-			if _, err := tx.exec(ctx, `UPDATE lots SET remaining = remaining - ? WHERE id = ?`, n, l.id); err != nil {
+			q, qargs := setRemaining(l.id, l.remaining-n)
+			if _, err := tx.exec(ctx, q, qargs...); err != nil {
 				return taken, fmt.Errorf("consume lot: %w", err)
 			}
 			taken += n
@@ -274,7 +275,8 @@ func (sqliteSQL) takeLots(ctx context.Context, tx *txn, memberID, state, eventID
 
 func (sqliteSQL) setLotsRemaining(ctx context.Context, t *txn, ids, remaining []int64) error {
 	for i, id := range ids {
-		if _, err := t.rawExec(ctx, `UPDATE lots SET remaining = ? WHERE id = ?`, remaining[i], id); err != nil {
+		q, args := setRemaining(id, remaining[i])
+		if _, err := t.rawExec(ctx, q, args...); err != nil {
 			return t.fail(fmt.Errorf("consume lot: %w", err))
 		}
 	}
@@ -288,3 +290,16 @@ func (sqliteSQL) identityOverride() string { return "" }
 // afterImport has nothing to do: AUTOINCREMENT follows explicit ids by
 // itself.
 func (sqliteSQL) afterImport(context.Context, *sql.Tx) error { return nil }
+
+// writeOutbox appends the events one statement each: the sequence is the
+// AUTOINCREMENT rowid, which is never reused after pruning, and commit
+// order is sequence order since the transaction holds the only write lock.
+func (sqliteSQL) writeOutbox(ctx context.Context, t *txn, rows []outboxRow) error {
+	for _, r := range rows {
+		if _, err := t.rawExec(ctx, `INSERT INTO outbox (id, type, member_id, occurred_at, data) VALUES (?, ?, ?, ?, ?)`,
+			r.id, string(r.typ), r.memberID, r.occurred, r.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -18,5 +18,8 @@
 //     bonuses.go, decided by engine/rules;
 //   - the SQL that differs between the databases: the sqlDialect interface
 //     in dialect.go, implemented by dialect_postgres.go and dialect_sqlite.go;
+//   - the outbox: outbox.go (events buffered by the batch and appended
+//     last, in commit order), outbox_store.go (reads, sink cursors, dead
+//     letters, redelivery requests, pruning);
 //   - caches: membercache.go, lotcache.go, readcache.go.
 package sqlstore

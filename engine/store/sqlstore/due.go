@@ -116,7 +116,8 @@ func (s *Store) processMember(ctx context.Context, tx *txn, memberID string, now
 		return r, err
 	}
 	for _, l := range due {
-		if _, err := tx.exec(ctx, `UPDATE lots SET state = 'available' WHERE id = ?`, l.id); err != nil {
+		// A pending lot reversed to nothing is released spent.
+		if _, err := tx.exec(ctx, `UPDATE lots SET state = CASE WHEN remaining > 0 THEN 'available' ELSE 'spent' END WHERE id = ?`, l.id); err != nil {
 			return r, fmt.Errorf("release lot: %w", err)
 		}
 		if l.remaining > 0 {

@@ -73,21 +73,22 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	// An earn that earns nothing records nothing but the idempotency key
 	// and its result.
 	nothing := ledger.EarnResult{MemberID: r.MemberID, EventID: r.EventID, Balance: m.bal, Explanation: ex}
-	// maxPerDay is checked under the member's lock: concurrent earns of the
-	// same action cannot both take the last one of the day.
-	if r.MaxPerDay != nil {
-		n, err := tx.actionsOn(ctx, r.MemberID, r.Action, occurred)
+	// The action's limit is checked under the member's lock: concurrent
+	// earns of the same action cannot both take the last one of the period.
+	if r.Limit != nil {
+		start, end := rules.ActionLimitWindow(r.Limit, occurred, r.TimeZone)
+		n, err := tx.countActions(ctx, r.MemberID, r.Action, start, end, r.Limit.Count)
 		if err != nil {
 			return ledger.EarnResult{}, err
 		}
-		if rules.ActionLimitReached(r.MaxPerDay, n) {
+		if rules.LimitReached(r.Limit, n) {
 			if ex != nil {
-				ex.LimitDaily(n)
+				ex.LimitReached(r.Limit, n)
 			}
 			return nothing, nil
 		}
 	}
-	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns)
+	grants, bonus, err := tx.grantBonuses(ctx, r.MemberID, r.Campaigns, now)
 	if err != nil {
 		return ledger.EarnResult{}, err
 	}
@@ -236,13 +237,18 @@ func (s *Store) EarnBatch(ctx context.Context, req ledger.EarnBatchRequest) (led
 	return out, nil
 }
 
-// actionsOn counts the member's earned events of the action in the
-// rules.ActionDay of at; the caller holds the member's lock.
-func (t *txn) actionsOn(ctx context.Context, memberID, action string, at time.Time) (int64, error) {
-	start, end := rules.ActionDay(at)
+// countActionsQuery counts a member's events of an action with occurredAt
+// in [start, end), up to a bound: the limit, beyond which the count changes
+// nothing, so that a lifetime count reads at most that many index entries
+// (events_member_action, whose condition the query repeats).
+const countActionsQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM events
+	WHERE member_id = ? AND action = ? AND action <> '' AND occurred_at >= ? AND occurred_at < ? LIMIT ?) AS a`
+
+// countActions counts the member's earned events of the action in [start,
+// end), up to bound; the caller holds the member's lock.
+func (t *txn) countActions(ctx context.Context, memberID, action string, start, end time.Time, bound int32) (int64, error) {
 	var n int64
-	err := t.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-		[]any{&n}, memberID, action, start.UnixMicro(), end.UnixMicro())
+	err := t.queryRow(ctx, countActionsQuery, []any{&n}, memberID, action, start.UnixMicro(), end.UnixMicro(), bound)
 	if err != nil {
 		return 0, fmt.Errorf("count action %s of %s: %w", action, memberID, err)
 	}

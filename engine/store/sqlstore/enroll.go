@@ -72,6 +72,9 @@ func (s *Store) Enroll(ctx context.Context, req ledger.EnrollRequest) (ledger.En
 				return ledger.EnrollResult{}, fmt.Errorf("insert referral: %w", err)
 			}
 		}
+		if err := tx.emit(ledger.EventMemberEnrolled, m.ID, s.now(), enrolledData{EnrolledAt: m.EnrolledAt, ReferredBy: referrerID}); err != nil {
+			return ledger.EnrollResult{}, err
+		}
 		return ledger.EnrollResult{Member: m, ReferredBy: referrerID}, nil
 	})
 	out.Replayed = replayed

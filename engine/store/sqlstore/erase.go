@@ -25,6 +25,7 @@ var memberIDColumns = []struct{ table, column string }{
 	{"member_activity_daily", "member_id"}, {"member_campaigns", "member_id"}, {"member_tiers", "member_id"},
 	{"redemptions", "member_id"}, {"referrals", "referee_id"}, {"referrals", "referrer_id"},
 	{"member_changes", "member_id"}, {"memberships", "member_id"}, {"membership_events", "member_id"},
+	{"outbox", "member_id"},
 }
 
 // erasedFields name what an erasure removes, in the profile history.
@@ -128,6 +129,9 @@ func (t *txn) erase(ctx context.Context, m *memberRow, secret []byte, actor stri
 		return err
 	}
 	if err := t.eraseKeys(ctx, m.id, pseudo, secret); err != nil {
+		return err
+	}
+	if err := t.eraseOutbox(ctx, m.id, pseudo, now); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM members WHERE id = ?`, m.id); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
@@ -182,7 +183,7 @@ func (t *txn) flushMemberCampaigns(ctx context.Context) error {
 // allow (rules.CapRoom: the tighter of the budget and the per-member cap),
 // under the campaign's row lock and the member's lock, and records the
 // grants. It returns the grants by campaign name.
-func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledger.CampaignBonus) (map[string]rules.Grant, int64, error) {
+func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledger.CampaignBonus, now time.Time) (map[string]rules.Grant, int64, error) {
 	grants := make(map[string]rules.Grant, len(bonuses))
 	var total int64
 	for _, b := range bonuses {
@@ -205,6 +206,9 @@ func (t *txn) grantBonuses(ctx context.Context, memberID string, bonuses []ledge
 		if g.Granted > 0 {
 			if spend != nil {
 				t.grant(spend, g.Granted)
+				if err := t.emitExhausted(memberID, b, spend, now); err != nil {
+					return nil, 0, err
+				}
 			} else {
 				t.addSpend(b.Campaign, g.Granted)
 			}

@@ -79,3 +79,35 @@ func TestBonusesEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestParseLotSpent: a lot line of an earlier version with nothing left
+// available is imported spent, as migration 14 leaves such lots; a spent
+// lot with points left is refused.
+func TestParseLotSpent(t *testing.T) {
+	const line = `{"type":"lot","id":1,"memberId":"m","eventId":"e","amount":100,"remaining":%d,"state":%q,"availableAt":"2026-01-01T00:00:00Z"}`
+	tests := []struct {
+		state     string
+		remaining int64
+		want      string
+	}{
+		{"available", 0, "spent"},
+		{"available", 40, "available"},
+		{"spent", 0, "spent"},
+		{"pending", 0, "pending"},
+		{"expired", 0, "expired"},
+		{"spent", 40, ""},
+	}
+	for _, tt := range tests {
+		vals, err := parseLot([]byte(fmt.Sprintf(line, tt.remaining, tt.state)))
+		if tt.want == "" {
+			var fe *ledger.FieldError
+			if !errors.As(err, &fe) || fe.Field != "remaining" {
+				t.Errorf("%s lot with %d left: error %v, want a field error on remaining", tt.state, tt.remaining, err)
+			}
+			continue
+		}
+		if err != nil || vals[5] != tt.want {
+			t.Errorf("%s lot with %d left: imported %v (%v), want %s", tt.state, tt.remaining, vals[5], err, tt.want)
+		}
+	}
+}

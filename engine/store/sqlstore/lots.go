@@ -58,8 +58,22 @@ func takeLots(ctx context.Context, tx *txn, memberID, state, eventID string, wan
 	return tx.dialect.takeLots(ctx, tx, memberID, state, eventID, want)
 }
 
-// Lot states.
+// Lot states: pending until available_at, then available until its points
+// are all taken (spent) or it expires.
 const (
 	lotPending   = "pending"
 	lotAvailable = "available"
 )
+
+// setRemaining is the statement that leaves a lot with the given points
+// and its arguments. A lot left with points changes no column an index
+// holds or is partial on, so SQLite writes the lot's own page alone and
+// PostgreSQL may update it in place; an available lot left with none is
+// spent, which the indexes of live lots then skip by its state (migration
+// 14).
+func setRemaining(id, remaining int64) (string, []any) {
+	if remaining > 0 {
+		return `UPDATE lots SET remaining = ? WHERE id = ?`, []any{remaining, id}
+	}
+	return `UPDATE lots SET remaining = 0, state = CASE WHEN state = 'available' THEN 'spent' ELSE state END WHERE id = ?`, []any{id}
+}

@@ -14,7 +14,7 @@ import (
 
 // PricingContexts implements ledger.Ledger with one read of the members,
 // one of their grants and one of the spend, whatever the number of queries;
-// actions are counted per distinct member, action and day.
+// actions are counted per distinct member, action and limit window.
 func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (_ []ledger.PricingState, err error) {
 	// No wait for durability: this prices a write, whose answer waits for
 	// a sync that covers all this read saw.
@@ -39,7 +39,7 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 			return nil, err
 		}
 	}
-	counts := map[actionDay]int64{}
+	counts := map[actionWindow]int64{}
 	for i, q := range qs {
 		f := members[q.MemberID]
 		if out[i].Err != nil {
@@ -54,10 +54,10 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 			// Each state gets its own maps: callers may change them.
 			out[i].Member.BonusGranted, out[i].CampaignGranted = maps.Clone(f.grants), maps.Clone(spend)
 		}
-		if q.Action == "" {
+		if q.Action == "" || q.Limit == nil {
 			continue
 		}
-		if out[i].Member.ActionsToday, err = s.actionsOn(ctx, q, counts); err != nil {
+		if out[i].Member.ActionsInPeriod, err = s.actionsIn(ctx, q, counts); err != nil {
 			return nil, err
 		}
 	}
@@ -118,23 +118,24 @@ func (s *Store) readGrants(ctx context.Context, ids []string, members map[string
 	return spend, nil
 }
 
-// actionDay is a member's action on a day (its start, Unix microseconds).
-type actionDay struct {
-	member, action string
-	day            int64
+// actionWindow is a member's action in a limit's window (Unix
+// microseconds) counted up to bound.
+type actionWindow struct {
+	member, action    string
+	start, end, bound int64
 }
 
-// actionsOn counts the member's earned events of the query's action in its
-// rules.ActionDay, once per member, action and day.
-func (s *Store) actionsOn(ctx context.Context, q ledger.PricingQuery, counts map[actionDay]int64) (int64, error) {
-	start, end := rules.ActionDay(q.OccurredAt)
-	k := actionDay{q.MemberID, q.Action, start.UnixMicro()}
+// actionsIn counts the member's earned events of the query's action in the
+// window of its limit (rules.ActionLimitWindow), up to the limit's count,
+// once per member, action and window.
+func (s *Store) actionsIn(ctx context.Context, q ledger.PricingQuery, counts map[actionWindow]int64) (int64, error) {
+	start, end := rules.ActionLimitWindow(q.Limit, q.OccurredAt, q.TimeZone)
+	k := actionWindow{q.MemberID, q.Action, start.UnixMicro(), end.UnixMicro(), int64(q.Limit.Count)}
 	if n, ok := counts[k]; ok {
 		return n, nil
 	}
 	var n int64
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE member_id = ? AND action = ? AND occurred_at >= ? AND occurred_at < ?`,
-		q.MemberID, q.Action, start.UnixMicro(), end.UnixMicro()).Scan(&n)
+	err := s.queryRow(ctx, countActionsQuery, q.MemberID, q.Action, k.start, k.end, q.Limit.Count).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("%w: count action %s of %s: %v", ledger.ErrStoreUnavailable, q.Action, q.MemberID, err)
 	}

@@ -54,6 +54,9 @@ func (s *Store) PatchMember(ctx context.Context, req ledger.PatchMemberRequest) 
 		if err := tx.recordChange(ctx, norm.MemberID, norm.Actor, "patch", changed, now); err != nil {
 			return ledger.PatchMemberResult{}, err
 		}
+		if err := tx.emit(ledger.EventMemberUpdated, norm.MemberID, now, updatedData{Changed: changed}); err != nil {
+			return ledger.PatchMemberResult{}, err
+		}
 		// Pricing reads tags from the member cache: drop it after commit.
 		tx.cacheDrops = append(tx.cacheDrops, norm.MemberID)
 		return res, nil

@@ -134,9 +134,11 @@ var invariantChecks = []struct{ name, query string }{
 			OR m.available <> COALESCE(l.a, 0) OR m.pending <> COALESCE(l.p, 0)`},
 	{"no negative balance", `
 		SELECT id || ': available ' || available || ', pending ' || pending FROM members WHERE available < 0 OR pending < 0`},
+	// An available lot emptied is spent (see setRemaining).
 	{"lots within bounds", `
 		SELECT 'lot ' || id || ' of ' || member_id || ': remaining ' || remaining || ' of ' || amount || ' (' || state || ')'
-		FROM lots WHERE remaining < 0 OR remaining > amount OR (state = 'expired' AND remaining <> 0)`},
+		FROM lots WHERE remaining < 0 OR remaining > amount OR (state IN ('expired', 'spent') AND remaining <> 0)
+			OR (state = 'available' AND remaining = 0)`},
 	{"reversals within earned points", `
 		SELECT member_id || '/' || event_id || ': reversed ' || reversed || ' of ' || points FROM events WHERE reversed < 0 OR reversed > points`},
 	// The spend of an event that earned points follows its points left

@@ -132,6 +132,10 @@ func (s *Store) convertReferral(ctx context.Context, tx *txn, referee *memberRow
 	if err := grantReferral(ctx, tx, referrer, ev, r.EventID, rw.Referrer, rw.AvailableAt, now, referrerReason+r.MemberID); err != nil {
 		return nil, err
 	}
+	if err := tx.emit(ledger.EventReferralConverted, r.MemberID, now, referralData{ReferrerID: referrerID, EventID: r.EventID,
+		ReferrerReward: rw.Referrer, RefereeReward: rw.Referee}); err != nil {
+		return nil, err
+	}
 	return &ledger.ReferralConversion{ReferrerID: referrerID, ReferrerReward: rw.Referrer, RefereeReward: rw.Referee, AvailableAt: rw.AvailableAt}, nil
 }
 

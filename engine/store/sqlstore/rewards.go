@@ -69,7 +69,7 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if err := rules.CheckEligibility(r.Program, r.RewardID, mc, now); err != nil {
 		return ledger.RedeemRewardResult{}, rewardRefusal(err)
 	}
-	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now)
+	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now, r.Program.Location())
 	if err != nil {
 		return ledger.RedeemRewardResult{}, err
 	}
@@ -104,7 +104,7 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	if expires.Valid {
 		red.PointsExpireAt = ptrTime(time.UnixMicro(expires.Int64).UTC())
 	}
-	e := entry{kind: ledger.EntryRedeem, reference: code, reason: "reward " + r.RewardID}
+	e := entry{kind: ledger.EntryRedeem, reference: code, reason: "reward " + r.RewardID, quiet: true}
 	var seq int64
 	bal := m.bal
 	if cost > 0 {
@@ -112,17 +112,22 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 			return ledger.RedeemRewardResult{}, err
 		}
 	}
+	if err := tx.emit(ledger.EventRewardRedeemed, r.MemberID, now, rewardData{EntrySeq: seq, Code: code, RewardID: r.RewardID,
+		Points: cost, Balance: balanceData{Available: bal.Available, Pending: bal.Pending}}); err != nil {
+		return ledger.RedeemRewardResult{}, err
+	}
 	return ledger.RedeemRewardResult{EntrySeq: seq, Redemption: red, Reward: *reward, Balance: bal}, nil
 }
 
 // redemptionsInPeriod counts the member's active redemptions of the reward
-// in its limit's current period (rules.LimitPeriodStart); 0 without a limit.
-func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time) (int64, error) {
+// in its limit's current period in the program's time zone loc
+// (rules.LimitPeriodStart); 0 without a limit.
+func redemptionsInPeriod(ctx context.Context, tx *txn, memberID string, reward *config.Reward, now time.Time, loc *time.Location) (int64, error) {
 	if reward.Limit == nil {
 		return 0, nil
 	}
 	from := int64(0)
-	if since := rules.LimitPeriodStart(reward.Limit.Period, now); !since.IsZero() {
+	if since := rules.LimitPeriodStart(reward.Limit.Period, now, loc); !since.IsZero() {
 		from = since.UnixMicro()
 	}
 	var count int64
@@ -222,6 +227,10 @@ func (s *Store) applyCancel(ctx context.Context, tx *txn, memberID string, r led
 		if err != nil {
 			return ledger.CancelRedemptionResult{}, err
 		}
+	}
+	if err := tx.emit(ledger.EventRewardCancelled, memberID, now, rewardData{EntrySeq: out.EntrySeq, Code: r.Code, RewardID: red.RewardID,
+		Points: red.Points, Reason: r.Reason, Balance: balanceData{Available: out.Balance.Available, Pending: out.Balance.Pending}}); err != nil {
+		return ledger.CancelRedemptionResult{}, err
 	}
 	return out, nil
 }

@@ -234,8 +234,12 @@ func writeTier(ctx context.Context, tx *txn, m *memberRow, d rules.TierDecision,
 	}
 	m.tier = d.Tier
 	tx.cacheDrops = append(tx.cacheDrops, req.MemberID)
-	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now}
-	if _, _, err := changeBalance(ctx, tx, m, e); err != nil {
+	e := entry{kind: ledger.EntryTier, reference: d.Tier, reason: d.Change + " from " + d.Previous, at: req.Now, quiet: true}
+	seq, _, err := changeBalance(ctx, tx, m, e)
+	if err != nil {
+		return ledger.TierResult{}, err
+	}
+	if err := tx.emit(ledger.EventTierChanged, req.MemberID, req.Now, tierData{EntrySeq: seq, Tier: d.Tier, Previous: d.Previous, Change: d.Change}); err != nil {
 		return ledger.TierResult{}, err
 	}
 	return ledger.TierResult{Decision: d, Changed: true}, nil

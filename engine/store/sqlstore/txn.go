@@ -52,6 +52,7 @@ type txn struct {
 	newLots    []lotRow
 	newEntries []entryRow
 	newKeys    []idemRow
+	newOutbox  []outboxRow
 	dirty      []*memberRow // members whose balance changed, in order
 	// cacheDrops lists members whose tier or tags the transaction changed,
 	// or that it erased, for the member cache.
@@ -108,6 +109,7 @@ type opMark struct {
 	member                             *memberRow
 	saved                              memberRow
 	events, lots, entries, keys, dirty int
+	outbox                             int
 	writes, appends, flushes           int
 	grantLog, spendLog, lotLog         int
 }
@@ -130,7 +132,7 @@ func (t *txn) mark(memberID string) opMark {
 	m := opMark{
 		member: t.members[memberID],
 		events: len(t.newEvents), lots: len(t.newLots), entries: len(t.newEntries), keys: len(t.newKeys),
-		dirty: len(t.dirty), writes: t.writes, appends: t.appends, flushes: t.flushes,
+		outbox: len(t.newOutbox), dirty: len(t.dirty), writes: t.writes, appends: t.appends, flushes: t.flushes,
 		grantLog: len(t.grantLog), spendLog: len(t.spendLog), lotLog: len(t.lotLog),
 	}
 	if m.member != nil {
@@ -168,6 +170,8 @@ func (t *txn) undo(m opMark) bool {
 		t.newEntries = t.newEntries[:m.entries]
 		t.newKeys = t.newKeys[:m.keys]
 	}
+	// The outbox is only written when the batch ends.
+	t.newOutbox = t.newOutbox[:m.outbox]
 	if len(t.dirty) > m.dirty {
 		t.dirty = t.dirty[:m.dirty]
 	}

@@ -144,24 +144,26 @@ func ConcurrentMemberCap(t *testing.T, stores []ledger.Ledger) {
 	CheckInvariants(t, s)
 }
 
-// testConcurrentMaxPerDay: 64 earns of one action by one member at once:
-// exactly maxPerDay earn, the others earn nothing and record no event.
+// testConcurrentMaxPerDay: 64 earns of one action limited per day by one
+// member at once: exactly the limit earn, the others earn nothing and
+// record no event.
 func testConcurrentMaxPerDay(t *testing.T, s ledger.Ledger) {
 	ConcurrentMaxPerDay(t, []ledger.Ledger{s})
 }
 
-// ConcurrentMaxPerDay runs the maxPerDay race over several stores.
+// ConcurrentMaxPerDay runs the daily limit race over several stores.
 func ConcurrentMaxPerDay(t *testing.T, stores []ledger.Ledger) {
 	s := stores[0]
 	enroll(t, s, "m1")
 	const maxPerDay = 3
+	daily := &config.ActionLimit{Count: maxPerDay, Per: config.LimitDay}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	earned := 0
 	for i := range 64 {
 		wg.Go(func() {
 			res, err := stores[i%len(stores)].Earn(ctx, ledger.EarnRequest{IdempotencyKey: key("a", i), MemberID: "m1", EventID: key("review", i),
-				Points: 10, Action: "review", MaxPerDay: ptr(int32(maxPerDay)), OccurredAt: t0,
+				Points: 10, Action: "review", Limit: daily, OccurredAt: t0,
 				Explanation: &rules.Explanation{Kind: rules.EventAction, Base: rules.BaseExplanation{Action: "review", Points: 10}, PointsWithoutCampaigns: 10, Points: 10}})
 			if err != nil {
 				t.Errorf("earn %d: %v", i, err)
@@ -182,11 +184,11 @@ func ConcurrentMaxPerDay(t *testing.T, stores []ledger.Ledger) {
 		t.Fatalf("%d earned, want %d", earned, maxPerDay)
 	}
 	// Another day has its own count.
-	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "next-day", Points: 10, Action: "review", MaxPerDay: ptr(int32(maxPerDay)), OccurredAt: t0.Add(24 * time.Hour)})
+	earn(t, s, ledger.EarnRequest{MemberID: "m1", EventID: "next-day", Points: 10, Action: "review", Limit: daily, OccurredAt: t0.Add(24 * time.Hour)})
 	wantBalance(t, s, "m1", 40, 0, 40)
-	st, err := pricingContext(s, ledger.PricingQuery{MemberID: "m1", Action: "review", OccurredAt: t0})
-	if err != nil || st.Member.ActionsToday != maxPerDay {
-		t.Errorf("actions today %d, %v; want %d", st.Member.ActionsToday, err, maxPerDay)
+	st, err := pricingContext(s, ledger.PricingQuery{MemberID: "m1", Action: "review", Limit: daily, OccurredAt: t0})
+	if err != nil || st.Member.ActionsInPeriod != maxPerDay {
+		t.Errorf("actions today %d, %v; want %d", st.Member.ActionsInPeriod, err, maxPerDay)
 	}
 }
 
@@ -303,8 +305,8 @@ func testPricingContexts(t *testing.T, s ledger.Ledger) {
 	st, err := s.PricingContexts(ctx, []ledger.PricingQuery{
 		{MemberID: "m2", Grants: true},
 		{MemberID: "nobody"},
-		{MemberID: "m1", Action: "review", OccurredAt: t0, Grants: true},
-		{MemberID: "m1", Action: "review", OccurredAt: t0.Add(24 * time.Hour)},
+		{MemberID: "m1", Action: "review", Limit: &config.ActionLimit{Count: 5, Per: config.LimitDay}, OccurredAt: t0, Grants: true},
+		{MemberID: "m1", Action: "review", Limit: &config.ActionLimit{Count: 5, Per: config.LimitDay}, OccurredAt: t0.Add(24 * time.Hour)},
 		{MemberID: ""},
 	})
 	if err != nil {
@@ -317,9 +319,9 @@ func testPricingContexts(t *testing.T, s ledger.Ledger) {
 	case !errors.Is(st[1].Err, ledger.ErrMemberNotFound):
 		t.Errorf("unknown member: %+v", st[1])
 	case st[2].Err != nil || m1.ID != "m1" || len(m1.Tags) != 1 || m1.Tags[0] != "vip" || !m1.EnrolledAt.Equal(day(-3)) ||
-		m1.ActionsToday != 1 || m1.BonusGranted["spring"] != 5:
+		m1.ActionsInPeriod != 1 || m1.BonusGranted["spring"] != 5:
 		t.Errorf("m1: %+v", st[2])
-	case st[3].Err != nil || st[3].Member.ActionsToday != 0 || st[3].Member.BonusGranted != nil:
+	case st[3].Err != nil || st[3].Member.ActionsInPeriod != 0 || st[3].Member.BonusGranted != nil:
 		t.Errorf("m1 the next day: %+v", st[3])
 	case !errors.Is(st[4].Err, ledger.ErrInvalidRequest):
 		t.Errorf("empty member id: %+v", st[4])

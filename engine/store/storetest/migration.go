@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -115,4 +117,61 @@ func CheckSameLedger(t *testing.T, want, got ledger.Ledger) {
 	sameReads(t, want, got)
 	carriesOn(t, want, got)
 	CheckInvariants(t, got)
+}
+
+// LegacyEmptiedLots writes, as the schema before migration 14 kept them, a
+// member "old" credited 60 and then 40 points, 70 of them redeemed: the
+// lot of 60 emptied but still available, 30 left in the lot of 40.
+func LegacyEmptiedLots(t testing.TB, db *sql.DB) {
+	t.Helper()
+	at := t0.UnixMicro()
+	entry := `INSERT INTO entries (member_id, kind, available, pending, lifetime, event_id, reference, reason, shortfall, at) VALUES ('old', '%s', %d, 0, %d, '', '', '', 0, %d)`
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO members (id, tags, enrolled_at, available, pending, lifetime, last_activity_at) VALUES ('old', '[]', %d, 30, 0, 100, %d)`, at, at),
+		fmt.Sprintf(`INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at, expires_at) VALUES ('old', '', 60, 0, 'available', %d, %d)`, at, day(10).UnixMicro()),
+		fmt.Sprintf(`INSERT INTO lots (member_id, event_id, amount, remaining, state, available_at) VALUES ('old', '', 40, 30, 'available', %d)`, at),
+		fmt.Sprintf(entry, "adjust", 60, 60, at),
+		fmt.Sprintf(entry, "adjust", 40, 40, at),
+		fmt.Sprintf(entry, "redeem", -70, 0, at),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// CheckLegacyEmptiedLots checks a store migrated over LegacyEmptiedLots:
+// the emptied lot is spent, the other still available; redeeming the 30
+// points left spends it too, and expiring nothing is due.
+func CheckLegacyEmptiedLots(t *testing.T, s ledger.Ledger) {
+	t.Helper()
+	CheckInvariants(t, s)
+	states := func() map[int64]string {
+		stream, _ := export(t, s)
+		got := map[int64]string{}
+		for line := range strings.SplitSeq(string(stream), "\n") {
+			var r struct {
+				Type              string
+				Amount, Remaining int64
+				State             string
+			}
+			if err := json.Unmarshal([]byte(line), &r); err == nil && r.Type == ledger.RecordLot {
+				got[r.Amount] = fmt.Sprint(r.State, " ", r.Remaining)
+			}
+		}
+		return got
+	}
+	if got, want := states(), map[int64]string{60: "spent 0", 40: "available 30"}; !maps.Equal(got, want) {
+		t.Fatalf("lots after the migration: %v, want %v", got, want)
+	}
+	if res, err := s.Redeem(ctx, ledger.RedeemRequest{IdempotencyKey: "rest", MemberID: "old", Points: 30}); err != nil || res.Balance.Available != 0 {
+		t.Fatalf("redeem the rest: %+v, %v; want nothing left", res, err)
+	}
+	if got, want := states(), map[int64]string{60: "spent 0", 40: "spent 0"}; !maps.Equal(got, want) {
+		t.Fatalf("lots after redeeming the rest: %v, want %v", got, want)
+	}
+	if res, err := s.ProcessDue(ctx, ledger.DueOptions{Now: day(11)}); err != nil || res.ExpiredLots != 0 {
+		t.Fatalf("due after the spent lot's expiry: %+v, %v; want nothing expired", res, err)
+	}
+	CheckInvariants(t, s)
 }

@@ -65,7 +65,7 @@ func richLedger(t *testing.T, s ledger.Ledger) {
 	}
 	// Actions limited per day.
 	for i := range 3 {
-		earn(t, s, ledger.EarnRequest{MemberID: "dan", EventID: key("review", i), Points: 5, OccurredAt: t0, Action: "review", MaxPerDay: ptr(int32(2))})
+		earn(t, s, ledger.EarnRequest{MemberID: "dan", EventID: key("review", i), Points: 5, OccurredAt: t0, Action: "review", Limit: &config.ActionLimit{Count: 2, Per: config.LimitDay}})
 	}
 	// dan: a pending lot, and one that expires before it is spent.
 	earn(t, s, ledger.EarnRequest{MemberID: "dan", EventID: "pending", Points: 70, AvailableAt: day(10), ExpiresAt: day(100)})
@@ -216,7 +216,7 @@ func sameReads(t *testing.T, src, dst ledger.Ledger) {
 		s1, err1 := src.TierStatus(ctx, id, portabilityTiers, t0)
 		s2, err2 := dst.TierStatus(ctx, id, portabilityTiers, t0)
 		equal("tier status of "+id, []any{s1, err1}, []any{s2, err2})
-		q := ledger.PricingQuery{MemberID: id, Action: "review", OccurredAt: t0, Grants: true}
+		q := ledger.PricingQuery{MemberID: id, Action: "review", Limit: &config.ActionLimit{Count: 9, Per: config.LimitWeek}, OccurredAt: t0, Grants: true}
 		p1, err1 := pricingContext(src, q)
 		p2, err2 := pricingContext(dst, q)
 		// The tags' revision is the store's own, for its caches.

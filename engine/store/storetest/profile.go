@@ -182,6 +182,7 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 		}
 	}
 	pseudo := erasedMember(t, stream)
+	checkErasedOutbox(t, s, id, pseudo)
 	v := member(t, s, pseudo, t0)
 	if v.Balance != before.Balance || v.ErasedAt == nil || len(v.Tags) != 0 || len(v.Attributes) != 0 || v.BirthDate != nil ||
 		len(v.Consents) != 0 || v.ReferralCode != "" || v.Tier != before.Tier || v.ReferralsConverted != 1 {
@@ -224,6 +225,37 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("the id enrolled again: %+v", v)
 	}
 	earn(t, s, ledger.EarnRequest{IdempotencyKey: "again-o1", MemberID: id, EventID: "o1", Points: 5})
+}
+
+// checkErasedOutbox: once id is erased, the one event of the outbox that
+// names it is member.erased, for subscribers to erase it too; its earlier
+// events (two patches, a referral each way) name the pseudonym.
+func checkErasedOutbox(t *testing.T, s ledger.Ledger, id, pseudo string) {
+	t.Helper()
+	var erased, updated int
+	var naming []string
+	for _, ev := range allEvents(t, outboxOf(t, s), 1) {
+		switch {
+		case ev.Type == ledger.EventMemberErased && ev.MemberID == id:
+			erased++
+		case ev.MemberID == id || strings.Contains(string(ev.Data), `"`+id+`"`):
+			t.Errorf("event %d (%s of %s) still names the erased id: %s", ev.Seq, ev.Type, ev.MemberID, ev.Data)
+		case ev.Type == ledger.EventMemberUpdated && ev.MemberID == pseudo:
+			updated++
+		}
+		if strings.Contains(string(ev.Data), pseudo) {
+			naming = append(naming, string(ev.Type)+" of "+ev.MemberID)
+		}
+	}
+	// Naming the pseudonym in their data: the enrolment and the conversion
+	// of the member it referred, and the two rewards of its own referral.
+	want := []string{"member.enrolled of kid", "points.earned of ref", "points.earned of " + pseudo, "referral.converted of kid"}
+	slices.Sort(naming)
+	slices.Sort(want)
+	if erased != 1 || updated != 2 || !slices.Equal(naming, want) {
+		t.Errorf("after erasure: %d member.erased of the id (want 1), %d member.updated of the pseudonym (want 2), events naming it in their data %q (want %q)",
+			erased, updated, naming, want)
+	}
 }
 
 // erasedMember is the id of the one erased member of an export stream.

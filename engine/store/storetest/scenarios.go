@@ -133,10 +133,13 @@ func BenchScenarios(b *testing.B, newStore Factory) {
 	})
 }
 
-// runClients runs b.N calls of do spread over the given number of goroutines.
+// runClients runs b.N calls of do spread over the given number of
+// goroutines, and reports the CPU time the process used per call (with
+// SQLite, the engine's; with PostgreSQL, the client side's).
 func runClients(b *testing.B, clients int, do func(rec *[]time.Duration) bool, lat *latencies) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	cpu := processCPU()
 	b.ResetTimer()
 	for range clients {
 		wg.Go(func() {
@@ -151,6 +154,7 @@ func runClients(b *testing.B, clients int, do func(rec *[]time.Duration) bool, l
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(max(b.N, 1)), "cpu-µs/op")
 }
 
 type latencies struct {

@@ -49,6 +49,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentMemberCap", testConcurrentMemberCap},
 		{"ConcurrentUncappedSpend", testConcurrentUncappedSpend},
 		{"ConcurrentMaxPerDay", testConcurrentMaxPerDay},
+		{"ConcurrentActionLimits", testConcurrentActionLimits},
+		{"ActionLimitsInTimeZone", testActionLimitsInTimeZone},
+		{"CalendarYearTierInTimeZone", testCalendarYearTierInTimeZone},
 		{"Tiers", testTiers},
 		{"TierActivity", testTierActivity},
 		{"EarnUpgrades", testEarnUpgrades},
@@ -73,6 +76,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentProfiles", testConcurrentProfiles},
 		{"ConcurrentRenewals", testConcurrentRenewals},
 		{"RewardEligibility", testRewardEligibility},
+		{"Outbox", testOutbox},
+		{"OutboxConcurrent", testOutboxConcurrent},
+		{"OutboxCursors", testOutboxCursors},
+		{"OutboxBudgetExhausted", testOutboxBudgetExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,40 @@
+-- The transactional outbox: each state change other systems subscribe to,
+-- appended in the transaction of the write that made it. seq is the
+-- delivery order; AUTOINCREMENT never reuses a number after pruning. data
+-- is the event's JSON (ids and amounts; see docs/events.md).
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    member_id   TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    data        TEXT NOT NULL
+);
+
+-- Each sink's cursor: the last sequence it was delivered (or dead-lettered).
+CREATE TABLE event_sinks (
+    sink          TEXT PRIMARY KEY,
+    delivered_seq BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);
+
+-- Events a sink gave up on after its attempts; the cursor moved past them.
+CREATE TABLE event_dead_letters (
+    sink     TEXT NOT NULL,
+    seq      BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason   TEXT NOT NULL,
+    dead_at  BIGINT NOT NULL,
+    PRIMARY KEY (sink, seq)
+);
+
+-- Redelivery requests of a range to a sink, by idempotency key; done_at is
+-- set once the range was sent again.
+CREATE TABLE event_redeliveries (
+    idem_key     TEXT PRIMARY KEY,
+    sink         TEXT NOT NULL,
+    from_seq     BIGINT NOT NULL,
+    to_seq       BIGINT NOT NULL,
+    requested_at BIGINT NOT NULL,
+    done_at      BIGINT
+);

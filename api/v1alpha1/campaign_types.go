@@ -144,6 +144,16 @@ type CampaignAudience struct {
 	// long before the event, such as "30d".
 	// +optional
 	NewMembersWithin *Duration `json:"newMembersWithin,omitempty"`
+
+	// Memberships: a member holding any of these memberships of the program
+	// (spec.memberships of the LoyaltyProgram), active or cancelling but not
+	// paused or ended, qualifies.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	Memberships []string `json:"memberships,omitempty"`
 }
 
 // CampaignRules are what a campaign gives. At least one must be set.

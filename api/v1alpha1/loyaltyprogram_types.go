@@ -32,6 +32,7 @@ const (
 )
 
 // LoyaltyProgramSpec declares a loyalty program and the points engine that serves it.
+// +kubebuilder:validation:XValidation:rule="!has(self.memberships) || self.memberships.all(m, m.price.currency == self.currency)",message="spec.memberships: each membership's price.currency must be the program's currency"
 // +kubebuilder:validation:XValidation:rule="!has(self.referral) || !has(self.referral.referrerRewardTiers) || self.referral.referrerRewardTiers.all(t, t.reward >= self.referral.referrerReward)",message="spec.referral.referrerRewardTiers: each tier's reward must be at least spec.referral.referrerReward; tiers only raise the reward"
 type LoyaltyProgramSpec struct {
 	// DisplayName is the program's name as members see it.
@@ -60,6 +61,15 @@ type LoyaltyProgramSpec struct {
 	// Referral rewards members who bring in new members. Omit to disable referrals.
 	// +optional
 	Referral *ReferralPolicy `json:"referral,omitempty"`
+
+	// Memberships are the paid memberships and subscriptions members can
+	// start through the engine's API, each with a price, a billing period and
+	// the benefits it gives while active. Names are unique.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Memberships []Membership `json:"memberships,omitempty"`
 
 	// Engine configures the points engine deployed for this program.
 	// +kubebuilder:default={}
@@ -254,6 +264,76 @@ type ReferrerRewardTier struct {
 
 	// Reward is the referrer's points per converted referral from then on.
 	Reward Points `json:"reward"`
+}
+
+// Membership is a paid membership or subscription, such as a yearly VIP fee
+// or a monthly coffee subscription.
+type Membership struct {
+	// Name of the membership as the engine's API and campaigns refer to it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Price charged by the billing system for each billing period; the
+	// engine counts it as fee revenue on every start and renewal.
+	Price Money `json:"price"`
+
+	// BillingPeriod is how long one paid period lasts: "Month" (a calendar
+	// month from the start), "Year", or a number of days such as "30d".
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:Pattern=`^(Month|Year|[1-9][0-9]{0,2}d)$`
+	BillingPeriod string `json:"billingPeriod"`
+
+	// Benefits are what an active membership gives its member.
+	// +kubebuilder:default={}
+	// +optional
+	Benefits MembershipBenefits `json:"benefits,omitzero"`
+
+	// Streak rewards consecutive renewals of a subscription: a missed
+	// renewal or a pause starts the count again.
+	// +optional
+	Streak *RenewalStreak `json:"streak,omitempty"`
+}
+
+// Money is an amount in a currency.
+type Money struct {
+	// Amount such as "9.99".
+	Amount Decimal `json:"amount"`
+
+	// Currency as an ISO 4217 code; it must be the program's currency.
+	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
+	Currency string `json:"currency"`
+}
+
+// MembershipBenefits apply while a membership is active.
+type MembershipBenefits struct {
+	// EarnMultiplier multiplies the points earned on purchases and actions,
+	// on top of tier and campaign multipliers, such as "2" or "5".
+	// +kubebuilder:default="1"
+	// +optional
+	EarnMultiplier Multiplier `json:"earnMultiplier,omitempty"`
+
+	// TierFloor names a Tier of the program the member holds at least while
+	// the membership is active, whatever their qualifying activity.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	TierFloor string `json:"tierFloor,omitempty"`
+}
+
+// RenewalStreak grants bonus points once a subscription has been renewed a
+// number of times in a row.
+type RenewalStreak struct {
+	// Renewals in a row that earn the bonus, counting neither the start nor
+	// renewals before a break.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=120
+	Renewals int32 `json:"renewals"`
+
+	// BonusPoints granted once per streak, on the renewal that reaches Renewals.
+	// +kubebuilder:validation:XValidation:rule="self >= 1",message="bonusPoints must be at least 1"
+	BonusPoints Points `json:"bonusPoints"`
 }
 
 // EngineSpec configures the points engine that serves the program.

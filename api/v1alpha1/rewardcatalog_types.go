@@ -86,6 +86,32 @@ type Reward struct {
 	// Availability restricts when the reward can be redeemed.
 	// +optional
 	Availability *Availability `json:"availability,omitempty"`
+
+	// Eligibility restricts the reward to members holding a membership or
+	// carrying a tag. Omit for every member.
+	// +optional
+	Eligibility *RewardEligibility `json:"eligibility,omitempty"`
+}
+
+// RewardEligibility admits a member who holds any of the memberships
+// (active or cancelling) or carries any of the tags.
+// +kubebuilder:validation:XValidation:rule="(has(self.memberships) && size(self.memberships) > 0) || (has(self.memberTags) && size(self.memberTags) > 0)",message="eligibility needs at least one membership or member tag"
+type RewardEligibility struct {
+	// Memberships of the program (spec.memberships of the LoyaltyProgram).
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	Memberships []string `json:"memberships,omitempty"`
+
+	// MemberTags, 1 to 63 characters each, as a Campaign's audience.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	// +optional
+	MemberTags []string `json:"memberTags,omitempty"`
 }
 
 // RedemptionLimit caps how often one member redeems a reward.

@@ -258,6 +258,9 @@ func run(args []string) error {
 		background.Due{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {
+		background.Memberships{Ledger: store, Interval: o.dueInterval, Log: log}.Run(watchCtx)
+	})
+	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
 	// Delivery outcomes reach the operator through the report Lease.

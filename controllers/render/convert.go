@@ -56,6 +56,9 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		}
 		pts.Actions = append(pts.Actions, ca)
 	}
+	if snap.Memberships, err = memberships(s.Memberships); err != nil {
+		return nil, err
+	}
 	if r := s.Referral; r != nil {
 		ref := &config.ReferralPolicy{
 			ReferrerReward:          int64(r.ReferrerReward),
@@ -77,6 +80,33 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		return nil, err
 	}
 	return snap, nil
+}
+
+// memberships renders spec.memberships; their tier floors are checked
+// against the tiers in effect by Resolve.
+func memberships(in []loyaltyv1alpha1.Membership) ([]config.Membership, error) {
+	var out []config.Membership
+	for i, m := range in {
+		path := fmt.Sprintf("spec.memberships[%d]", i)
+		cm := config.Membership{
+			Name:          m.Name,
+			Currency:      m.Price.Currency,
+			BillingPeriod: m.BillingPeriod,
+			Benefits:      config.MembershipBenefits{TierFloor: m.Benefits.TierFloor},
+		}
+		var err error
+		if cm.Price, err = decimal(path+".price.amount", string(m.Price.Amount)); err != nil {
+			return nil, err
+		}
+		if cm.Benefits.EarnMultiplier, err = decimal(path+".benefits.earnMultiplier", orDefault(string(m.Benefits.EarnMultiplier), "1")); err != nil {
+			return nil, err
+		}
+		if st := m.Streak; st != nil {
+			cm.Streak = &config.RenewalStreak{Renewals: st.Renewals, BonusPoints: int64(st.BonusPoints)}
+		}
+		out = append(out, cm)
+	}
+	return out, nil
 }
 
 func tierConfig(t loyaltyv1alpha1.Tier) (config.Tier, error) {
@@ -134,6 +164,9 @@ func rewardConfig(r loyaltyv1alpha1.Reward) (config.Reward, error) {
 	if l := r.Limit; l != nil {
 		cr.Limit = &config.RedemptionLimit{Count: l.Count, Period: string(l.Period)}
 	}
+	if e := r.Eligibility; e != nil {
+		cr.Eligibility = &config.RewardEligibility{Memberships: e.Memberships, MemberTags: e.MemberTags}
+	}
 	if a := r.Availability; a != nil {
 		cr.Availability = &config.Availability{}
 		if a.Start != nil {
@@ -179,7 +212,7 @@ func campaignConfig(c loyaltyv1alpha1.Campaign) (config.Campaign, error) {
 		cc.Schedule.Recurrence = &config.Recurrence{Cron: r.Cron, Duration: config.DurationOf(d)}
 	}
 	if a := s.Audience; a != nil {
-		cc.Audience = &config.CampaignAudience{Tiers: a.Tiers, MemberTags: a.MemberTags}
+		cc.Audience = &config.CampaignAudience{Tiers: a.Tiers, MemberTags: a.MemberTags, Memberships: a.Memberships}
 		var err error
 		if cc.Audience.NewMembersWithin, err = optionalDuration("spec.audience.newMembersWithin", a.NewMembersWithin); err != nil {
 			return cc, err

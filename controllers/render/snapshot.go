@@ -59,6 +59,9 @@ const (
 	// ReasonUnknownAction: a campaign rewards an action its program does
 	// not declare, which no event could ever earn.
 	ReasonUnknownAction = "UnknownAction"
+	// ReasonUnknownMembership: a campaign's audience names a membership its
+	// program does not declare, which no member could ever hold.
+	ReasonUnknownMembership = "UnknownMembership"
 )
 
 // Resolve renders the snapshot of a program. Objects are considered oldest
@@ -99,11 +102,20 @@ func Resolve(in ProgramObjects) Resolution {
 		tiers, tiersByName = nil, map[string]bool{}
 	}
 	snap.Tiers = tiers
+	for _, m := range snap.Memberships {
+		if f := m.Benefits.TierFloor; f != "" && !tiersByName[f] {
+			res.ProgramProblem = fmt.Sprintf("spec.memberships[%s].benefits.tierFloor names Tier %s, which is not a tier in effect in program %s", m.Name, f, program)
+			return res
+		}
+	}
 
 	rewardOwner := map[string]string{}
 	for _, c := range oldestFirst(in.Catalogs, func(c loyaltyv1alpha1.RewardCatalog) createdName { return byAge(c.CreationTimestamp.Time, c.Name) }) {
 		ref := ObjectRef{"RewardCatalog", c.Name}
 		rewards, problem := catalogRewards(c, tiersByName, rewardOwner, program)
+		if problem.Reason == "" {
+			problem = checkEligibility(c, in.Program)
+		}
 		if problem.Reason != "" {
 			res.Problems[ref] = problem
 			continue
@@ -127,6 +139,10 @@ func Resolve(in ProgramObjects) Resolution {
 		}
 		if err := checkAudience(c, tiersByName, program); err != nil {
 			res.Problems[ref] = Problem{ReasonUnknownTier, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
+			continue
+		}
+		if err := checkMemberships(c, in.Program); err != nil {
+			res.Problems[ref] = Problem{ReasonUnknownMembership, fmt.Sprintf("Campaign %s: %v", c.Name, err)}
 			continue
 		}
 		if err := checkActions(c, in.Program); err != nil {
@@ -210,6 +226,22 @@ func checkAudience(c loyaltyv1alpha1.Campaign, tiers map[string]bool, program st
 	return nil
 }
 
+func checkMemberships(c loyaltyv1alpha1.Campaign, p *loyaltyv1alpha1.LoyaltyProgram) error {
+	if c.Spec.Audience == nil {
+		return nil
+	}
+	declared := map[string]bool{}
+	for _, m := range p.Spec.Memberships {
+		declared[m.Name] = true
+	}
+	for i, m := range c.Spec.Audience.Memberships {
+		if !declared[m] {
+			return fmt.Errorf("spec.audience.memberships[%d]: %q is not a membership of program %s", i, m, p.Name)
+		}
+	}
+	return nil
+}
+
 // checkActions refuses an action bonus for an action the program does not
 // declare: the engine refuses to earn such an action, so the bonus could
 // never apply.
@@ -224,6 +256,26 @@ func checkActions(c loyaltyv1alpha1.Campaign, p *loyaltyv1alpha1.LoyaltyProgram)
 		}
 	}
 	return nil
+}
+
+// checkEligibility refuses a reward for a membership the program does not
+// declare, which no member could ever hold.
+func checkEligibility(c loyaltyv1alpha1.RewardCatalog, p *loyaltyv1alpha1.LoyaltyProgram) Problem {
+	declared := map[string]bool{}
+	for _, m := range p.Spec.Memberships {
+		declared[m.Name] = true
+	}
+	for i, r := range c.Spec.Rewards {
+		if r.Eligibility == nil {
+			continue
+		}
+		for j, m := range r.Eligibility.Memberships {
+			if !declared[m] {
+				return Problem{ReasonUnknownMembership, fmt.Sprintf("RewardCatalog %s: spec.rewards[%d].eligibility.memberships[%d]: %q is not a membership of program %s", c.Name, i, j, m, p.Name)}
+			}
+		}
+	}
+	return Problem{}
 }
 
 func catalogRewards(c loyaltyv1alpha1.RewardCatalog, tiers map[string]bool, owner map[string]string, program string) ([]config.Reward, Problem) {

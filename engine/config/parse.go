@@ -137,7 +137,20 @@ func (s *Snapshot) normalized() Snapshot {
 		}
 	}
 	slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return cmp.Or(cmp.Compare(a.Rank, b.Rank), cmp.Compare(a.Name, b.Name)) })
+	c.Memberships = normalizedMemberships(c.Memberships)
 	c.Rewards = sortedBy(c.Rewards, func(r Reward) string { return r.ID })
+	for i := range c.Rewards {
+		if e := c.Rewards[i].Eligibility; e != nil {
+			e2 := RewardEligibility{Memberships: sortedBy(e.Memberships, func(s string) string { return s }), MemberTags: sortedBy(e.MemberTags, func(s string) string { return s })}
+			if len(e2.Memberships) == 0 {
+				e2.Memberships = nil
+			}
+			if len(e2.MemberTags) == 0 {
+				e2.MemberTags = nil
+			}
+			c.Rewards[i].Eligibility = &e2
+		}
+	}
 	c.Campaigns = sortedBy(c.Campaigns, func(c Campaign) string { return c.Name })
 	for i := range c.Campaigns {
 		cp := &c.Campaigns[i]
@@ -152,6 +165,9 @@ func (s *Snapshot) normalized() Snapshot {
 			}
 			if len(a2.MemberTags) == 0 {
 				a2.MemberTags = nil
+			}
+			if a2.Memberships = sortedBy(a2.Memberships, func(s string) string { return s }); len(a2.Memberships) == 0 {
+				a2.Memberships = nil
 			}
 			cp.Audience = &a2
 		}
@@ -360,6 +376,12 @@ func (v *validator) snapshot(s *Snapshot) {
 		v.fail("tiers", "no entry tier: one tier must have rank 0")
 	}
 
+	v.memberships(s.Memberships, p.Currency, tierNames)
+
+	offered := map[string]bool{}
+	for _, m := range s.Memberships {
+		offered[m.Name] = true
+	}
 	ids := map[string]bool{}
 	if len(s.Rewards) > 5000 {
 		v.fail("rewards", "at most 5000 rewards")
@@ -372,10 +394,18 @@ func (v *validator) snapshot(s *Snapshot) {
 		}
 		ids[r.ID] = true
 		v.reward(path, r, tierNames)
+		v.eligibility(path+".eligibility", r.Eligibility, offered)
 	}
 
 	names := map[string]bool{}
 	for i, c := range s.Campaigns {
+		if a := c.Audience; a != nil {
+			for _, m := range a.Memberships {
+				if !offered[m] {
+					v.fail("campaigns"+key(c.Name, i)+".audience.memberships", "no membership named %q", m)
+				}
+			}
+		}
 		path := "campaigns" + key(c.Name, i)
 		v.name(path+".name", c.Name, dnsLabel, 63)
 		if names[c.Name] && c.Name != "" {

@@ -42,6 +42,8 @@ type Snapshot struct {
 	Campaigns []Campaign `json:"campaigns"`
 	// Referral rewards referrals; nil disables them.
 	Referral *ReferralPolicy `json:"referral,omitempty"`
+	// Memberships are the program's paid memberships, sorted by name.
+	Memberships []Membership `json:"memberships,omitempty"`
 	// Events declares the sinks the engine delivers its events to; nil
 	// delivers none (they are still kept in the outbox).
 	Events *EventsPolicy `json:"events,omitempty"`
@@ -210,6 +212,15 @@ type Reward struct {
 	Stock        *int64           `json:"stock,omitempty"`
 	Limit        *RedemptionLimit `json:"limit,omitempty"`
 	Availability *Availability    `json:"availability,omitempty"`
+	// Eligibility restricts the reward to some members; nil for every member.
+	Eligibility *RewardEligibility `json:"eligibility,omitempty"`
+}
+
+// RewardEligibility admits a member holding any of Memberships (active)
+// or carrying any of MemberTags.
+type RewardEligibility struct {
+	Memberships []string `json:"memberships,omitempty"`
+	MemberTags  []string `json:"memberTags,omitempty"`
 }
 
 // RedemptionLimit caps how often one member redeems a reward per period.
@@ -273,6 +284,8 @@ type CampaignAudience struct {
 	Tiers            []string  `json:"tiers,omitempty"`
 	MemberTags       []string  `json:"memberTags,omitempty"`
 	NewMembersWithin *Duration `json:"newMembersWithin,omitempty"`
+	// Memberships: a member holding any of them, active, qualifies.
+	Memberships []string `json:"memberships,omitempty"`
 }
 
 // CampaignRules are what a campaign gives; at least one is set.

@@ -20,19 +20,20 @@ const DefaultAnalyticsWindow = 30 * 24 * time.Hour
 
 // Aggregates is the JSON form of rules.Aggregates.
 type Aggregates struct {
-	Members              int64          `json:"members"`
-	ActiveMembers        int64          `json:"activeMembers"`
-	PointsIssued         int64          `json:"pointsIssued"`
-	PointsRedeemed       int64          `json:"pointsRedeemed"`
-	PointsExpired        int64          `json:"pointsExpired"`
-	SpendSinceEnrollment config.Decimal `json:"spendSinceEnrollment"`
-	ReferralsMade        int64          `json:"referralsMade"`
-	ReferralsConverted   int64          `json:"referralsConverted"`
-	Referrers            int64          `json:"referrers"`
-	RepeatReferrers      int64          `json:"repeatReferrers"`
-	ReferralRewardsCost  int64          `json:"referralRewardsCost"`
-	OutstandingAvailable int64          `json:"outstandingAvailable"`
-	OutstandingPending   int64          `json:"outstandingPending"`
+	Members              int64                                 `json:"members"`
+	ActiveMembers        int64                                 `json:"activeMembers"`
+	PointsIssued         int64                                 `json:"pointsIssued"`
+	PointsRedeemed       int64                                 `json:"pointsRedeemed"`
+	PointsExpired        int64                                 `json:"pointsExpired"`
+	SpendSinceEnrollment config.Decimal                        `json:"spendSinceEnrollment"`
+	ReferralsMade        int64                                 `json:"referralsMade"`
+	ReferralsConverted   int64                                 `json:"referralsConverted"`
+	Referrers            int64                                 `json:"referrers"`
+	RepeatReferrers      int64                                 `json:"repeatReferrers"`
+	ReferralRewardsCost  int64                                 `json:"referralRewardsCost"`
+	OutstandingAvailable int64                                 `json:"outstandingAvailable"`
+	OutstandingPending   int64                                 `json:"outstandingPending"`
+	Memberships          map[string]rules.MembershipAggregates `json:"memberships,omitempty"`
 }
 
 // AnalyticsReport is the body of GET /v1/analytics.
@@ -128,9 +129,25 @@ func kpiDesc(name, help string) *prometheus.Desc {
 
 func decimalFloat(d config.Decimal) float64 { return float64(d.Units()) / config.DecimalScale }
 
+// membershipGauges are the KPIs of each membership, labelled with its name.
+var membershipGauges = []struct {
+	desc  *prometheus.Desc
+	value func(k rules.MembershipKPIs) float64
+}{
+	{prometheus.NewDesc("loyalty_engine_kpi_membership_paying_members", "Members holding the membership now, active or cancelling.", []string{"membership"}, nil),
+		func(k rules.MembershipKPIs) float64 { return float64(k.PayingMembers) }},
+	{prometheus.NewDesc("loyalty_engine_kpi_membership_churn", "Memberships ended in the last 30 days.", []string{"membership"}, nil),
+		func(k rules.MembershipKPIs) float64 { return float64(k.Churn) }},
+	{prometheus.NewDesc("loyalty_engine_kpi_membership_fee_revenue", "Prices of the starts and renewals of the last 30 days, in the program's currency.", []string{"membership"}, nil),
+		func(k rules.MembershipKPIs) float64 { return decimalFloat(k.FeeRevenue) }},
+}
+
 // Describe implements prometheus.Collector.
 func (c *kpiCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, g := range kpiGauges {
+		ch <- g.desc
+	}
+	for _, g := range membershipGauges {
 		ch <- g.desc
 	}
 }
@@ -143,6 +160,11 @@ func (c *kpiCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, g := range kpiGauges {
 		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(k))
+	}
+	for name, m := range k.Memberships {
+		for _, g := range membershipGauges {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(m), name)
+		}
 	}
 }
 

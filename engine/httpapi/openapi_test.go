@@ -39,6 +39,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "GET /v1/members/{id}/profile-history", "GET /v1/members/{id}/redemptions",
 		"GET /v1/status", "PATCH /v1/members/{id}",
 		"POST /v1/adjustments", "POST /v1/admin/events/redeliver", "POST /v1/earn", "POST /v1/earn/batch", "POST /v1/earn/price", "POST /v1/import", "POST /v1/members", "POST /v1/members/{id}/erase",
+		"POST /v1/members/{id}/membership", "POST /v1/members/{id}/membership/cancel", "POST /v1/members/{id}/membership/pause",
+		"POST /v1/members/{id}/membership/renew", "POST /v1/members/{id}/membership/resume",
 		"POST /v1/redeem", "POST /v1/redemptions", "POST /v1/redemptions/{code}/cancel", "POST /v1/reverse",
 	}
 	if !slices.Equal(documented, served) {
@@ -65,7 +67,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"event_not_found", "campaign_not_found", "member_exists", "duplicate_event", "idempotency_key_reused", "body_too_large",
 		"unsupported_media_type", "insufficient_points", "nothing_to_reverse", "late_event", "rate_limited",
 		"internal", "unavailable", "read_aborted", "redemption_not_found", "redemption_cancelled", "store_not_empty",
-		"member_erased", "unknownReward", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
+		"member_erased", "membership_state", "membership_not_found", "unknownReward", "notEligible", "belowMinimumTier", "notAvailable", "limitReached", "outOfStock"} {
 		if !strings.Contains(string(OpenAPI), "`"+code+"`") {
 			t.Errorf("problem code %s is not documented", code)
 		}

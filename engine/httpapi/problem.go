@@ -102,12 +102,13 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, ledger.ErrRedemptionCancelled):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error(),
 			FieldIssue{Field: "code", Reason: "the redemption was cancelled already"})
-	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound), errors.Is(err, ledger.ErrRedemptionNotFound):
+	case errors.Is(err, ledger.ErrMemberNotFound), errors.Is(err, ledger.ErrEventNotFound), errors.Is(err, ledger.ErrRedemptionNotFound),
+		errors.Is(err, ledger.ErrNoMembership):
 		return newProblem(http.StatusNotFound, ledger.ErrorCode(err), "Not found", err.Error())
 	case errors.Is(err, ledger.ErrIdempotencyReuse):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error(),
 			FieldIssue{Field: "idempotencyKey", Reason: "already used with a different request body"})
-	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent):
+	case errors.Is(err, ledger.ErrMemberExists), errors.Is(err, ledger.ErrDuplicateEvent), errors.Is(err, ledger.ErrMembershipState):
 		return newProblem(http.StatusConflict, ledger.ErrorCode(err), "Conflict", err.Error())
 	case errors.Is(err, ledger.ErrMemberErased):
 		return newProblem(http.StatusGone, ledger.ErrorCode(err), "Member erased", err.Error())

@@ -111,6 +111,10 @@ func New(o Options) *Server {
 	s.handle("PATCH /v1/members/{id}", auth.ScopeIngest, MaxBody, s.patchMember)
 	s.handle("POST /v1/members/{id}/erase", auth.ScopeAdmin, MaxBody, s.eraseMember)
 	s.handle("GET /v1/members/{id}/profile-history", auth.ScopeRead, 0, s.profileHistory)
+	s.handle("POST /v1/members/{id}/membership", auth.ScopeIngest, MaxBody, s.startMembership)
+	for _, action := range []string{ledger.ActionRenew, ledger.ActionPause, ledger.ActionResume, ledger.ActionCancel} {
+		s.handle("POST /v1/members/{id}/membership/"+action, auth.ScopeIngest, MaxBody, s.changeMembership(action))
+	}
 	s.handle("GET /v1/campaigns", auth.ScopeRead, 0, s.campaigns)
 	s.handle("GET /v1/campaigns/{name}", auth.ScopeRead, 0, s.campaign)
 	s.handle("POST /v1/earn", auth.ScopeIngest, MaxBody, s.earn)

@@ -67,6 +67,14 @@ type Ledger interface {
 	CancelRedemption(ctx context.Context, req CancelRedemptionRequest) (CancelRedemptionResult, error)
 	// Redemptions lists the member's redemptions, newest first.
 	Redemptions(ctx context.Context, memberID string) ([]Redemption, error)
+	// ChangeMembership starts, renews, pauses, resumes or cancels the
+	// member's membership (see Transition), recording the change and
+	// crediting the streak bonus a renewal earns, once per streak.
+	ChangeMembership(ctx context.Context, req MembershipRequest) (MembershipResult, error)
+	// EndDueMemberships ends the memberships whose period ended by now
+	// without a renewal, cancelling ones included, and returns how many. It
+	// is safe to run concurrently, from several processes, and repeatedly.
+	EndDueMemberships(ctx context.Context, now time.Time) (int, error)
 	// Member returns the member's balance and the points expiring within
 	// ExpiringWindow after now (the store's clock when zero).
 	Member(ctx context.Context, memberID string, now time.Time) (MemberView, error)
@@ -518,6 +526,8 @@ type MemberView struct {
 	Profile
 	// ErasedAt is set on an erased member (whose id is a pseudonym).
 	ErasedAt *time.Time `json:"erasedAt,omitempty"`
+	// Membership is the member's current or last paid membership.
+	Membership *Membership `json:"membership,omitempty"`
 }
 
 // HistoryQuery selects a page of a member's entries.

@@ -185,6 +185,10 @@ func ErrorCode(err error) string {
 		return "redemption_not_found"
 	case errors.Is(err, ErrRedemptionCancelled):
 		return "redemption_cancelled"
+	case errors.Is(err, ErrMembershipState):
+		return "membership_state"
+	case errors.Is(err, ErrNoMembership):
+		return "membership_not_found"
 	case errors.Is(err, ErrReadAborted):
 		return "read_aborted"
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrClosed):

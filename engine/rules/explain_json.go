@@ -21,6 +21,15 @@ func (e *Explanation) AppendJSON(dst []byte) ([]byte, error) {
 	if e.Tier != nil {
 		dst = e.Tier.appendJSON(jsonenc.Field(dst, "tier"))
 	}
+	if m := e.Membership; m != nil {
+		dst = append(jsonenc.Field(dst, "membership"), '{')
+		dst = jsonenc.String(jsonenc.Field(dst, "name"), m.Name)
+		dst = decimal(jsonenc.Field(dst, "earnMultiplier"), m.EarnMultiplier)
+		if m.TierFloor != "" {
+			dst = jsonenc.String(jsonenc.Field(dst, "tierFloor"), m.TierFloor)
+		}
+		dst = append(jsonenc.String(jsonenc.Field(dst, "message"), m.Message), '}')
+	}
 	dst = jsonenc.Int(jsonenc.Field(dst, "pointsWithoutCampaigns"), e.PointsWithoutCampaigns)
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignBonus"), e.CampaignBonus)
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignPointsGranted"), e.CampaignPointsGranted)
@@ -149,9 +158,11 @@ func decimal(dst []byte, d config.Decimal) []byte { return jsonenc.String(dst, d
 // derived from the configuration, and a 50-campaign program's full
 // explanation is ten times the rest of an earn's record.
 type ExplanationSummary struct {
-	Kind                   string            `json:"kind"`
-	Base                   BaseSummary       `json:"base"`
-	Tier                   *TierSummary      `json:"tier,omitempty"`
+	Kind string       `json:"kind"`
+	Base BaseSummary  `json:"base"`
+	Tier *TierSummary `json:"tier,omitempty"`
+	// Membership is the active membership whose multiplier applied.
+	Membership             *TierSummary      `json:"membership,omitempty"`
 	PointsWithoutCampaigns int64             `json:"pointsWithoutCampaigns"`
 	CampaignBonus          int64             `json:"campaignBonus"`
 	CampaignPointsGranted  int64             `json:"campaignPointsGranted"`
@@ -215,6 +226,9 @@ func (e *Explanation) summaryHead() ExplanationSummary {
 	}
 	if e.Tier != nil {
 		s.Tier = &TierSummary{Name: e.Tier.Name, EarnMultiplier: e.Tier.EarnMultiplier}
+	}
+	if m := e.Membership; m != nil {
+		s.Membership = &TierSummary{Name: m.Name, EarnMultiplier: m.EarnMultiplier}
 	}
 	return s
 }
@@ -285,11 +299,16 @@ func (s *ExplanationSummary) appendHead(dst []byte) []byte {
 	}
 	dst = jsonenc.Int(jsonenc.Field(dst, "points"), s.Base.Points)
 	dst = append(dst, '}')
-	if t := s.Tier; t != nil {
-		dst = append(jsonenc.Field(dst, "tier"), '{')
-		dst = jsonenc.String(jsonenc.Field(dst, "name"), t.Name)
-		dst = decimal(jsonenc.Field(dst, "earnMultiplier"), t.EarnMultiplier)
-		dst = append(dst, '}')
+	for _, named := range []struct {
+		field string
+		t     *TierSummary
+	}{{"tier", s.Tier}, {"membership", s.Membership}} {
+		if t := named.t; t != nil {
+			dst = append(jsonenc.Field(dst, named.field), '{')
+			dst = jsonenc.String(jsonenc.Field(dst, "name"), t.Name)
+			dst = decimal(jsonenc.Field(dst, "earnMultiplier"), t.EarnMultiplier)
+			dst = append(dst, '}')
+		}
 	}
 	dst = jsonenc.Int(jsonenc.Field(dst, "pointsWithoutCampaigns"), s.PointsWithoutCampaigns)
 	dst = jsonenc.Int(jsonenc.Field(dst, "campaignBonus"), s.CampaignBonus)

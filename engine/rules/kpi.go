@@ -27,6 +27,32 @@ type Aggregates struct {
 	// OutstandingAvailable and OutstandingPending are the points held by all members now.
 	OutstandingAvailable int64
 	OutstandingPending   int64
+	// Memberships are the counts of each membership, by name; nil for none.
+	Memberships map[string]MembershipAggregates
+}
+
+// MembershipAggregates are one membership's counts: Paying holds it now
+// (active or cancelling); Started, Renewed and Ended count changes in the
+// window; FeeUnits sums the prices of those starts and renewals, in
+// config.Decimal units of the program's currency.
+type MembershipAggregates struct {
+	Paying   int64 `json:"paying"`
+	Started  int64 `json:"started"`
+	Renewed  int64 `json:"renewed"`
+	Ended    int64 `json:"ended"`
+	FeeUnits int64 `json:"feeUnits"`
+}
+
+// MembershipKPIs are one membership's KPIs.
+type MembershipKPIs struct {
+	// PayingMembers hold the membership now, active or cancelling.
+	PayingMembers int64 `json:"payingMembers"`
+	// Churn counts the memberships that ended in the window.
+	Churn int64 `json:"churn"`
+	// ChurnRate = Churn / (PayingMembers + Churn).
+	ChurnRate float64 `json:"churnRate"`
+	// FeeRevenue sums the prices of the window's starts and renewals.
+	FeeRevenue config.Decimal `json:"feeRevenue"`
 }
 
 // KPIs of a program. Every ratio whose denominator is zero is 0, not NaN or
@@ -54,6 +80,8 @@ type KPIs struct {
 	OutstandingLiability int64 `json:"outstandingLiability"`
 	// Breakage = PointsExpired / PointsIssued.
 	Breakage float64 `json:"breakage"`
+	// Memberships are each membership's KPIs, by name; absent for none.
+	Memberships map[string]MembershipKPIs `json:"memberships,omitempty"`
 }
 
 // ComputeKPIs derives the KPIs from aggregates; see KPIs for each formula.
@@ -69,7 +97,20 @@ func ComputeKPIs(a Aggregates) KPIs {
 		ReferralCostPerAcquiredMember: quoDecimal(a.ReferralRewardsCost, false, a.ReferralsConverted),
 		OutstandingLiability:          a.OutstandingAvailable + a.OutstandingPending,
 		Breakage:                      rate(a.PointsExpired, a.PointsIssued),
+		Memberships:                   membershipKPIs(a.Memberships),
 	}
+}
+
+func membershipKPIs(in map[string]MembershipAggregates) map[string]MembershipKPIs {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]MembershipKPIs, len(in))
+	for name, m := range in {
+		out[name] = MembershipKPIs{PayingMembers: m.Paying, Churn: m.Ended, ChurnRate: rate(m.Ended, m.Paying+m.Ended),
+			FeeRevenue: config.DecimalFromUnits(m.FeeUnits)}
+	}
+	return out
 }
 
 // rate is num/den, or 0 when den is 0.

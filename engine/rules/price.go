@@ -42,6 +42,10 @@ type MemberContext struct {
 	// Tier is the member's current tier; "" (or a tier no longer in the
 	// snapshot) means the entry tier, rank 0.
 	Tier string
+	// Membership names the member's active (or cancelling) membership and
+	// MembershipEnd the end of its period; "" for none or a paused one.
+	Membership    string
+	MembershipEnd time.Time
 	// ActionsInPeriod is how many times the member already earned for this
 	// event's action in the action limit's window of OccurredAt
 	// (ActionLimitWindow, in the program's time zone); compared with the
@@ -78,7 +82,10 @@ type Explanation struct {
 	Rounding string           `json:"rounding"`
 	Base     BaseExplanation  `json:"base"`
 	Tier     *TierExplanation `json:"tier,omitempty"`
-	// PointsWithoutCampaigns is round(base × tier multiplier).
+	// Membership is the active membership whose multiplier applied.
+	Membership *MembershipExplanation `json:"membership,omitempty"`
+	// PointsWithoutCampaigns is round(base × tier multiplier × membership
+	// multiplier).
 	PointsWithoutCampaigns int64 `json:"pointsWithoutCampaigns"`
 	// CampaignBonus is what the applied campaigns add before caps: the
 	// rounded total with campaigns minus PointsWithoutCampaigns.
@@ -237,16 +244,25 @@ func Price(s *config.Snapshot, ev Event, m MemberContext, now time.Time) (Pricin
 		return Pricing{}, err
 	}
 
-	// The tier multiplier scales every total, with or without campaigns.
+	// The tier and membership multipliers scale every total, with or
+	// without campaigns; an active membership's tier floor raises the tier.
+	held := ActiveMembership(s, m, ev.OccurredAt)
 	withTier := base
-	if t, msg := memberTierOf(s, m.Tier); t != nil {
+	if t, msg := memberTierOf(s, membershipFloor(s, m.Tier, held)); t != nil {
 		mult := multiplier(t.EarnMultiplier)
 		withTier = base.times(mult)
+		if t.Name != m.Tier && held != nil && t.Name == held.Benefits.TierFloor {
+			msg = fmt.Sprintf("the tier floor of membership %q", held.Name)
+		}
 		ex.Tier = &TierExplanation{Name: t.Name, Rank: t.Rank, EarnMultiplier: mult, Message: msg}
+	}
+	if held != nil {
+		ex.Membership = membershipExplanation(held)
+		withTier = withTier.times(ex.Membership.EarnMultiplier)
 	}
 	ex.PointsWithoutCampaigns = withTier.round(s.Points.Rounding)
 
-	cands, err := considerCampaigns(s, ev, m, ex.Tier, overLimit)
+	cands, err := considerCampaigns(s, ev, m, ex.Tier, held, overLimit)
 	if err != nil {
 		return Pricing{}, err
 	}
@@ -391,7 +407,7 @@ type candidateState struct {
 // attribution order (priority descending, then name), and notes which are
 // applicable. The explanations' windows and multipliers share one
 // allocation each, since every campaign of a large program usually has them.
-func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, overLimit *config.ActionLimit) (candidates, error) {
+func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *TierExplanation, held *config.Membership, overLimit *config.ActionLimit) (candidates, error) {
 	n := len(s.Campaigns)
 	cands := candidates{campaigns: make([]CampaignExplanation, n), state: make([]candidateState, n)}
 	windows := make([]WindowExplanation, n)
@@ -415,7 +431,10 @@ func considerCampaigns(s *config.Snapshot, ev Event, m MemberContext, tier *Tier
 		} else {
 			windows[k] = WindowExplanation{Start: w.Start, End: w.End, Relation: "current"}
 			ce.Window = &windows[k]
-			if reason, msg = audience(c.Audience, m, tier, ev.OccurredAt); reason == "" {
+			if reason, msg = audience(c.Audience, m, tier, ev.OccurredAt); reason == "" && c.Audience != nil {
+				reason, msg = audienceMembership(c.Audience.Memberships, held)
+			}
+			if reason == "" {
 				reason, msg = campaignRules(ce, &mults, c.Rules, ev, overLimit)
 			}
 			if reason == "" {

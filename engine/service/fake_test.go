@@ -377,6 +377,9 @@ func (m *memStore) PricingContexts(_ context.Context, qs []ledger.PricingQuery) 
 		}
 		mc := rules.MemberContext{ID: mm.ID, Tags: mm.Tags, EnrolledAt: mm.EnrolledAt, Tier: mm.Tier,
 			ActionsInPeriod: mm.actionsIn(q.Action, q.Limit, q.OccurredAt, q.TimeZone)}
+		if ms := mm.Membership; ms != nil && (ms.State == ledger.MembershipActive || ms.State == ledger.MembershipCancelling) {
+			mc.Membership, mc.MembershipEnd = ms.Name, ms.PeriodEnd
+		}
 		if m.staleReads > 0 {
 			m.staleReads--
 			mc.Tier = ""

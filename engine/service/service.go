@@ -37,6 +37,7 @@ type Store interface {
 	CancelRedemption(ctx context.Context, req ledger.CancelRedemptionRequest) (ledger.CancelRedemptionResult, error)
 	PatchMember(ctx context.Context, req ledger.PatchMemberRequest) (ledger.PatchMemberResult, error)
 	EraseMember(ctx context.Context, req ledger.EraseMemberRequest) (ledger.EraseMemberResult, error)
+	ChangeMembership(ctx context.Context, req ledger.MembershipRequest) (ledger.MembershipResult, error)
 	Member(ctx context.Context, memberID string, now time.Time) (ledger.MemberView, error)
 	Replay(ctx context.Context, queries []ledger.ReplayQuery) ([]ledger.ReplayAnswer, error)
 	PricingContexts(ctx context.Context, qs []ledger.PricingQuery) ([]ledger.PricingState, error)

@@ -39,6 +39,10 @@ func program(t *testing.T) string {
     {"name": "capped", "displayName": "Capped", ` + window + `, "audience": {"memberTags": ["capped"]}, "rules": {"purchaseBonus": {"points": 40}},
      "limits": {"totalBonusBudget": 1000, "perMemberCap": 60}},
     {"name": "over", "displayName": "Over", ` + past + `, "rules": {"purchaseBonus": {"points": 99}}}
+  ],
+  "memberships": [
+    {"name": "prime", "price": "99", "currency": "EUR", "billingPeriod": "Year", "benefits": {"earnMultiplier": "2", "tierFloor": "silver"}},
+    {"name": "box", "price": "19.99", "currency": "EUR", "billingPeriod": "30d", "benefits": {}, "streak": {"renewals": 2, "bonusPoints": 500}}
   ]
 }`
 }

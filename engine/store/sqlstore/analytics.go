@@ -83,5 +83,8 @@ func (s *Store) Aggregates(ctx context.Context, from, to time.Time) (_ rules.Agg
 		return a, fmt.Errorf("read aggregates: %w", err)
 	}
 	a.SpendSinceEnrollment = config.DecimalFromUnits(spend)
+	if a.Memberships, err = s.membershipAggregates(ctx, f, t); err != nil {
+		return a, err
+	}
 	return a, nil
 }

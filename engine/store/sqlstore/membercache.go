@@ -18,6 +18,10 @@ type cachedMember struct {
 	tagsRev    int64
 	enrolledAt time.Time
 	tier       string
+	// membership names the active or cancelling membership ("" for none)
+	// and membershipEnd ends its period.
+	membership    string
+	membershipEnd time.Time
 }
 
 // memberCache keeps the member rows pricing reads, so that pricing an

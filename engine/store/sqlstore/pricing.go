@@ -28,7 +28,8 @@ func (s *Store) PricingContexts(ctx context.Context, qs []ledger.PricingQuery) (
 	members := make(map[string]*pricedMember, len(ids))
 	if err := s.readMembers(ctx, ids, fresh, func(id string, m cachedMember) {
 		members[id] = &pricedMember{grants: map[string]int64{}, tagsRev: m.tagsRev,
-			mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier}}
+			mc: rules.MemberContext{ID: id, Tags: m.tags, EnrolledAt: m.enrolledAt, Tier: m.tier,
+				Membership: m.membership, MembershipEnd: m.membershipEnd}}
 	}); err != nil {
 		return nil, err
 	}
@@ -161,12 +162,17 @@ func (s *Store) readMembers(ctx context.Context, ids []string, fresh map[string]
 	gen := s.members.generation()
 	read := make(map[string]cachedMember, len(missed))
 	set, args := s.cfg.Dialect.sql().set([][]string{missed})
-	err := s.eachRow(ctx, fmt.Sprintf(`SELECT id, tags, enrolled_at, tier, tags_rev FROM members WHERE id IN (%s)`, set), args, func(rows *sql.Rows) error {
+	err := s.eachRow(ctx, fmt.Sprintf(`SELECT m.id, m.tags, m.enrolled_at, m.tier, m.tags_rev, COALESCE(ms.name, ''), COALESCE(ms.period_end, 0)
+		FROM members m LEFT JOIN memberships ms ON ms.member_id = m.id AND ms.state IN ('active', 'cancelling')
+		WHERE m.id IN (%s)`, set), args, func(rows *sql.Rows) error {
 		var id, tags string
 		var m cachedMember
-		var enrolled int64
-		if err := rows.Scan(&id, &tags, &enrolled, &m.tier, &m.tagsRev); err != nil {
+		var enrolled, membershipEnd int64
+		if err := rows.Scan(&id, &tags, &enrolled, &m.tier, &m.tagsRev, &m.membership, &membershipEnd); err != nil {
 			return err
+		}
+		if m.membership != "" {
+			m.membershipEnd = time.UnixMicro(membershipEnd).UTC()
 		}
 		if err := json.Unmarshal([]byte(tags), &m.tags); err != nil {
 			return fmt.Errorf("member %s: decode tags: %w", id, err)

@@ -62,6 +62,9 @@ func (s *Store) Member(ctx context.Context, memberID string, now time.Time) (_ l
 		since := time.UnixMicro(tierSince).UTC()
 		v.TierSince = &since
 	}
+	if v.Membership, err = s.memberMembership(ctx, memberID); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 

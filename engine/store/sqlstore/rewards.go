@@ -62,15 +62,18 @@ func (s *Store) applyRedeemReward(ctx context.Context, tx *txn, r ledger.RedeemR
 	}
 	// The tier and the period's count are read under the member's lock, so
 	// concurrent redemptions of one member cannot both take the last one.
-	var tier string
-	if err := tx.queryRow(ctx, `SELECT tier FROM members WHERE id = ?`, []any{&tier}, r.MemberID); err != nil {
-		return ledger.RedeemRewardResult{}, fmt.Errorf("read tier: %w", err)
+	mc, err := tx.redeemingMember(ctx, r.MemberID)
+	if err != nil {
+		return ledger.RedeemRewardResult{}, err
+	}
+	if err := rules.CheckEligibility(r.Program, r.RewardID, mc, now); err != nil {
+		return ledger.RedeemRewardResult{}, rewardRefusal(err)
 	}
 	count, err := redemptionsInPeriod(ctx, tx, r.MemberID, reward, now, r.Program.Location())
 	if err != nil {
 		return ledger.RedeemRewardResult{}, err
 	}
-	cost, err := rules.CheckRedemption(r.Program, r.RewardID, tier, now, count)
+	cost, err := rules.CheckRedemption(r.Program, r.RewardID, rules.EffectiveTier(r.Program, mc, now), now, count)
 	if err != nil {
 		return ledger.RedeemRewardResult{}, rewardRefusal(err)
 	}

@@ -29,6 +29,13 @@ func RunClocked(t *testing.T, newStore ClockedFactory) {
 		testAdjustReplayAfterExpiry(t, s, func(at time.Time) { clock.Store(at.UnixMicro()) })
 		CheckInvariants(t, s)
 	})
+	t.Run("MembershipLifecycle", func(t *testing.T) {
+		var clock atomic.Int64
+		clock.Store(t0.UnixMicro())
+		s := newStore(t, func() time.Time { return time.UnixMicro(clock.Load()) })
+		testMembershipLifecycle(t, s, func(at time.Time) { clock.Store(at.UnixMicro()) })
+		CheckInvariants(t, s)
+	})
 	t.Run("Aggregates", func(t *testing.T) {
 		s := newStore(t, func() time.Time { return t0 })
 		testAggregates(t, s)

@@ -74,6 +74,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"EraseMember", testEraseMember},
 		{"PricedTags", testPricedTags},
 		{"ConcurrentProfiles", testConcurrentProfiles},
+		{"ConcurrentRenewals", testConcurrentRenewals},
+		{"RewardEligibility", testRewardEligibility},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrent", testOutboxConcurrent},
 		{"OutboxCursors", testOutboxCursors},

@@ -257,6 +257,9 @@ func run(args []string) error {
 		background.Due{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {
+		background.Birthdays{Ledger: store, Config: holder, Interval: o.dueInterval, Log: log}.Run(watchCtx)
+	})
+	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {

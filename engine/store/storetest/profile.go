@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -357,6 +358,10 @@ func ProfileRoundTrip(t *testing.T, from, to Factory) {
 	city := "Busan"
 	patchMember(t, src, ledger.PatchMemberRequest{IdempotencyKey: "p-ref", MemberID: "ref", Attributes: map[string]*string{"city": &city},
 		BirthDate: &ledger.BirthDate{Month: 12, Day: 31, Year: ptr(1980)}, Consents: map[string]bool{"push": true}})
+	birthday := ledger.BirthdayRule{Points: 50, Window: config.LimitDay}
+	if r := grantBirthday(t, src, "ref", birthday, at("2026-12-31T10:00:00Z")); !r.Granted {
+		t.Fatalf("birthday before the export: %+v", r)
+	}
 	stream, _ := export(t, src)
 	if _, err := dst.Import(ctx, bytes.NewReader(stream)); err != nil {
 		t.Fatalf("import: %v", err)
@@ -373,6 +378,9 @@ func ProfileRoundTrip(t *testing.T, from, to Factory) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("member %s:\n source %+v\n import %+v", id, a, b)
 		}
+	}
+	if r := grantBirthday(t, dst, "ref", birthday, at("2026-12-31T11:00:00Z")); r.Granted {
+		t.Errorf("the birthday granted before the export was granted again after the import: %+v", r)
 	}
 	if v := member(t, dst, "ref", t0); v.Attributes["city"] != "Busan" || v.BirthDate == nil || !v.Consents["push"].Granted {
 		t.Errorf("imported profile: %+v", v)

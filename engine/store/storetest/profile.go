@@ -149,6 +149,10 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 	city := "Daegu"
 	cityPatch := ledger.PatchMemberRequest{IdempotencyKey: "opaque-key", MemberID: id, Actor: "key-test", Attributes: map[string]*string{"city": &city}}
 	patchMember(t, s, cityPatch)
+	birthday := ledger.BirthdayRule{Points: 40, Window: config.LimitDay}
+	if r := grantBirthday(t, s, id, birthday, at("2026-07-04T10:00:00Z")); !r.Granted {
+		t.Fatalf("birthday before the erasure: %+v", r)
+	}
 	before := member(t, s, id, t0)
 	kpisBefore := aggregates(t, s)
 	spendBefore, err := s.CampaignSpend(ctx)
@@ -226,6 +230,12 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("the id enrolled again: %+v", v)
 	}
 	earn(t, s, ledger.EarnRequest{IdempotencyKey: "again-o1", MemberID: id, EventID: "o1", Points: 5})
+	// The erased member's birthday grant went to the pseudonym: the new
+	// member of the id has a birthday of their own.
+	patchMember(t, s, ledger.PatchMemberRequest{IdempotencyKey: "born-again", MemberID: id, BirthDate: &ledger.BirthDate{Month: 7, Day: 4}})
+	if r := grantBirthday(t, s, id, birthday, at("2026-07-04T11:00:00Z")); !r.Granted {
+		t.Errorf("the new member of an erased id was refused its birthday: %+v", r)
+	}
 }
 
 // checkErasedOutbox: once id is erased, the one event of the outbox that

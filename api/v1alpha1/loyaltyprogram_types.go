@@ -164,6 +164,29 @@ type PointsPolicy struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Actions []ActionReward `json:"actions,omitempty"`
+
+	// Birthday gives each member with a birth date points once a year in a
+	// window around the birthday, counted in the program's time zone: by the
+	// due work, or at the member's first event in the window, whichever comes
+	// first. The member sees an earn entry with reason "birthday".
+	// +optional
+	Birthday *BirthdayReward `json:"birthday,omitempty"`
+}
+
+// BirthdayReward is the points a member gets once a year for a birthday.
+type BirthdayReward struct {
+	// Points granted once per year; no tier or campaign multiplier applies.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	Points Points `json:"points"`
+
+	// Window in which the points are granted: the Day of the birthday, its
+	// Week (from Monday) or its Month. A 29 February birthday falls on 28
+	// February in other years.
+	// +kubebuilder:validation:Enum=Day;Week;Month
+	// +kubebuilder:default=Day
+	// +optional
+	Window string `json:"window,omitempty"`
 }
 
 // PointsExpiry sets exactly one way for points to expire.

@@ -180,6 +180,18 @@ spec:
 		Expect(got.Spec.Points.Actions[0].Limit).To(Equal(&loyaltyv1alpha1.ActionLimit{Count: 1, Per: loyaltyv1alpha1.LimitPerLifetime}))
 	})
 
+	It("accepts birthday points and defaults their window to the day", func() {
+		ns := newNamespace()
+		program := objectFrom(baseProgram, `
+spec:
+  points:
+    birthday: {points: 250}`, ns)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		var got loyaltyv1alpha1.LoyaltyProgram
+		Expect(k8sClient.Get(ctx, clientKey(program), &got)).To(Succeed())
+		Expect(got.Spec.Points.Birthday).To(Equal(&loyaltyv1alpha1.BirthdayReward{Points: 250, Window: "Day"}))
+	})
+
 	It("bounds a campaign's member tags as the engine bounds a member's tags", func() {
 		ns := newNamespace()
 		longest := strings.Repeat("é", config.MaxTagLength) // characters, not bytes
@@ -205,6 +217,10 @@ spec:
 		// LoyaltyProgram
 		Entry("currency not an ISO 4217 code", invalidCase{baseProgram, `spec: {currency: euro}`,
 			"spec.currency", `should match '^[A-Z]{3}$'`}),
+		Entry("birthday without points", invalidCase{baseProgram, `spec: {points: {birthday: {points: 0}}}`,
+			"spec.points.birthday.points", "should be greater than or equal to 1"}),
+		Entry("birthday window a year", invalidCase{baseProgram, `spec: {points: {birthday: {points: 10, window: Year}}}`,
+			"spec.points.birthday.window", `supported values: "Day", "Week", "Month"`}),
 		Entry("empty display name", invalidCase{baseProgram, `spec: {displayName: ""}`,
 			"spec.displayName", "should be at least 1 chars long"}),
 		Entry("negative earn rate", invalidCase{baseProgram, `spec: {points: {earnRate: "-1"}}`,

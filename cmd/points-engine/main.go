@@ -65,6 +65,7 @@ type options struct {
 	kubeconfig      string
 	apiKeysDir      string
 	dueInterval     time.Duration
+	birthdayEvery   time.Duration
 	tierPassRate    float64
 	shutdownTimeout time.Duration
 	logLevel        string
@@ -139,6 +140,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --config-configmap; in-cluster credentials when empty (KUBECONFIG)")
 	fs.StringVar(&o.apiKeysDir, "api-keys-dir", "", "directory of API key files named by scope: ingest, read, admin (API_KEYS_DIR)")
 	fs.DurationVar(&o.dueInterval, "due-interval", 5*time.Second, "how often pending points are released and expired points removed (DUE_INTERVAL)")
+	fs.DurationVar(&o.birthdayEvery, "birthday-interval", time.Minute, "how often the members whose birthday window holds now are granted the program's birthday points; a member's first earn in the window grants them sooner (BIRTHDAY_INTERVAL)")
 	fs.Float64Var(&o.tierPassRate, "tier-pass-rate", 500, "members a second at most whose tier the periodic pass re-evaluates, so that it stays background work (TIER_PASS_RATE)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM (SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (LOG_LEVEL)")
@@ -165,6 +167,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--postgres-writers %d: want 1 to 64", o.postgresWriters)
 	case o.dueInterval <= 0:
 		return o, errors.New("--due-interval must be positive")
+	case o.birthdayEvery <= 0:
+		return o, errors.New("--birthday-interval must be positive")
 	case !(o.tierPassRate > 0):
 		return o, fmt.Errorf("--tier-pass-rate %v: must be a positive number of members a second", o.tierPassRate)
 	case o.walLimit < minWALLimit || o.walLimit > maxWALLimit:
@@ -259,6 +263,9 @@ func run(args []string) error {
 	})
 	jobs.Go(func() {
 		background.Memberships{Ledger: store, Interval: o.dueInterval, Log: log}.Run(watchCtx)
+	})
+	jobs.Go(func() {
+		background.Birthdays{Ledger: store, Config: holder, Interval: o.birthdayEvery, Log: log}.Run(watchCtx)
 	})
 	jobs.Go(func() {
 		background.TierPass{Ledger: store, Config: holder, Metrics: metrics, Interval: o.dueInterval, Rate: o.tierPassRate, Log: log}.Run(watchCtx)

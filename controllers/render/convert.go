@@ -56,6 +56,9 @@ func programSnapshot(p *loyaltyv1alpha1.LoyaltyProgram) (*config.Snapshot, error
 		}
 		pts.Actions = append(pts.Actions, ca)
 	}
+	if b := s.Points.Birthday; b != nil {
+		pts.Birthday = &config.BirthdayReward{Points: int64(b.Points), Window: orDefault(b.Window, config.LimitDay)}
+	}
 	if snap.Memberships, err = memberships(s.Memberships); err != nil {
 		return nil, err
 	}

@@ -59,3 +59,35 @@ func TestResolveRefusesAnUnknownTimeZone(t *testing.T) {
 		t.Errorf("both limits: problem %q", res.ProgramProblem)
 	}
 }
+
+func TestResolveRendersBirthdayPoints(t *testing.T) {
+	tests := []struct {
+		name string
+		in   *loyaltyv1alpha1.BirthdayReward
+		want *config.BirthdayReward
+	}{
+		{"none", nil, nil},
+		{"window defaults to the day", &loyaltyv1alpha1.BirthdayReward{Points: 250}, &config.BirthdayReward{Points: 250, Window: config.LimitDay}},
+		{"week", &loyaltyv1alpha1.BirthdayReward{Points: 100, Window: "Week"}, &config.BirthdayReward{Points: 100, Window: config.LimitWeek}},
+		{"month", &loyaltyv1alpha1.BirthdayReward{Points: 1, Window: "Month"}, &config.BirthdayReward{Points: 1, Window: config.LimitMonth}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := program()
+			p.Spec.Points.Birthday = tt.in
+			res := render.Resolve(render.ProgramObjects{Program: p})
+			if res.ProgramProblem != "" {
+				t.Fatalf("no snapshot: %s", res.ProgramProblem)
+			}
+			got := res.Snapshot.Points.Birthday
+			if (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+				t.Errorf("birthday rendered as %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	p := program()
+	p.Spec.Points.Birthday = &loyaltyv1alpha1.BirthdayReward{Points: 10, Window: "Year"}
+	if res := render.Resolve(render.ProgramObjects{Program: p}); res.Snapshot != nil || !strings.Contains(res.ProgramProblem, "points.birthday.window") {
+		t.Errorf("window Year: snapshot %v, problem %q; want none and a problem naming points.birthday.window", res.Snapshot != nil, res.ProgramProblem)
+	}
+}

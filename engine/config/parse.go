@@ -119,6 +119,11 @@ func (s *Snapshot) normalized() Snapshot {
 	c := *s
 	c.Points.Actions = sortedBy(c.Points.Actions, func(a ActionReward) string { return a.Name })
 	c.Program.TimeZone = orDefault(c.Program.TimeZone, "UTC")
+	if b := c.Points.Birthday; b != nil {
+		cp := *b
+		cp.Window = orDefault(cp.Window, LimitDay)
+		c.Points.Birthday = &cp
+	}
 	c.Points.Name = orDefault(c.Points.Name, "points")
 	c.Points.Rounding = orDefault(c.Points.Rounding, RoundingFloor)
 	if !c.Points.PendingPeriod.set {
@@ -460,6 +465,12 @@ func (v *validator) pointsPolicy(p *PointsPolicy) {
 		}
 	}
 	v.duration("points.lateEventGracePeriod", p.LateEventGracePeriod, true, false)
+	if b := p.Birthday; b != nil {
+		if b.Points < 1 || b.Points > 1_000_000 {
+			v.fail("points.birthday.points", "%d must be between 1 and 1000000", b.Points)
+		}
+		v.oneOf("points.birthday.window", b.Window, LimitDay, LimitWeek, LimitMonth)
+	}
 	if len(p.Actions) > 32 {
 		v.fail("points.actions", "at most 32 actions")
 	}

@@ -103,6 +103,18 @@ type PointsPolicy struct {
 	LateEventGracePeriod Duration `json:"lateEventGracePeriod"`
 	// Actions are the points earned for named engagement actions, sorted by name.
 	Actions []ActionReward `json:"actions"`
+	// Birthday is the points granted once a year around a member's
+	// birthday; nil for none.
+	Birthday *BirthdayReward `json:"birthday,omitempty"`
+}
+
+// BirthdayReward is the points a member gets once a year for a birthday.
+type BirthdayReward struct {
+	// Points granted once per birthday year, from 1 to 1,000,000.
+	Points int64 `json:"points"`
+	// Window is LimitDay, LimitWeek or LimitMonth: the day, the ISO week or
+	// the month of the birthday, in the program's time zone.
+	Window string `json:"window"`
 }
 
 // PointsExpiry sets exactly one way for points to expire.

@@ -179,6 +179,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "action limit and max per day", set: map[string]any{"points.actions.0.limit": map[string]any{"count": 2, "per": "Week"}}, want: `points.actions[review].maxPerDay: set limit or maxPerDay, not both: maxPerDay N is limit {count: N, per: Day}`},
 		{name: "action limit count", set: map[string]any{"points.actions.2.limit.count": 0}, want: `points.actions[app-download].limit.count: 0 must be between 1 and 1000`},
 		{name: "action limit period", set: map[string]any{"points.actions.2.limit.per": "Fortnight"}, want: `points.actions[app-download].limit.per: "Fortnight" must be one of Day, Week, Month, Year, Lifetime`},
+		{name: "birthday points", set: map[string]any{"points.birthday": map[string]any{"points": 0, "window": "Day"}}, want: `points.birthday.points: 0 must be between 1 and 1000000`},
+		{name: "birthday window", set: map[string]any{"points.birthday": map[string]any{"points": 10, "window": "Year"}}, want: `points.birthday.window: "Year" must be one of Day, Week, Month`},
 		{name: "program time zone", set: map[string]any{"program.timeZone": "Mars/Olympus"}, want: `program.timeZone: unknown IANA time zone "Mars/Olympus"`},
 		{name: "program time zone Local", set: map[string]any{"program.timeZone": "Local"}, want: `program.timeZone: unknown IANA time zone "Local"`},
 		{name: "tier duplicate rank", set: map[string]any{"tiers.0.rank": 0}, want: `tiers[gold].rank: rank 0 is already held by tier "bronze"`},

@@ -121,6 +121,16 @@ type Ledger interface {
 	// and records a change as a "tier" entry. Downgrades are applied only
 	// with req.AllowDowngrade (the due job); an earn only upgrades.
 	EvaluateTier(ctx context.Context, req TierRequest) (TierResult, error)
+	// GrantBirthday grants the member's birthday points under the member's
+	// lock, in one transaction, if now is in the member's birthday window of
+	// a year not granted yet: at most once per member and year, whatever
+	// the restarts and replicas. The grant is an earn entry with reason
+	// ReasonBirthday.
+	GrantBirthday(ctx context.Context, req BirthdayRequest) (BirthdayResult, error)
+	// GrantBirthdays runs GrantBirthday for every member whose birthday
+	// window contains now and who has no grant for that year, in bounded
+	// pages.
+	GrantBirthdays(ctx context.Context, req BirthdaysRequest) (BirthdaysResult, error)
 	// Aggregates reads the plain counts and sums of the KPIs over the
 	// window [from, to) (from before to, else a FieldError on from), in one
 	// statement and so on one consistent snapshot. Times are when the store
@@ -293,6 +303,10 @@ type EarnRequest struct {
 	// whose activity the earn lifts to a higher tier is upgraded in the
 	// same commit. Earning never downgrades.
 	Tiers []config.Tier `json:"-"`
+	// Birthday, when set, is the program's birthday reward: the earn
+	// grants it in its transaction when it is the member's first event in
+	// the birthday window (see Ledger.GrantBirthday).
+	Birthday *BirthdayRule `json:"-"`
 	// PricedTier, when set, is the member's tier the event was priced for.
 	// If the member has another tier when the earn applies (another
 	// replica or an earlier earn changed it), the earn is refused with

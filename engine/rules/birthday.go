@@ -39,3 +39,50 @@ func BirthdayWindow(birthMonth time.Month, birthDay int, window string, year int
 }
 
 func isLeap(year int) bool { return year%4 == 0 && (year%100 != 0 || year%400 == 0) }
+
+// BirthdayYear is the year whose birthday window (BirthdayWindow) contains
+// now, and whether there is one. A week window may belong to the year after
+// now's (a 1 January birthday's week can start in December) or before it.
+func BirthdayYear(birthMonth time.Month, birthDay int, window string, now time.Time, loc *time.Location) (int, bool) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y := now.In(loc).Year()
+	for _, year := range []int{y, y + 1, y - 1} {
+		start, end, err := BirthdayWindow(birthMonth, birthDay, window, year, loc)
+		if err == nil && !now.Before(start) && now.Before(end) {
+			return year, true
+		}
+	}
+	return 0, false
+}
+
+// BirthDate is a month and day of birth.
+type BirthDate struct {
+	Month time.Month
+	Day   int
+}
+
+// BirthdaysAt lists the birth dates whose birthday window contains now, in
+// date order: the dates of now's day, ISO week or month in loc, and 29
+// February with 28 February in a year without one. BirthdayYear says for
+// which year.
+func BirthdaysAt(now time.Time, window string, loc *time.Location) []BirthDate {
+	if loc == nil {
+		loc = time.UTC
+	}
+	start, end := PeriodWindow(now, window, loc)
+	if window != config.LimitDay && window != config.LimitWeek && window != config.LimitMonth {
+		return nil
+	}
+	var out []BirthDate
+	y, m, d := start.In(loc).Date()
+	for day := time.Date(y, m, d, 12, 0, 0, 0, loc); day.Before(end); day = time.Date(y, m, d+1, 12, 0, 0, 0, loc) {
+		y, m, d = day.Date()
+		out = append(out, BirthDate{Month: m, Day: d})
+		if m == time.February && d == 28 && !isLeap(y) {
+			out = append(out, BirthDate{Month: time.February, Day: 29})
+		}
+	}
+	return out
+}

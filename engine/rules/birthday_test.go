@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -56,5 +57,57 @@ func TestBirthdayWindow(t *testing.T) {
 		if _, _, err := BirthdayWindow(bad.month, bad.day, bad.window, 2026, time.UTC); err == nil {
 			t.Errorf("BirthdayWindow(%d, %d, %q) accepted", bad.month, bad.day, bad.window)
 		}
+	}
+}
+
+func TestBirthdayYearAndBirthdaysAt(t *testing.T) {
+	seoul, err := time.LoadLocation("Asia/Seoul")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name     string
+		month    time.Month
+		day      int
+		window   string
+		now      string
+		loc      *time.Location
+		wantYear int // 0: none
+	}{
+		{"the day", time.March, 5, config.LimitDay, "2026-03-05T10:00:00Z", time.UTC, 2026},
+		{"the day before", time.March, 5, config.LimitDay, "2026-03-04T23:59:59Z", time.UTC, 0},
+		{"Seoul new year's day starts at 15:00 UTC", time.January, 1, config.LimitDay, "2026-12-31T15:00:00Z", seoul, 2027},
+		{"Seoul new year's eve ends at 15:00 UTC", time.December, 31, config.LimitDay, "2026-12-31T15:00:00Z", seoul, 0},
+		{"week of 1 January 2027 starts in December", time.January, 1, config.LimitWeek, "2026-12-28T00:00:00Z", time.UTC, 2027},
+		{"week of 31 December 2026 ends in January", time.December, 31, config.LimitWeek, "2027-01-03T23:00:00Z", time.UTC, 2026},
+		{"29 February on 28 February 2027", time.February, 29, config.LimitDay, "2027-02-28T08:00:00Z", time.UTC, 2027},
+		{"29 February not on 1 March 2027", time.February, 29, config.LimitDay, "2027-03-01T08:00:00Z", time.UTC, 0},
+		{"the month", time.July, 20, config.LimitMonth, "2026-07-01T00:00:00Z", time.UTC, 2026},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := at(tt.now)
+			y, ok := BirthdayYear(tt.month, tt.day, tt.window, now, tt.loc)
+			if (tt.wantYear != 0) != ok || ok && y != tt.wantYear {
+				t.Errorf("BirthdayYear = %d, %v; want %d", y, ok, tt.wantYear)
+			}
+			listed := slices.Contains(BirthdaysAt(now, tt.window, tt.loc), BirthDate{tt.month, tt.day})
+			if listed != ok {
+				t.Errorf("BirthdaysAt lists %s %d: %v, want %v", tt.month, tt.day, listed, ok)
+			}
+		})
+	}
+	if n := len(BirthdaysAt(at("2027-02-10T00:00:00Z"), config.LimitMonth, time.UTC)); n != 29 {
+		t.Errorf("February 2027 lists %d dates, want 28 and 29 February: 29", n)
+	}
+	if n := len(BirthdaysAt(at("2026-12-30T00:00:00Z"), config.LimitWeek, time.UTC)); n != 7 {
+		t.Errorf("a week lists %d dates, want 7", n)
 	}
 }

@@ -133,6 +133,7 @@ func price(snap *config.Snapshot, ev EarnEvent, p parsedEvent, st ledger.Pricing
 	if len(snap.Tiers) > 0 {
 		req.Tiers = snap.Tiers // the earn upgrades the member it qualifies
 	}
+	req.Birthday = ledger.BirthdayRuleOf(snap) // the first event in the window grants it
 	req.Campaigns = campaignBonuses(snap, pr.Explanation.Campaigns)
 	return req, nil
 }

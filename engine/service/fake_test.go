@@ -31,6 +31,7 @@ type memStore struct {
 	staleReads int
 	// pricings and earns count the members priced and the earns written.
 	pricings, earns int
+	lastEarn        ledger.EarnRequest // the last earn asked for, as the service built it
 	// lookups counts the keys looked up before writing.
 	lookups int
 	seq     int64
@@ -127,6 +128,7 @@ func (m *memStore) Earn(_ context.Context, req ledger.EarnRequest) (ledger.EarnR
 
 func (m *memStore) earn(req ledger.EarnRequest) (ledger.EarnResult, []byte, error) {
 	m.earns++
+	m.lastEarn = req
 	norm, err := req.Normalize()
 	if err != nil {
 		return ledger.EarnResult{}, nil, err

@@ -62,3 +62,33 @@ func TestActionLimitsInProgramTimeZone(t *testing.T) {
 		t.Errorf("price of a second download: %+v %v", q, err)
 	}
 }
+
+// An earn hands the program's birthday reward, in its zone and with its
+// expiry, to the store, which grants it at the member's first event in
+// the window; without one it hands none.
+func TestEarnCarriesTheBirthdayReward(t *testing.T) {
+	f := newFixture(t)
+	ev, body := event("b1", "plain", "b1", "", "review", f.now)
+	if _, err := f.svc.Earn(t.Context(), ev, body); err != nil {
+		t.Fatal(err)
+	}
+	if f.store.lastEarn.Birthday != nil {
+		t.Errorf("birthday rule %+v without a birthday reward", f.store.lastEarn.Birthday)
+	}
+	snap := strings.Replace(program(t), `"currency": "EUR"}`, `"currency": "EUR", "timeZone": "Asia/Seoul"}`, 1)
+	snap = strings.Replace(snap, `"actions": [`, `"birthday": {"points": 250, "window": "Week"}, "actions": [`, 1)
+	if err := f.holder.Apply("test", []byte(snap)); err != nil {
+		t.Fatal(err)
+	}
+	ev, body = event("b2", "plain", "b2", "", "review", f.now)
+	if _, err := f.svc.Earn(t.Context(), ev, body); err != nil {
+		t.Fatal(err)
+	}
+	r := f.store.lastEarn.Birthday
+	if r == nil || r.Points != 250 || r.Window != config.LimitWeek || r.Location.String() != "Asia/Seoul" {
+		t.Fatalf("birthday rule %+v, want 250 points a week in Asia/Seoul", r)
+	}
+	if x := f.holder.Current().Points.Expiry; x != nil && x.AfterEarn != nil && r.ExpireAfter != x.AfterEarn.D() {
+		t.Errorf("birthday points expire after %s, want afterEarn %s", r.ExpireAfter, x.AfterEarn.D())
+	}
+}

@@ -141,6 +141,10 @@ func TestReplicasShareDatabase(t *testing.T) {
 		url, schema := freshSchema(t)
 		storetest.ConcurrentActionLimits(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
 	})
+	t.Run("birthdays", func(t *testing.T) {
+		url, schema := freshSchema(t)
+		storetest.ConcurrentBirthdays(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema)})
+	})
 	t.Run("replays", func(t *testing.T) {
 		storetest.ConcurrentReplays(t, []ledger.Ledger{open(t, url, schema), open(t, url, schema), open(t, url, schema)})
 	})

@@ -12,9 +12,10 @@
 //   - the idempotency policy: idempotency.go;
 //   - the use cases: enroll.go, profile.go (patches and the profile
 //     history), erase.go (erasure under a pseudonym), earn.go, redeem.go, reverse.go, adjust.go,
-//     rewards.go and stock.go, referrals.go, tiers.go, due.go, export.go,
-//     import.go, reads.go, pricing.go, membership.go (memberships, their
-//     due ends and KPIs, the state machine in engine/ledger); campaign caps in grants.go and
+//     rewards.go and stock.go, referrals.go, tiers.go, due.go, birthday.go
+//     (birthday points once per member and year), export.go, import.go,
+//     reads.go, pricing.go, membership.go (memberships, their due ends and
+//     KPIs, the state machine in engine/ledger); campaign caps in grants.go and
 //     bonuses.go, decided by engine/rules;
 //   - the SQL that differs between the databases: the sqlDialect interface
 //     in dialect.go, implemented by dialect_postgres.go and dialect_sqlite.go;

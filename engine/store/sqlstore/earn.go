@@ -69,6 +69,13 @@ func (s *Store) applyEarn(ctx context.Context, tx *txn, r ledger.EarnRequest) (l
 	if occurred.IsZero() {
 		occurred = now
 	}
+	if r.Birthday != nil {
+		// The member's first event in the birthday window grants it, in
+		// this transaction, unless the due work did already.
+		if _, err := grantBirthday(ctx, tx, m, *r.Birthday, now); err != nil {
+			return ledger.EarnResult{}, err
+		}
+	}
 	ex := copyExplanation(r.Explanation)
 	// An earn that earns nothing records nothing but the idempotency key
 	// and its result.

@@ -25,7 +25,7 @@ var memberIDColumns = []struct{ table, column string }{
 	{"member_activity_daily", "member_id"}, {"member_campaigns", "member_id"}, {"member_tiers", "member_id"},
 	{"redemptions", "member_id"}, {"referrals", "referee_id"}, {"referrals", "referrer_id"},
 	{"member_changes", "member_id"}, {"memberships", "member_id"}, {"membership_events", "member_id"},
-	{"outbox", "member_id"},
+	{"outbox", "member_id"}, {"birthday_grants", "member_id"},
 }
 
 // erasedFields name what an erasure removes, in the profile history.

@@ -404,6 +404,9 @@ func (imp *importer) finish(ctx context.Context) error {
 	if err := imp.d.sql().afterImport(ctx, imp.tx); err != nil {
 		return err
 	}
+	if err := restoreBirthdayGrants(ctx, imp.tx); err != nil {
+		return err
+	}
 	problems, err := invariantProblems(ctx, imp.tx.QueryContext)
 	if err != nil {
 		return err
@@ -411,6 +414,21 @@ func (imp *importer) finish(ctx context.Context) error {
 	if len(problems) > 0 {
 		return &ledger.FieldError{Field: "(body)", Reason: "the records break the ledger's invariants, nothing was imported:\n" +
 			strings.Join(problems, "\n")}
+	}
+	return nil
+}
+
+// restoreBirthdayGrants records the birthday grants of the imported
+// entries: the export carries a grant as its earn entry only (reason
+// "birthday", reference "birthday-" and the year, no event), and a year
+// granted before the move must not be granted again after it.
+func restoreBirthdayGrants(ctx context.Context, tx *sql.Tx) error {
+	const year = `CAST(substr(reference, 10) AS INTEGER)`
+	if _, err := tx.ExecContext(ctx, `INSERT INTO birthday_grants (member_id, year, entry_seq, granted_at)
+		SELECT member_id, `+year+`, MIN(seq), MIN(at) FROM entries
+		WHERE kind = 'earn' AND reason = 'birthday' AND event_id = '' AND reference LIKE 'birthday-%'
+		GROUP BY member_id, `+year); err != nil {
+		return fmt.Errorf("restore birthday grants: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/loyaltyops/loyalty-operator/engine/config"
 	"github.com/loyaltyops/loyalty-operator/engine/ledger"
 	"github.com/loyaltyops/loyalty-operator/engine/rules"
 )
@@ -148,6 +149,10 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 	city := "Daegu"
 	cityPatch := ledger.PatchMemberRequest{IdempotencyKey: "opaque-key", MemberID: id, Actor: "key-test", Attributes: map[string]*string{"city": &city}}
 	patchMember(t, s, cityPatch)
+	birthday := ledger.BirthdayRule{Points: 40, Window: config.LimitDay}
+	if r := grantBirthday(t, s, id, birthday, at("2026-07-04T10:00:00Z")); !r.Granted {
+		t.Fatalf("birthday before the erasure: %+v", r)
+	}
 	before := member(t, s, id, t0)
 	kpisBefore := aggregates(t, s)
 	spendBefore, err := s.CampaignSpend(ctx)
@@ -225,6 +230,12 @@ func testEraseMember(t *testing.T, s ledger.Ledger) {
 		t.Fatalf("the id enrolled again: %+v", v)
 	}
 	earn(t, s, ledger.EarnRequest{IdempotencyKey: "again-o1", MemberID: id, EventID: "o1", Points: 5})
+	// The erased member's birthday grant went to the pseudonym: the new
+	// member of the id has a birthday of their own.
+	patchMember(t, s, ledger.PatchMemberRequest{IdempotencyKey: "born-again", MemberID: id, BirthDate: &ledger.BirthDate{Month: 7, Day: 4}})
+	if r := grantBirthday(t, s, id, birthday, at("2026-07-04T11:00:00Z")); !r.Granted {
+		t.Errorf("the new member of an erased id was refused its birthday: %+v", r)
+	}
 }
 
 // checkErasedOutbox: once id is erased, the one event of the outbox that
@@ -357,6 +368,10 @@ func ProfileRoundTrip(t *testing.T, from, to Factory) {
 	city := "Busan"
 	patchMember(t, src, ledger.PatchMemberRequest{IdempotencyKey: "p-ref", MemberID: "ref", Attributes: map[string]*string{"city": &city},
 		BirthDate: &ledger.BirthDate{Month: 12, Day: 31, Year: ptr(1980)}, Consents: map[string]bool{"push": true}})
+	birthday := ledger.BirthdayRule{Points: 50, Window: config.LimitDay}
+	if r := grantBirthday(t, src, "ref", birthday, at("2026-12-31T10:00:00Z")); !r.Granted {
+		t.Fatalf("birthday before the export: %+v", r)
+	}
 	stream, _ := export(t, src)
 	if _, err := dst.Import(ctx, bytes.NewReader(stream)); err != nil {
 		t.Fatalf("import: %v", err)
@@ -373,6 +388,9 @@ func ProfileRoundTrip(t *testing.T, from, to Factory) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("member %s:\n source %+v\n import %+v", id, a, b)
 		}
+	}
+	if r := grantBirthday(t, dst, "ref", birthday, at("2026-12-31T11:00:00Z")); r.Granted {
+		t.Errorf("the birthday granted before the export was granted again after the import: %+v", r)
 	}
 	if v := member(t, dst, "ref", t0); v.Attributes["city"] != "Busan" || v.BirthDate == nil || !v.Consents["push"].Granted {
 		t.Errorf("imported profile: %+v", v)

@@ -206,7 +206,7 @@ func countApplied(t *testing.T, dir string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read only: nothing to lose
 	for what, query := range map[string]string{
 		"purchase events": "SELECT COUNT(*) FROM events",
 		"earn entries":    "SELECT COUNT(*) FROM entries WHERE kind = 'earn'",

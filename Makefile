@@ -99,7 +99,7 @@ BASELINE ?=
 ROUNDS ?= 2
 
 .PHONY: bench-engine
-bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...); BASELINE=<git rev> compares that revision with the working tree side by side (ROUNDS=2).
+bench-engine: ## Measure the points engine's max sustained rate and half-load latency on SQLite and PostgreSQL (BENCH_FLAGS=--json, --campaigns N, ...); BASELINE=<git rev> compares that revision with the working tree side by side (ROUNDS=2); BENCH_FLAGS=--sink slow|failing compares the engine with and without a webhook sink.
 	CGO_ENABLED=0 go build -o $(LOCALBIN)/points-engine ./cmd/points-engine
 	go build -o $(LOCALBIN)/bench-engine ./hack/bench-engine
 ifeq ($(BASELINE),)
@@ -111,6 +111,13 @@ else
 		--engine $(LOCALBIN)/points-engine --engine-name "$$(git describe --always --dirty)" \
 		--rounds $(ROUNDS) --floor-bin $(LOCALBIN)/sqlite-floor.test $(BENCH_FLAGS)
 endif
+
+# CHAOS_COUNT is how many purchases chaos-ingest publishes.
+CHAOS_COUNT ?= 100000
+
+.PHONY: chaos-ingest
+chaos-ingest: ## Publish CHAOS_COUNT purchases (100,000) to a JetStream stream, kill -9 the ingesting engine twice midway and check each was applied once (TEST_NATS_URL; make test runs 2,000); then a webhook receiver down for two minutes gets its backlog in order.
+	LOYALTY_CHAOS=1 go test ./cmd/points-engine/ -run '^(TestIngestSurvivesKills|TestEventsAfterReceiverOutage)$$' -count=1 -v -timeout 90m -args -ingest-count=$(CHAOS_COUNT)
 
 .PHONY: bench-wal
 bench-wal: ## Measure the SQLite write-ahead log under 16 clients sending single earns flat out for 60 s: its peak, and its size once the load stops (BENCH_FLAGS=--volume-mib 256 puts it on a tmpfs, as root).

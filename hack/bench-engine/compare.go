@@ -42,7 +42,18 @@ func compareMain(ctx context.Context, o options) int {
 		return 2
 	}
 	start := time.Now()
-	builds := [2]struct{ id, bin string }{{"A", o.baselineBin}, {"B", o.engineBin}}
+	builds := [2]compareBuild{{"A", o.baselineBin, nil}, {"B", o.engineBin, nil}}
+	if o.sink != "" {
+		rcv, err := startSinkReceiver(o.sink)
+		if err != nil {
+			logf("%v", err)
+			return 2
+		}
+		defer rcv.close()
+		defer func() { logf("the %s sink received %d requests", o.sink, rcv.requests.Load()) }()
+		builds = [2]compareBuild{{"A", o.engineBin, nil}, {"B", o.engineBin, rcv}}
+		o.baselineName, o.engineName = "no sink", o.sink+" sink"
+	}
 	var samples []sample
 	var floor []float64
 	failed := false
@@ -67,7 +78,7 @@ func compareMain(ctx context.Context, o options) int {
 						break
 					}
 					logf("== round %d, %s, %d campaigns, build %s (%s)", round, store, campaigns, b.id, b.bin)
-					got, err := compareSession(ctx, o, b.id, b.bin, store, campaigns, round)
+					got, err := compareSession(ctx, o, b, store, campaigns, round)
 					if errors.Is(err, errSkipped) {
 						logf("  skipped: %v", err)
 						continue
@@ -90,6 +101,9 @@ func compareMain(ctx context.Context, o options) int {
 			"floorEarnsPerSecond": floor, "elapsed": time.Since(start).Round(time.Second).String()})
 	} else {
 		printComparison(os.Stdout, rows, o.baselineName, o.engineName, floor)
+		if o.sink != "" {
+			printSinkRatios(os.Stdout, rows, o.sink)
+		}
 		fmt.Printf("\nclosed loop for %s per scenario (rate, engine CPU), then open loop at half that rate for %s (p99); %d rounds, builds alternating.\n%s; load average %s at the end; elapsed %s\n",
 			o.saturate, o.half, o.rounds, benchinfo.Machine(), benchinfo.LoadAverage(), time.Since(start).Round(time.Second))
 	}
@@ -112,9 +126,16 @@ func parseCounts(s string) ([]int, error) {
 	return out, nil
 }
 
+// compareBuild is one side of a comparison: a binary, and with --sink the
+// receiver its snapshot's webhook sink points at.
+type compareBuild struct {
+	id, bin string
+	sink    *sinkReceiver
+}
+
 // compareSession starts one build's engine on an empty store, measures
 // every wanted scenario and checks the store afterwards.
-func compareSession(ctx context.Context, o options, build, bin, store string, campaigns, round int) ([]sample, error) {
+func compareSession(ctx context.Context, o options, build compareBuild, store string, campaigns, round int) ([]sample, error) {
 	dir, err := os.MkdirTemp("", "bench-engine-")
 	if err != nil {
 		return nil, err
@@ -129,7 +150,12 @@ func compareSession(ctx context.Context, o options, build, bin, store string, ca
 	if err != nil {
 		return nil, err
 	}
-	eng, err := startEngine(ctx, bin, dir, snap, st.args, "/readyz")
+	if build.sink != nil {
+		if snap, err = withSink(snap, dir, build.sink.url); err != nil {
+			return nil, err
+		}
+	}
+	eng, err := startEngine(ctx, build.bin, dir, snap, st.args, "/readyz")
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +182,7 @@ func compareSession(ctx context.Context, o options, build, bin, store string, ca
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", sc.name, err)
 		}
-		s.Build, s.Round, s.Store, s.Campaigns = build, round, store, campaigns
+		s.Build, s.Round, s.Store, s.Campaigns = build.id, round, store, campaigns
 		out = append(out, s)
 	}
 	if retried, unresolved := b.settleUnknown(context.Background()); retried > 0 {

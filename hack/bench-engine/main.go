@@ -61,6 +61,8 @@ type options struct {
 	half             time.Duration
 	floorBin         string
 	floorBench       string
+	// With and without a webhook sink, side by side (sink.go).
+	sink string
 }
 
 // result is one scenario on one store.
@@ -127,7 +129,11 @@ func main() {
 	flag.DurationVar(&o.half, "half", 4*time.Second, "with --baseline: how long each scenario then runs at half that rate")
 	flag.StringVar(&o.floorBin, "floor-bin", "", "with --baseline: the SQLite store's test binary, to run make bench-floor's benchmark once a round (go test -c ./engine/store/sqlite)")
 	flag.StringVar(&o.floorBench, "floor-bench", "StorageFloor/ledger-model/rows-per-statement=1$", "with --floor-bin: the benchmark it runs")
+	flag.StringVar(&o.sink, "sink", "none", "slow or failing: measure --engine without a webhook sink (A) and with one (B) side by side, alternately in one run, the sink pointing at a loopback receiver that answers after 200 ms (slow) or with 500 (failing); the table gives the earn rate with ÷ without")
 	flag.Parse()
+	if o.sink == "none" {
+		o.sink = ""
+	}
 	os.Exit(run(o))
 }
 
@@ -138,14 +144,14 @@ func run(o options) int {
 	defer stop()
 	if o.timeout <= 0 {
 		o.timeout = 9 * time.Minute
-		if o.baselineBin != "" {
+		if o.baselineBin != "" || o.sink != "" {
 			o.timeout = 40 * time.Minute
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	if o.baselineBin != "" {
+	if o.baselineBin != "" || o.sink != "" {
 		return compareMain(ctx, o)
 	}
 	if o.walSoak > 0 {

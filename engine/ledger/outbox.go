@@ -28,13 +28,14 @@ const (
 	EventRewardCancelled   EventType = "reward.cancelled"
 	EventReferralConverted EventType = "referral.converted"
 	EventCampaignExhausted EventType = "campaign.budget_exhausted"
+	EventMembershipChanged EventType = "membership.changed"
 )
 
 // EventTypes lists every emitted type.
 var EventTypes = []EventType{
 	EventMemberEnrolled, EventMemberUpdated, EventMemberErased, EventPointsEarned, EventPointsRedeemed, EventPointsReleased, EventPointsReversed,
 	EventPointsAdjusted, EventPointsExpired, EventTierChanged, EventRewardRedeemed, EventRewardCancelled,
-	EventReferralConverted, EventCampaignExhausted,
+	EventReferralConverted, EventCampaignExhausted, EventMembershipChanged,
 }
 
 // OutboxEvent is one row of the outbox.

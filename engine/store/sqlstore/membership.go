@@ -70,6 +70,11 @@ func (s *Store) applyMembership(ctx context.Context, tx *txn, r ledger.Membershi
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MemberID, seq+1, next.Name, action, fee, r.PaymentReference, bonus, now.UnixMicro()); err != nil {
 		return res, fmt.Errorf("record membership %s of %s: %w", r.Action, r.MemberID, err)
 	}
+	if err := tx.emit(ledger.EventMembershipChanged, r.MemberID, now, membershipData{Membership: next.Name, Action: action,
+		State: next.State, PeriodStart: next.PeriodStart, PeriodEnd: next.PeriodEnd, Streak: next.Streak,
+		Fee: res.Fee, PaymentReference: r.PaymentReference}); err != nil {
+		return res, err
+	}
 	if bonus > 0 {
 		e := entry{kind: ledger.EntryEarn, reference: r.PaymentReference,
 			reason: fmt.Sprintf("membership %s: %d renewals in a row", next.Name, next.Streak)}
@@ -78,6 +83,19 @@ func (s *Store) applyMembership(ctx context.Context, tx *txn, r ledger.Membershi
 		}
 	}
 	return res, nil
+}
+
+// membershipData is membership.changed's data: the change and the
+// membership after it. A streak bonus follows as points.earned.
+type membershipData struct {
+	Membership       string    `json:"membership"`
+	Action           string    `json:"action"`
+	State            string    `json:"state"`
+	PeriodStart      time.Time `json:"periodStart"`
+	PeriodEnd        time.Time `json:"periodEnd"`
+	Streak           int32     `json:"streak"`
+	Fee              string    `json:"fee"`
+	PaymentReference string    `json:"paymentReference,omitempty"`
 }
 
 // membership reads the member's stored membership (nil for none) and the

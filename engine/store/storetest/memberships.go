@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,6 +125,11 @@ func testMembershipLifecycle(t *testing.T, s ledger.Ledger, setClock func(time.T
 	if k := rules.ComputeKPIs(a).Memberships["box"]; k.PayingMembers != 2 || k.Churn != 2 || k.FeeRevenue.String() != "159.92" || k.ChurnRate != 0.5 {
 		t.Fatalf("membership KPIs: %+v", k)
 	}
+	wantMembershipEvents(t, s, map[string][]string{
+		"sub":    {"start", "renew", "renew", "renew", "renew", "pause", "resume"},
+		"quits":  {"start", "cancel", "end"},
+		"lapses": {"start", "end", "start"},
+	})
 	// Erasure takes the membership to the pseudonym: the id enrolled again has none.
 	if _, err := s.EraseMember(ctx, ledger.EraseMemberRequest{IdempotencyKey: "erase-lapses", MemberID: "lapses", Actor: "key-test"}); err != nil {
 		t.Fatal(err)
@@ -221,5 +228,25 @@ func testRewardEligibility(t *testing.T, s ledger.Ledger) {
 	}
 	if rs, err := s.Redemptions(ctx, "plain"); err != nil || len(rs) != 2 {
 		t.Fatalf("redemptions of plain: %d, %v; want the two admitted", len(rs), err)
+	}
+}
+
+// wantMembershipEvents checks the outbox's membership.changed events of
+// each member, in order: one per change, none for a replay.
+func wantMembershipEvents(t *testing.T, s ledger.Ledger, want map[string][]string) {
+	t.Helper()
+	got := map[string][]string{}
+	for _, ev := range allEvents(t, outboxOf(t, s), 1) {
+		if ev.Type != ledger.EventMembershipChanged {
+			continue
+		}
+		var d struct{ Action string }
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatalf("membership.changed %d: %v", ev.Seq, err)
+		}
+		got[ev.MemberID] = append(got[ev.MemberID], d.Action)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("membership.changed actions per member %v, want %v", got, want)
 	}
 }
